@@ -1,0 +1,3 @@
+from explorer.launcher import main
+
+raise SystemExit(main())

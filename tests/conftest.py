@@ -1,0 +1,48 @@
+"""Shared fixtures: an isolated app home for every test, and the sample checkpoints built once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The hub is unreachable here and the app is offline by default; make any accidental call fail fast.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch) -> Path:
+    """Settings, consent records and data go to a fresh folder; no real cache is scanned."""
+    home = tmp_path_factory.mktemp("explorer-home")
+    monkeypatch.setenv("MODEL_EXPLORER_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def samples_root(tmp_path_factory) -> Path:
+    """All sample checkpoints (tiny, random weights, real tokenizers), built once per test run."""
+    from explorer.core.samples import create_samples_now
+
+    root = tmp_path_factory.mktemp("samples")
+    create_samples_now(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample(samples_root):
+    """sample('tiny-bert-mlm') -> Path of that sample checkpoint."""
+
+    def get(name: str) -> Path:
+        path = samples_root / name
+        assert path.is_dir(), f"no sample named {name}"
+        return path
+
+    return get
