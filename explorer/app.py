@@ -1,0 +1,130 @@
+"""Start the window: QApplication, exception hook, show the window, then start background work."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+import explorer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="model-explorer",
+        description="Find, inspect and run Hugging Face transformers checkpoints. "
+        "Subcommands (Qt-free): scan, inspect, run; see 'model-explorer scan --help'.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {explorer.__version__}")
+    parser.add_argument("--hub-cache", action="append", default=[], metavar="DIR", help="scan only this hub cache (repeatable)")
+    parser.add_argument("--folder", action="append", default=[], metavar="DIR", help="scan only this folder (repeatable)")
+    parser.add_argument("--screenshot", metavar="FILE", help="open offscreen at 1280x800, wait for the scan, save a PNG and exit")
+    parser.add_argument("--select", metavar="ID_OR_PATH", help="with --screenshot: the checkpoint to select")
+    parser.add_argument("--tab", default="Overview", help="with --screenshot: the tab to show (Overview, Config, Parameters, Demo)")
+    return parser
+
+
+def fixed_locations(args) -> list | None:
+    from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE
+    from explorer.core.discovery import ScanLocation
+
+    if not args.hub_cache and not args.folder:
+        return None
+    return [ScanLocation(SOURCE_HUB_CACHE, os.path.abspath(p)) for p in args.hub_cache] + [
+        ScanLocation(SOURCE_FOLDER, os.path.abspath(p)) for p in args.folder
+    ]
+
+
+def _install_excepthook(window_getter) -> None:
+    """An unexpected error in a slot shows a dialog instead of killing the app."""
+
+    def hook(exc_type, exc, tb):
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        sys.stderr.write(details)
+        window = window_getter()
+        if window is not None:
+            from PySide6.QtWidgets import QMessageBox
+
+            box = QMessageBox(QMessageBox.Icon.Critical, explorer.APP_NAME, f"Unexpected error: {exc}", parent=window)
+            box.setDetailedText(details)
+            box.show()
+            window._last_error_box = box
+
+    sys.excepthook = hook
+
+
+def create_application(argv: list[str]):
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName(explorer.APP_NAME)
+    app.setOrganizationName("Model Explorer")
+    app.setDesktopFileName(explorer.APP_ID)
+    try:
+        from explorer.resources import resource_path
+
+        icon = resource_path("icons/model-explorer.svg")
+        if icon.exists():
+            app.setWindowIcon(QIcon(str(icon)))
+        style = resource_path("style.qss")
+        if style.exists():
+            app.setStyleSheet(style.read_text(encoding="utf-8"))
+    except ImportError:
+        pass
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = create_application([])
+
+    from explorer.core.settings import load_settings
+    from explorer.ui.main_window import MainWindow
+
+    locations = fixed_locations(args)
+    loaded = load_settings()
+    window = MainWindow(loaded, locations=locations, persist_settings=not args.screenshot)
+    _install_excepthook(lambda: window)
+    if args.screenshot:
+        return take_screenshot(app, window, args.screenshot, args.select, args.tab)
+    window.show()
+    window.start_background_work()
+    return app.exec()
+
+
+def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    window.resize(1280, 800)
+    window.show()
+    loop = QEventLoop()
+    state = {"scanned": False, "tabs": False}
+
+    def check() -> None:
+        if state["scanned"] and state["tabs"]:
+            loop.quit()
+
+    window.scan_finished.connect(lambda _stats: (state.__setitem__("scanned", True), check()))
+    window.tabs_ready.connect(lambda: (state.__setitem__("tabs", True), check()))
+    QTimer.singleShot(120_000, loop.quit)  # never hang a script forever
+    window.start_background_work()
+    loop.exec()
+    if select and not window.browser.select_match(select):
+        print(f"model-explorer: no checkpoint matches {select!r}", file=sys.stderr)
+        return 2
+    for index in range(window.tabs.count()):
+        if window.tabs.tabText(index).lower() == tab.lower():
+            window.tabs.setCurrentIndex(index)
+    for _ in range(5):
+        app.processEvents()
+    ok = window.grab().save(path)
+    window.close()
+    if not ok:
+        print(f"model-explorer: could not write {path}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0

@@ -1,0 +1,156 @@
+"""Command line on the same core as the window; imports no Qt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import explorer
+from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, display_text
+from explorer.core.formatting import human_bytes, human_count
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="model-explorer", description="Model Explorer command line (no window).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {explorer.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="list the checkpoints on this machine")
+    scan.add_argument("--hub-cache", action="append", default=[], metavar="DIR", help="scan this hub cache (repeatable)")
+    scan.add_argument("--folder", action="append", default=[], metavar="DIR", help="scan this folder (repeatable)")
+    scan.add_argument("--json", action="store_true", help="print a JSON array, one object per checkpoint")
+
+    inspect = sub.add_parser("inspect", help="explain one checkpoint: config, resolution, parameters")
+    inspect.add_argument("path", help="a checkpoint folder or a hub cache snapshot")
+    inspect.add_argument("--json", action="store_true", help="print a JSON object")
+    inspect.add_argument("--head", metavar="AUTO_CLASS", help="compare the checkpoint with this Auto class (missing/unexpected weights)")
+
+    run = sub.add_parser("run", help="run a task demo on a checkpoint")
+    try:
+        from explorer.tasks.cli import add_run_arguments
+    except ImportError:
+        add_run_arguments = None
+    if add_run_arguments is not None:
+        add_run_arguments(run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "scan":
+            return cmd_scan(args)
+        if args.command == "inspect":
+            return cmd_inspect(args)
+        if args.command == "run":
+            from explorer.tasks.cli import run_command
+
+            return run_command(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _scan_locations(args):
+    from explorer.core.discovery import ScanLocation, default_locations
+    from explorer.core.paths import samples_dir
+    from explorer.core.settings import load_settings
+
+    if args.hub_cache or args.folder:
+        return [ScanLocation(SOURCE_HUB_CACHE, os.path.abspath(p)) for p in args.hub_cache] + [
+            ScanLocation(SOURCE_FOLDER, os.path.abspath(p)) for p in args.folder
+        ]
+    # The same places the window scans: defaults plus the folders the user added there.
+    folders = load_settings().settings.folders
+    locations = default_locations(folders)
+    if samples_dir().is_dir() and str(samples_dir()) not in folders:
+        locations.append(ScanLocation(SOURCE_FOLDER, str(samples_dir())))
+    return locations
+
+
+def cmd_scan(args) -> int:
+    from explorer.core.discovery import scan_all
+
+    checkpoints, stats = scan_all(_scan_locations(args))
+    if args.json:
+        json.dump([c.to_json() for c in checkpoints], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    rows = [("ID", "SOURCE", "REVISION", "MODEL TYPE", "PARAMS", "SIZE", "PROBLEMS")]
+    for c in checkpoints:
+        rows.append(
+            (
+                display_text(c.id),
+                c.source,
+                (c.revision or "")[:10] + (f" ({','.join(c.refs)})" if c.refs else ""),
+                c.model_type or "?",
+                human_count(c.num_parameters) or "?",
+                human_bytes(c.size_bytes),
+                str(len(c.problems)) if c.problems else "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"\n{len(checkpoints)} checkpoints in {stats.seconds:.2f} s; looked in: " + ", ".join(display_text(p) for p in stats.locations))
+    for c in checkpoints:
+        for problem in c.problems:
+            print(f"  {display_text(c.id)}: {display_text(problem)}", file=sys.stderr)
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    path = os.path.abspath(args.path)
+    if not os.path.isdir(path):
+        print(f"model-explorer: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    from explorer.core.config_report import inspect_config
+    from explorer.core.parameters_report import inspect_parameters
+
+    report = inspect_config(path)
+    parameters = inspect_parameters(path, head=args.head)
+    problems = list(report.get("problems", [])) + [p for p in parameters.pop("problems", []) if p not in report.get("problems", [])]
+    report.update(parameters)
+    report["problems"] = problems
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    print_inspect_report(report)
+    return 0
+
+
+def print_inspect_report(report: dict) -> None:
+    print(f"model_type:    {report.get('model_type')}")
+    print(f"architectures: {', '.join(report.get('architectures') or []) or '-'}")
+    print(f"config class:  {report.get('config_class')}")
+    params = report.get("parameters") or {}
+    if params.get("total") is not None:
+        print(f"parameters:    {human_count(params['total'])} ({params['total']:,})")
+    derived = report.get("derived") or {}
+    if derived:
+        print("derived:")
+        for key, value in derived.items():
+            print(f"  {key}: {value}")
+    autos = report.get("auto_classes") or {}
+    if autos:
+        print("auto classes:")
+        for auto, cls in autos.items():
+            print(f"  {auto:<45} {cls or '- not supported'}")
+    if report.get("tasks"):
+        print(f"demos:         {', '.join(report['tasks'])}")
+    for key in ("missing", "unexpected", "mismatched"):
+        if report.get(key):
+            print(f"{key}: {', '.join(map(str, report[key]))}")
+    for problem in report.get("problems") or []:
+        print(f"problem: {problem}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

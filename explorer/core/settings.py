@@ -1,0 +1,86 @@
+"""Typed, versioned settings in the platformdirs config dir, written atomically.
+
+A corrupt or unreadable file is moved aside (never deleted) and defaults are used; the
+notice says where the old file went so the window can show it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from explorer.core.paths import settings_file
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Settings:
+    folders: list[str] = field(default_factory=list)
+    window_geometry: str | None = None  # base64 of QWidget.saveGeometry()
+    window_state: str | None = None
+    splitter_sizes: list[int] = field(default_factory=list)
+    last_selection: str | None = None  # Checkpoint.key
+    folder_depth: int = 4
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    notice: str | None = None  # shown to the user when the file had to be reset
+
+
+def _migrate(data: dict) -> dict:
+    """Bring older schema versions up to date; version 1 is the first."""
+    version = data.get("version", 1)
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"settings were written by a newer version (schema {version})")
+    return data
+
+
+def load_settings(path: Path | None = None) -> LoadedSettings:
+    path = path or settings_file()
+    if not path.exists():
+        return LoadedSettings(Settings())
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        data = _migrate(data)
+        known = {f.name for f in fields(Settings)}
+        values = {k: v for k, v in (data.get("settings") or {}).items() if k in known}
+        settings = Settings(**values)
+        if not isinstance(settings.folders, list) or not all(isinstance(f, str) for f in settings.folders):
+            raise ValueError("folders must be a list of paths")
+        return LoadedSettings(settings)
+    except (OSError, ValueError, TypeError) as exc:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(path, aside)
+            where = f"; the old file was kept as {aside}"
+        except OSError:
+            where = ""
+        return LoadedSettings(Settings(), notice=f"Settings file {path} could not be read ({exc}); defaults are in use{where}.")
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    path = path or settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps({"version": SCHEMA_VERSION, "settings": asdict(settings)}, indent=2)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,246 @@
+"""The checkpoint browser: source → repo → revision, filled as the scan streams results."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
+
+from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY, Checkpoint, display_text
+from explorer.core.formatting import human_bytes, human_count
+
+CHECKPOINT_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
+LOCATION_ROLE = Qt.ItemDataRole.UserRole + 4
+
+COLUMNS = ("Name", "Model type", "Parameters", "Size")
+SOURCE_TITLES = {SOURCE_HUB_CACHE: "Hugging Face cache", SOURCE_LEGACY: "Legacy transformers cache", SOURCE_FOLDER: "Folder"}
+
+
+def _item(text: str, sort_value=None, align_right: bool = False) -> QStandardItem:
+    item = QStandardItem(text)
+    item.setEditable(False)
+    item.setData(sort_value if sort_value is not None else text.lower(), SORT_ROLE)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class CheckpointModel(QStandardItemModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self._locations: dict[str, QStandardItem] = {}
+        self._repos: dict[tuple[str, str], QStandardItem] = {}
+        self._checkpoints: dict[str, Checkpoint] = {}
+
+    def clear_checkpoints(self) -> None:
+        self.removeRows(0, self.rowCount())
+        self._locations.clear()
+        self._repos.clear()
+        self._checkpoints.clear()
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return list(self._checkpoints.values())
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        return self._checkpoints.get(key)
+
+    def _location_item(self, ckpt: Checkpoint) -> QStandardItem:
+        origin = ckpt.origin or ckpt.path
+        item = self._locations.get(origin)
+        if item is None:
+            title = SOURCE_TITLES.get(ckpt.source, ckpt.source)
+            if ckpt.source == SOURCE_FOLDER and ckpt.origin and _is_samples_dir(ckpt.origin):
+                title = "Samples (random weights)"
+            item = _item(f"{title} — {display_text(origin)}", sort_value=f"{ckpt.source}:{origin}")
+            item.setData(origin, LOCATION_ROLE)
+            item.setData(ckpt.source, CHECKPOINT_ROLE + 10)
+            item.setToolTip(display_text(origin))
+            font = item.font()
+            font.setBold(True)
+            item.setFont(font)
+            row = [item] + [_item("") for _ in COLUMNS[1:]]
+            self.appendRow(row)
+            self._locations[origin] = item
+        return item
+
+    def add_checkpoint(self, ckpt: Checkpoint) -> None:
+        self._checkpoints[ckpt.key] = ckpt
+        parent = self._location_item(ckpt)
+        search = " ".join([ckpt.id, ckpt.model_type or "", *ckpt.architectures, ckpt.revision or "", *ckpt.refs]).lower()
+        if ckpt.source in (SOURCE_HUB_CACHE, SOURCE_LEGACY) and ckpt.revision:
+            repo_key = (ckpt.origin or "", ckpt.id)
+            repo = self._repos.get(repo_key)
+            if repo is None:
+                repo = self._row(parent, display_text(ckpt.id), ckpt, size=ckpt.repo_size_bytes or ckpt.size_bytes)
+                self._repos[repo_key] = repo
+            else:
+                self._update_repo(repo, ckpt)
+            label = (ckpt.revision[:10] if len(ckpt.revision) > 20 else ckpt.revision) + (f"  ({', '.join(ckpt.refs)})" if ckpt.refs else "")
+            revision_item = self._row(repo, label, ckpt)
+            revision_item.setData(search, SEARCH_ROLE)
+            repo.setData(f"{repo.data(SEARCH_ROLE) or ''} {search}", SEARCH_ROLE)
+        else:
+            name = ckpt.id
+            if ckpt.origin and ckpt.path != ckpt.origin:
+                name = os.path.relpath(ckpt.path, ckpt.origin)
+            item = self._row(parent, display_text(name), ckpt)
+            item.setData(search, SEARCH_ROLE)
+
+    def _row(self, parent: QStandardItem, name: str, ckpt: Checkpoint, size: int | None = None) -> QStandardItem:
+        size = ckpt.size_bytes if size is None else size
+        name_item = _item(name)
+        name_item.setData(ckpt.key, CHECKPOINT_ROLE)
+        if ckpt.problems:
+            name_item.setToolTip("Problems:\n" + "\n".join(f"• {p}" for p in ckpt.problems))
+            name_item.setForeground(Qt.GlobalColor.darkRed)
+        row = [
+            name_item,
+            _item(ckpt.model_type or "?"),
+            _item(human_count(ckpt.num_parameters), ckpt.num_parameters or -1, align_right=True),
+            _item(human_bytes(size), size, align_right=True),
+        ]
+        parent.appendRow(row)
+        return name_item
+
+    def _update_repo(self, repo: QStandardItem, ckpt: Checkpoint) -> None:
+        # The repo row shows the revision main points to, or the newest one.
+        if "main" in ckpt.refs:
+            parent = repo.parent() or self.invisibleRootItem()
+            r = repo.row()
+            repo.setData(ckpt.key, CHECKPOINT_ROLE)
+            parent.child(r, 1).setText(ckpt.model_type or "?")
+            count = parent.child(r, 2)
+            count.setText(human_count(ckpt.num_parameters))
+            count.setData(ckpt.num_parameters or -1, SORT_ROLE)
+
+
+def _is_samples_dir(path: str) -> bool:
+    from explorer.core.paths import samples_dir
+
+    try:
+        return os.path.realpath(path) == os.path.realpath(samples_dir())
+    except OSError:
+        return False
+
+
+class CheckpointFilter(QSortFilterProxyModel):
+    """Matches the filter words against name, model type, architectures and refs."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setRecursiveFilteringEnabled(True)
+        self.setAutoAcceptChildRows(True)
+        self.setSortRole(SORT_ROLE)
+        self._words: list[str] = []
+
+    def set_filter_text(self, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 replaces invalidateFilter()
+            self.beginFilterChange()
+            self._words = text.lower().split()
+            self.endFilterChange()
+        else:
+            self._words = text.lower().split()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        if not self._words:
+            return True
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        haystack = index.data(SEARCH_ROLE)
+        if not haystack:
+            return False
+        return all(word in haystack for word in self._words)
+
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)
+
+
+class CheckpointBrowser(QTreeView):
+    checkpoint_selected = Signal(object)
+    """Emitted with the Checkpoint (or None) whenever the selection changes."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.source_model = CheckpointModel(self)
+        self.proxy = CheckpointFilter(self)
+        self.proxy.setSourceModel(self.source_model)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.selectionModel().currentChanged.connect(self._on_current_changed)
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.checkpoint_selected.emit(self.checkpoint_at(current))
+
+    def checkpoint_at(self, index: QModelIndex) -> Checkpoint | None:
+        if not index.isValid():
+            return None
+        key = index.siblingAtColumn(0).data(CHECKPOINT_ROLE)
+        return self.source_model.checkpoint(key) if isinstance(key, str) else None
+
+    def current_checkpoint(self) -> Checkpoint | None:
+        return self.checkpoint_at(self.currentIndex())
+
+    def location_at(self, index: QModelIndex) -> tuple[str, str] | None:
+        """(source kind, path) of the top-level location row under index."""
+        while index.isValid() and index.parent().isValid():
+            index = index.parent()
+        if not index.isValid():
+            return None
+        return index.data(CHECKPOINT_ROLE + 10), index.data(LOCATION_ROLE)
+
+    def select_key(self, key: str) -> bool:
+        return self._select(lambda item: item.data(CHECKPOINT_ROLE) == key)
+
+    def select_match(self, text: str) -> bool:
+        """Select by repo id, checkpoint name, path or revision (the --select option)."""
+        wanted = os.path.realpath(text) if os.path.exists(text) else None
+
+        def matches(item: QStandardItem) -> bool:
+            key = item.data(CHECKPOINT_ROLE)
+            if not isinstance(key, str):
+                return False
+            ckpt = self.source_model.checkpoint(key)
+            if ckpt is None:
+                return False
+            if wanted and os.path.realpath(ckpt.path) == wanted:
+                return True
+            return text in (ckpt.id, ckpt.path, ckpt.revision) or item.text() == text
+
+        return self._select(matches)
+
+    def _select(self, predicate) -> bool:
+        stack = [self.source_model.invisibleRootItem()]
+        while stack:
+            parent = stack.pop()
+            for row in range(parent.rowCount()):
+                child = parent.child(row, 0)
+                if predicate(child):
+                    proxy_index = self.proxy.mapFromSource(child.index())
+                    if proxy_index.isValid():
+                        self.setCurrentIndex(proxy_index)
+                        self.scrollTo(proxy_index)
+                        return True
+                stack.append(child)
+        return False
+
+    def expand_locations(self) -> None:
+        for row in range(self.proxy.rowCount()):
+            self.expand(self.proxy.index(row, 0))

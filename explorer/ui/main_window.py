@@ -1,0 +1,518 @@
+"""The main window: checkpoint browser on the left, the selected checkpoint's tabs on the right."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import os
+import platform
+import sys
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+import explorer
+from explorer.core.checkpoint import SOURCE_FOLDER, Checkpoint, display_text
+from explorer.core.discovery import ScanLocation, Scanner, default_locations
+from explorer.core.formatting import human_bytes, human_seconds
+from explorer.core.paths import samples_dir
+from explorer.core.settings import LoadedSettings, save_settings
+from explorer.ui.browser import CheckpointBrowser
+from explorer.ui.overview import OverviewPane
+from explorer.ui.workers import JobRunner
+
+# (tab title, module, class). Imported after the window is on screen: they may pull in pyqtgraph.
+EXTRA_TABS = (
+    ("Config", "explorer.ui.config_tab", "ConfigTab"),
+    ("Parameters", "explorer.ui.parameters_tab", "ParametersTab"),
+    ("Demo", "explorer.ui.demo_tab", "DemoTab"),
+)
+
+
+class EmptyState(QWidget):
+    """Shown when a scan found nothing: where we looked, and what to do next."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.heading = QLabel("No checkpoints found")
+        self.heading.setObjectName("emptyHeading")
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.add_button = QPushButton("Add folder…")
+        self.samples_button = QPushButton("Create sample checkpoints")
+        self.samples_button.setToolTip(
+            "Makes tiny checkpoints with random weights (BERT, GPT-2, DistilBERT, T5, …) in the app's data folder, "
+            "so every tab can be tried without a download."
+        )
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.samples_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.where)
+        layout.addLayout(buttons)
+        layout.addStretch(2)
+
+    def set_locations(self, looked: list[str], missing: list[str]) -> None:
+        lines = []
+        for path in looked:
+            state = " (does not exist)" if path in missing else " (no checkpoints)"
+            lines.append(f"• {display_text(path)}{state}")
+        self.where.setText(
+            "Looked in:\n" + "\n".join(lines) + "\n\nDownload models with transformers or huggingface_hub, add a folder that "
+            "holds checkpoints (or drop one onto this window), or create sample checkpoints to try the app."
+        )
+
+
+class MainWindow(QMainWindow):
+    scan_finished = Signal(object)
+    """Emitted with ScanStats when a scan (or rescan) completed."""
+    samples_created = Signal(list)
+    """Emitted with the sample folders after Create sample checkpoints finished."""
+    tabs_ready = Signal()
+    """Emitted once the Config/Parameters/Demo tabs have been created."""
+
+    def __init__(self, loaded: LoadedSettings, locations: list[ScanLocation] | None = None, persist_settings: bool = True) -> None:
+        super().__init__()
+        self.settings = loaded.settings
+        self._fixed_locations = locations  # command-line places: scan only those, remember nothing
+        self._persist = persist_settings and locations is None
+        self._scanner = Scanner(folder_depth=self.settings.folder_depth)
+        self._scan_runner: JobRunner | None = None
+        self._samples_runner: JobRunner | None = None
+        self._rescan_pending = False
+        self._extra_tabs: list[QWidget] = []
+        self._pending_selection = self.settings.last_selection
+        self.last_stats = None
+
+        self.setWindowTitle(explorer.APP_NAME)
+        self.setAcceptDrops(True)
+        self._build_actions()
+        self._build_ui()
+        self._restore_geometry()
+        if loaded.notice:
+            QTimer.singleShot(0, lambda: self._notify(loaded.notice))
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_actions(self) -> None:
+        def action(text: str, slot, shortcut=None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setStatusTip(tip or text)
+            act.triggered.connect(slot)
+            self.addAction(act)
+            return act
+
+        self.add_folder_action = action("Add folder…", self.add_folder_dialog, QKeySequence.StandardKey.Open, "Add a folder to search for checkpoints")
+        self.remove_folder_action = action("Remove folder", self.remove_selected_folder, None, "Stop searching the selected folder")
+        self.refresh_action = action("Refresh", self.start_scan, QKeySequence(Qt.Key.Key_F5), "Scan again (only changed checkpoints are re-read)")
+        self.filter_action = action("Filter", self.focus_filter, QKeySequence.StandardKey.Find, "Filter by name, model type or architecture")
+        self.copy_path_action = action("Copy path", self.copy_path, QKeySequence("Ctrl+Shift+C"), "Copy the checkpoint's path")
+        self.open_folder_action = action("Open in file manager", self.open_in_file_manager, None)
+        self.samples_action = action("Create sample checkpoints", self.create_samples, None, "Tiny random-weight checkpoints to try every tab")
+        self.about_action = action("About Model Explorer", self.show_about)
+        self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for act in (self.add_folder_action, self.remove_folder_action, self.samples_action, None, self.refresh_action, None, self.quit_action):
+            file_menu.addSeparator() if act is None else file_menu.addAction(act)
+        edit_menu = menu.addMenu("&Edit")
+        for act in (self.filter_action, self.copy_path_action, self.open_folder_action):
+            edit_menu.addAction(act)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _build_ui(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction(self.add_folder_action)
+        toolbar.addAction(self.refresh_action)
+        self.addToolBar(toolbar)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: name, model type, architecture  (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.browser = CheckpointBrowser()
+        self.browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.browser.customContextMenuRequested.connect(self._browser_menu)
+        self.filter_edit.textChanged.connect(self._apply_filter)
+        self.browser.checkpoint_selected.connect(self._on_checkpoint_selected)
+
+        self.empty_state = EmptyState()
+        self.empty_state.add_button.clicked.connect(self.add_folder_dialog)
+        self.empty_state.samples_button.clicked.connect(self.create_samples)
+        self.scanning_label = QLabel("Scanning…")
+        self.scanning_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.left_stack = QStackedWidget()
+        self.left_stack.addWidget(self.browser)
+        self.left_stack.addWidget(self.empty_state)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(self.filter_edit)
+        left_layout.addWidget(self.left_stack)
+
+        self.overview = OverviewPane()
+        self.overview.copy_path_requested.connect(self.copy_path)
+        self.overview.open_folder_requested.connect(self.open_in_file_manager)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.overview, "Overview")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([460, 820])
+        self.setCentralWidget(self.splitter)
+
+        self.status_count = QLabel()
+        self.status_progress = QProgressBar()
+        self.status_progress.setMaximumWidth(160)
+        self.status_progress.setTextVisible(False)
+        self.status_progress.hide()
+        self.status_model = QLabel()
+        self.statusBar().addPermanentWidget(self.status_model)
+        self.statusBar().addPermanentWidget(self.status_progress)
+        self.statusBar().addPermanentWidget(self.status_count)
+
+    def _restore_geometry(self) -> None:
+        if self.settings.window_geometry:
+            try:
+                self.restoreGeometry(QByteArray(base64.b64decode(self.settings.window_geometry)))
+            except (ValueError, TypeError):
+                pass
+        else:
+            self.resize(1280, 800)
+        if len(self.settings.splitter_sizes) == 2 and all(isinstance(s, int) and s > 0 for s in self.settings.splitter_sizes):
+            self.splitter.setSizes(self.settings.splitter_sizes)
+
+    # ------------------------------------------------------------------ start-up work
+
+    def start_background_work(self) -> None:
+        """Called once the window is on screen: scan, then create the heavier tabs."""
+        self.start_scan()
+        QTimer.singleShot(0, self._create_extra_tabs)
+
+    def _create_extra_tabs(self) -> None:
+        if self._extra_tabs:
+            return
+        for title, module_name, class_name in EXTRA_TABS:
+            try:
+                tab = getattr(importlib.import_module(module_name), class_name)()
+            except Exception as exc:  # a broken tab must not take the browser down with it
+                self.statusBar().showMessage(f"The {title} tab could not be created: {exc}", 10000)
+                print(f"model-explorer: {title} tab unavailable: {exc!r}", file=sys.stderr)
+                continue
+            self._extra_tabs.append(tab)
+            self.tabs.addTab(tab, title)
+            status = getattr(tab, "status_changed", None)
+            if status is not None:
+                status.connect(self.status_model.setText)
+            tab.set_checkpoint(self.browser.current_checkpoint())
+        self._share_checkpoint_list()
+        self.tabs_ready.emit()
+
+    # ------------------------------------------------------------------ scanning
+
+    def locations(self) -> list[ScanLocation]:
+        if self._fixed_locations is not None:
+            return list(self._fixed_locations)
+        locations = default_locations(self.settings.folders)
+        samples = str(samples_dir())
+        if os.path.isdir(samples) and samples not in self.settings.folders:
+            locations.append(ScanLocation(SOURCE_FOLDER, samples))
+        return locations
+
+    def start_scan(self) -> None:
+        if self._scan_runner is not None:
+            self._rescan_pending = True  # let the running scan end; start again afterwards
+            self._scan_runner.cancel()
+            return
+        remembered = self.browser.current_checkpoint()
+        if remembered is not None:
+            self._pending_selection = remembered.key
+        self.browser.source_model.clear_checkpoints()
+        self.left_stack.setCurrentWidget(self.browser)
+        self.status_progress.setRange(0, 0)
+        self.status_progress.show()
+        self.status_count.setText("Scanning…")
+        locations = self.locations()
+        runner = JobRunner(lambda token: self._scanner.scan(locations, token), self)
+        runner.yielded.connect(self._on_checkpoint_found)
+        runner.progressed.connect(lambda p: self.statusBar().showMessage(p.message, 2000))
+        runner.finished.connect(self._on_scan_finished)
+        runner.failed.connect(lambda msg, details: self._notify(f"Scan failed: {msg}", details))
+        runner.stopped.connect(self._on_scan_stopped)
+        self._scan_runner = runner
+        runner.start()
+
+    def _on_checkpoint_found(self, ckpt: Checkpoint) -> None:
+        self.browser.source_model.add_checkpoint(ckpt)
+        count = len(self.browser.source_model.checkpoints())
+        self.status_count.setText(f"Scanning… {count} found")
+        if count == 1:
+            self.browser.expand_locations()
+        if self._pending_selection and ckpt.key == self._pending_selection:
+            self.browser.select_key(ckpt.key)
+
+    def _on_scan_finished(self, result) -> None:
+        checkpoints, stats = result
+        self.last_stats = stats
+        self.browser.expand_locations()
+        total = sum(c.repo_size_bytes if c.repo_size_bytes is not None else c.size_bytes for c in _one_per_repo(checkpoints))
+        self.status_count.setText(
+            f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) != 1 else ''} · {human_bytes(total)} · scanned in {human_seconds(stats.seconds)}"
+        )
+        if not checkpoints:
+            self.empty_state.set_locations(stats.locations, stats.missing_locations)
+            self.left_stack.setCurrentWidget(self.empty_state)
+        elif self.browser.current_checkpoint() is None:
+            if not (self._pending_selection and self.browser.select_key(self._pending_selection)):
+                first = self.browser.proxy.index(0, 0)
+                child = self.browser.proxy.index(0, 0, first)
+                self.browser.setCurrentIndex(child if child.isValid() else first)
+        self._share_checkpoint_list()
+        self.scan_finished.emit(stats)
+
+    def _on_scan_stopped(self) -> None:
+        self._scan_runner = None
+        self.status_progress.hide()
+        if self._rescan_pending:
+            self._rescan_pending = False
+            self.start_scan()
+
+    def _share_checkpoint_list(self) -> None:
+        checkpoints = self.browser.source_model.checkpoints()
+        for tab in self._extra_tabs:
+            setter = getattr(tab, "set_checkpoints", None)
+            if setter is not None:
+                setter(checkpoints)
+
+    # ------------------------------------------------------------------ selection and tabs
+
+    def _apply_filter(self, text: str) -> None:
+        self.browser.proxy.set_filter_text(text)
+        if text:
+            self.browser.expandAll()
+
+    def _on_checkpoint_selected(self, ckpt: Checkpoint | None) -> None:
+        self.overview.set_checkpoint(ckpt)
+        for tab in self._extra_tabs:
+            tab.set_checkpoint(ckpt)
+        if ckpt is not None:
+            self.settings.last_selection = ckpt.key
+            self.setWindowTitle(f"{display_text(ckpt.id)} — {explorer.APP_NAME}")
+        self._on_tab_changed(self.tabs.currentIndex())
+
+    def _on_tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        activate = getattr(widget, "activate", None)
+        if activate is not None:
+            activate()
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus()
+        self.filter_edit.selectAll()
+
+    def copy_path(self) -> None:
+        ckpt = self.browser.current_checkpoint()
+        if ckpt is not None:
+            QGuiApplication.clipboard().setText(display_text(ckpt.path))
+            self.statusBar().showMessage("Path copied", 2000)
+
+    def open_in_file_manager(self) -> None:
+        ckpt = self.browser.current_checkpoint()
+        if ckpt is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(ckpt.path))
+
+    def _browser_menu(self, pos) -> None:
+        index = self.browser.indexAt(pos)
+        menu = QMenu(self)
+        if self.browser.checkpoint_at(index) is not None:
+            menu.addAction(self.copy_path_action)
+            menu.addAction(self.open_folder_action)
+        location = self.browser.location_at(index)
+        if location and location[0] == SOURCE_FOLDER and location[1] in self.settings.folders:
+            menu.addAction(self.remove_folder_action)
+        menu.addAction(self.refresh_action)
+        menu.exec(self.browser.viewport().mapToGlobal(pos))
+
+    # ------------------------------------------------------------------ folders
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder that holds checkpoints")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        folder = os.path.abspath(os.path.expanduser(folder))
+        if not os.path.isdir(folder):
+            self._notify(f"{folder} is not a folder.")
+            return
+        if folder not in self.settings.folders:
+            self.settings.folders.append(folder)
+            self._save_settings()
+        if self._fixed_locations is not None and ScanLocation(SOURCE_FOLDER, folder) not in self._fixed_locations:
+            self._fixed_locations.append(ScanLocation(SOURCE_FOLDER, folder))
+        self.start_scan()
+
+    def remove_selected_folder(self) -> None:
+        location = self.browser.location_at(self.browser.currentIndex())
+        if not location or location[1] not in self.settings.folders:
+            self._notify("Select a checkpoint inside a folder you added to remove that folder.")
+            return
+        self.remove_folder(location[1])
+
+    def remove_folder(self, folder: str) -> None:
+        if folder in self.settings.folders:
+            self.settings.folders.remove(folder)
+            self._save_settings()
+            if self._fixed_locations is not None:
+                self._fixed_locations = [loc for loc in self._fixed_locations if loc.path != folder]
+            self.start_scan()
+
+    def dragEnterEvent(self, event) -> None:
+        if _dropped_folders(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folders = _dropped_folders(event.mimeData())
+        for folder in folders:
+            if folder not in self.settings.folders:
+                self.settings.folders.append(folder)
+        if folders:
+            self._save_settings()
+            event.acceptProposedAction()
+            self.start_scan()
+
+    # ------------------------------------------------------------------ samples
+
+    def create_samples(self) -> None:
+        if self._samples_runner is not None:
+            return
+        from explorer.core.samples import create_samples
+
+        destination = samples_dir()
+        runner = JobRunner(lambda token: create_samples(destination, cancel=token), self)
+        self.empty_state.samples_button.setEnabled(False)
+        self.samples_action.setEnabled(False)
+        self.status_progress.show()
+
+        def progressed(p) -> None:
+            self.status_progress.setRange(0, p.total or 0)
+            self.status_progress.setValue(p.done)
+            self.statusBar().showMessage(p.message)
+
+        def finished(folders) -> None:
+            self.statusBar().showMessage(f"Created {len(folders)} sample checkpoints in {destination}", 5000)
+            self.start_scan()
+            self.samples_created.emit([str(f) for f in folders])
+
+        def stopped() -> None:
+            self._samples_runner = None
+            self.empty_state.samples_button.setEnabled(True)
+            self.samples_action.setEnabled(True)
+
+        runner.progressed.connect(progressed)
+        runner.finished.connect(finished)
+        runner.failed.connect(lambda msg, details: self._notify(f"Could not create the samples: {msg}", details))
+        runner.stopped.connect(stopped)
+        self._samples_runner = runner
+        runner.start()
+
+    # ------------------------------------------------------------------ misc
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {explorer.APP_NAME}", about_text())
+
+    def _notify(self, message: str, details: str | None = None) -> None:
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, explorer.APP_NAME, message, parent=self)
+        if details:
+            box.setDetailedText(details)
+        box.setModal(False)
+        box.show()
+        self._last_notice = box
+
+    def _save_settings(self) -> None:
+        if not self._persist:
+            return
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Settings could not be saved: {exc}", 10000)
+
+    def closeEvent(self, event) -> None:
+        self.settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
+        self.settings.splitter_sizes = list(self.splitter.sizes())
+        self._save_settings()
+        for tab in self._extra_tabs:
+            shutdown = getattr(tab, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        for runner in (self._scan_runner, self._samples_runner):
+            if runner is not None:
+                runner.cancel()
+                runner.wait(2000)
+        super().closeEvent(event)
+
+
+def _one_per_repo(checkpoints: list[Checkpoint]):
+    seen = set()
+    for ckpt in checkpoints:
+        key = ckpt.repo_path or ckpt.path
+        if key not in seen:
+            seen.add(key)
+            yield ckpt
+
+
+def _dropped_folders(mime) -> list[str]:
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
+
+
+def about_text() -> str:
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import qVersion
+
+    def loaded_version(module_name: str) -> str:
+        module = sys.modules.get(module_name)
+        return getattr(module, "__version__", "?") if module is not None else "not loaded yet"
+
+    return (
+        f"<h3>{explorer.APP_NAME} {explorer.__version__}</h3>"
+        "<p>Find, inspect and run Hugging Face transformers checkpoints on this machine. "
+        "Offline by default: nothing is downloaded unless you ask.</p>"
+        f"<p>Python {platform.python_version()}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
+        f"torch: {loaded_version('torch')}<br>transformers: {loaded_version('transformers')}</p>"
+    )

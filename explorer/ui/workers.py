@@ -1,0 +1,155 @@
+"""Run core jobs (generators) in a QThread and turn their yields into signals.
+
+The worker never touches widgets: it only emits. Signals cross to the GUI thread queued, so
+receivers run in the GUI thread. A job is cancelled cooperatively through its CancelToken;
+``cancel()`` returns at once and ``cancelled`` is emitted when the job has really stopped.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Generator
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from explorer.core.jobs import Cancelled, CancelToken, Progress
+
+JobFactory = Callable[[CancelToken], Generator[Any, None, Any]]
+
+
+class _JobWorker(QObject):
+    progressed = Signal(object)
+    yielded = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    cancelled = Signal()
+    done = Signal()
+
+    def __init__(self, job_factory: JobFactory, token: CancelToken) -> None:
+        super().__init__()
+        self._job_factory = job_factory
+        self._token = token
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            job = self._job_factory(self._token)
+            result = None
+            try:
+                while True:
+                    item = next(job)
+                    if self._token.cancelled:
+                        job.close()
+                        raise Cancelled()
+                    if isinstance(item, Progress):
+                        self.progressed.emit(item)
+                    else:
+                        self.yielded.emit(item)
+            except StopIteration as stop:
+                result = stop.value
+            if self._token.cancelled:
+                self.cancelled.emit()
+            else:
+                self.finished.emit(result)
+        except Cancelled:
+            self.cancelled.emit()
+        except MemoryError:
+            self.failed.emit("Out of memory.", traceback.format_exc())
+        except Exception as exc:  # any job failure becomes a message; the app goes on
+            self.failed.emit(_message_for(exc), traceback.format_exc())
+        finally:
+            self.done.emit()
+
+
+def _message_for(exc: BaseException) -> str:
+    text = str(exc).strip()
+    name = type(exc).__name__
+    if not text:
+        return name
+    first_line = text.splitlines()[0]
+    return first_line if len(first_line) < 400 else first_line[:400] + "…"
+
+
+class JobRunner(QObject):
+    """Owns one background run of a job. Create one per run, or reuse after it ends."""
+
+    progressed = Signal(object)
+    """Emitted with each Progress the job yields."""
+    yielded = Signal(object)
+    """Emitted with each other object the job yields (partial results)."""
+    finished = Signal(object)
+    """Emitted with the job's return value when it completed."""
+    failed = Signal(str, str)
+    """Emitted with (message for the user, technical details) when the job raised."""
+    cancelled = Signal()
+    """Emitted when the job stopped after cancel()."""
+    stopped = Signal()
+    """Emitted last, whatever the outcome."""
+
+    def __init__(self, job_factory: JobFactory, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job_factory = job_factory
+        self._thread: QThread | None = None
+        self._worker: _JobWorker | None = None
+        self._token = CancelToken()
+
+    @property
+    def token(self) -> CancelToken:
+        return self._token
+
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("this job is already running")
+        self._token = CancelToken()
+        thread = QThread()
+        worker = _JobWorker(self._job_factory, self._token)
+        worker.moveToThread(thread)
+        worker.progressed.connect(self.progressed)
+        worker.yielded.connect(self.yielded)
+        worker.finished.connect(self.finished)
+        worker.failed.connect(self.failed)
+        worker.cancelled.connect(self.cancelled)
+        worker.done.connect(thread.quit)
+        thread.started.connect(worker.run)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def cancel(self) -> None:
+        self._token.cancel()
+
+    def wait(self, msecs: int = 2000) -> bool:
+        """Block until the thread ends (used on shutdown). True if it ended in time."""
+        thread = self._thread
+        if thread is None:
+            return True
+        return thread.wait(msecs)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread, self._worker = None, None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.deleteLater()
+        self.stopped.emit()
+
+
+def run_job(job_factory: JobFactory, parent: QObject, *, on_finished=None, on_failed=None, on_yield=None, on_progress=None) -> JobRunner:
+    """Start a job with callbacks; the runner is parented so it lives as long as ``parent``."""
+    runner = JobRunner(job_factory, parent)
+    if on_finished:
+        runner.finished.connect(on_finished)
+    if on_failed:
+        runner.failed.connect(on_failed)
+    if on_yield:
+        runner.yielded.connect(on_yield)
+    if on_progress:
+        runner.progressed.connect(on_progress)
+    runner.stopped.connect(runner.deleteLater)
+    runner.start()
+    return runner

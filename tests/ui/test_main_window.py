@@ -1,0 +1,176 @@
+"""The window: browser fills from a scan, filter, selection, folders, drag and drop, empty state."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from explorer.core.paths import settings_file
+from explorer.core.settings import Settings, load_settings
+
+
+def visible_checkpoint_names(window) -> list[str]:
+    proxy = window.browser.proxy
+    names = []
+    for row in range(proxy.rowCount()):
+        location = proxy.index(row, 0)
+        for child in range(proxy.rowCount(location)):
+            names.append(proxy.index(child, 0, location).data())
+    return names
+
+
+def test_list_fills_with_every_sample(make_window, samples_root):
+    window = make_window(folders=[samples_root])
+    names = visible_checkpoint_names(window)
+    assert sorted(names) == sorted(p.name for p in samples_root.iterdir())
+    assert "7 checkpoints" in window.status_count.text()
+    assert "scanned in" in window.status_count.text()
+
+
+def test_filter_matches_name_model_type_and_architecture(make_window, samples_root, qtbot):
+    window = make_window(folders=[samples_root])
+    window.filter_edit.setText("gpt2")
+    assert visible_checkpoint_names(window) == ["tiny-gpt2-lm"]
+    window.filter_edit.setText("ForQuestionAnswering")
+    assert visible_checkpoint_names(window) == ["tiny-bert-qa"]
+    window.filter_edit.setText("distilbert")
+    assert visible_checkpoint_names(window) == ["tiny-distilbert-sentiment"]
+    window.filter_edit.clear()
+    assert len(visible_checkpoint_names(window)) == 7
+
+
+def test_ctrl_f_focuses_the_filter(make_window, samples_root, qtbot):
+    window = make_window(folders=[samples_root])
+    window.activateWindow()
+    window.filter_action.trigger()
+    assert window.filter_edit.hasFocus() or window.focusWidget() is window.filter_edit
+
+
+def test_sorting_by_parameters(make_window, samples_root):
+    window = make_window(folders=[samples_root])
+    window.browser.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    names = visible_checkpoint_names(window)
+    assert names[0] == "tiny-gpt2-lm"  # the largest sample
+
+
+def test_selection_shows_overview_and_model_card(make_window, samples_root):
+    window = make_window(folders=[samples_root])
+    assert window.browser.select_match("tiny-bert-ner")
+    overview = window.overview
+    assert overview.title.text() == "tiny-bert-ner"
+    assert overview.fields["model_type"].text() == "bert"
+    assert "BertForTokenClassification" in overview.fields["architectures"].text()
+    assert "float32" in overview.fields["parameters"].text()
+    assert "license" in overview.card_fields.text() and "apache-2.0" in overview.card_fields.text()
+    assert "random weights" in overview.card.toPlainText()
+    files = [overview.files.item(r, 0).text() for r in range(overview.files.rowCount())]
+    assert "model.safetensors" in files and "config.json" in files
+
+
+def test_add_folder_is_scanned_and_remembered(make_window, samples_root, tmp_path, qtbot):
+    window = make_window(folders=[])
+    target = tmp_path / "models"
+    shutil.copytree(samples_root / "tiny-bert-qa", target / "tiny-bert-qa")
+    with qtbot.waitSignal(window.scan_finished, timeout=30_000):
+        window.add_folder(str(target))
+    assert visible_checkpoint_names(window) == ["tiny-bert-qa"]
+    saved = json.loads(settings_file().read_text())
+    assert saved["settings"]["folders"] == [str(target)]
+    with qtbot.waitSignal(window.scan_finished, timeout=30_000):
+        window.remove_folder(str(target))
+    assert visible_checkpoint_names(window) == []
+
+
+def test_dropping_a_folder_adds_it(make_window, samples_root, tmp_path, qtbot):
+    window = make_window(folders=[])
+    target = tmp_path / "dropped"
+    shutil.copytree(samples_root / "tiny-t5", target / "tiny-t5")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(target))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.scan_finished, timeout=30_000):
+        window.dropEvent(event)
+    assert str(target) in window.settings.folders
+    assert "tiny-t5" in [c.id for c in window.browser.source_model.checkpoints()]
+
+
+def test_empty_state_says_where_it_looked_and_creates_samples(make_window, tmp_path, qtbot):
+    empty = tmp_path / "nothing-here"
+    empty.mkdir()
+    window = make_window(folders=[empty])
+    assert window.left_stack.currentWidget() is window.empty_state
+    assert str(empty) in window.empty_state.where.text()
+    with qtbot.waitSignal(window.samples_created, timeout=120_000) as created:
+        window.empty_state.samples_button.click()
+    assert len(created.args[0]) == 7
+    qtbot.waitUntil(lambda: window._scan_runner is None and len(window.browser.source_model.checkpoints()) >= 7, timeout=30_000)
+    assert window.left_stack.currentWidget() is window.browser
+    sample_ids = {c.id for c in window.browser.source_model.checkpoints()}
+    assert {"tiny-bert-mlm", "tiny-gpt2-lm", "tiny-t5"} <= sample_ids
+
+
+def test_corrupt_settings_are_set_aside_with_a_notice(make_window, qtbot):
+    path = settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ not json", encoding="utf-8")
+    loaded = load_settings()
+    assert loaded.notice and "could not be read" in loaded.notice
+    assert loaded.settings == Settings()
+    assert not path.exists()
+    assert any(p.name.startswith("settings.json.corrupt-") for p in path.parent.iterdir())
+    window = make_window(folders=[], notice=loaded.notice)
+    qtbot.waitUntil(lambda: getattr(window, "_last_notice", None) is not None, timeout=5000)
+    assert "could not be read" in window._last_notice.text()
+
+
+def test_geometry_and_splitter_are_saved_on_close(make_window, samples_root):
+    window = make_window(folders=[samples_root])
+    window.browser.select_match("tiny-t5")
+    window.close()
+    saved = load_settings().settings
+    assert saved.window_geometry
+    assert len(saved.splitter_sizes) == 2
+    assert saved.last_selection and saved.last_selection.endswith("tiny-t5")
+
+
+def test_window_is_shown_before_torch_and_transformers_are_imported(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys
+        from explorer.app import create_application
+        from explorer.core.settings import load_settings
+        from explorer.ui.main_window import MainWindow
+        app = create_application([])
+        window = MainWindow(load_settings(), locations=[])
+        window.show()
+        app.processEvents()
+        print("visible", window.isVisible(), "torch" in sys.modules, "transformers" in sys.modules)
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MODEL_EXPLORER_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "visible True False False" in out.stdout
+
+
+def test_screenshot_command_writes_a_png(tmp_path, samples_root):
+    png = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MODEL_EXPLORER_HOME=str(tmp_path / "home"))
+    out = subprocess.run(
+        [sys.executable, "-m", "explorer", "--screenshot", str(png), "--folder", str(samples_root), "--select", "tiny-bert-mlm"],
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(png))
+    assert (image.width(), image.height()) == (1280, 800)
