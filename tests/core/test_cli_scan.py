@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+
+from explorer import cli
+
+REQUIRED_KEYS = {
+    "id", "source", "path", "revision", "refs", "model_type", "architectures", "num_parameters",
+    "dtypes", "size_bytes", "has_tokenizer", "needs_remote_code", "problems",
+}
+
+
+def test_scan_json_lists_every_sample_with_the_documented_keys(samples_root, capsys):
+    assert cli.main(["scan", "--folder", str(samples_root), "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert sorted(i["id"] for i in items) == sorted(p.name for p in samples_root.iterdir())
+    for item in items:
+        assert REQUIRED_KEYS <= item.keys()
+        assert item["source"] == "folder" and item["problems"] == []
+        assert item["num_parameters"] > 0 and item["dtypes"] == {"float32": item["num_parameters"]}
+    gpt2 = next(i for i in items if i["id"] == "tiny-gpt2-lm")
+    assert gpt2["model_type"] == "gpt2" and gpt2["architectures"] == ["GPT2LMHeadModel"] and gpt2["has_tokenizer"]
+
+
+def test_scan_table_is_readable(samples_root, capsys):
+    assert cli.main(["scan", "--folder", str(samples_root)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:4] == ["ID", "SOURCE", "REVISION", "MODEL"]
+    assert "tiny-t5" in out and "7 checkpoints" in out
+
+
+def test_only_the_given_places_are_scanned(tmp_path, capsys):
+    assert cli.main(["scan", "--folder", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

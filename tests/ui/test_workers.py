@@ -1,0 +1,67 @@
+"""The worker bridge: yields become signals in the GUI thread; cancel and errors are clean."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QThread
+
+from explorer.core.jobs import Progress
+from explorer.ui.workers import JobRunner
+
+
+def test_yields_progress_and_result_arrive_in_the_gui_thread(qtbot):
+    main_thread = QThread.currentThread()
+    seen, threads = [], []
+
+    def job(token):
+        threads.append(threading.get_ident())
+        yield Progress(1, 2, "half")
+        yield "partial"
+        return 42
+
+    runner = JobRunner(job)
+    runner.progressed.connect(lambda p: seen.append(("progress", p.message, QThread.currentThread() is main_thread)))
+    runner.yielded.connect(lambda x: seen.append(("yield", x, QThread.currentThread() is main_thread)))
+    with qtbot.waitSignal(runner.finished, timeout=5000) as done:
+        runner.start()
+    assert done.args == [42]
+    assert seen == [("progress", "half", True), ("yield", "partial", True)]
+    assert threads and threads[0] != threading.get_ident()
+    qtbot.waitUntil(lambda: not runner.is_running())
+
+
+def test_cancel_stops_between_yields(qtbot):
+    started = threading.Event()
+    steps = []
+
+    def job(token):
+        for i in range(10_000):
+            started.set()
+            token.raise_if_cancelled()
+            steps.append(i)
+            yield Progress(i, 10_000)
+            threading.Event().wait(0.001)
+        return "never"
+
+    runner = JobRunner(job)
+    finished = []
+    runner.finished.connect(finished.append)
+    runner.start()
+    assert started.wait(5)
+    with qtbot.waitSignal(runner.cancelled, timeout=5000):
+        runner.cancel()
+    assert not finished and len(steps) < 10_000
+
+
+def test_errors_become_a_message_with_details(qtbot):
+    def job(token):
+        yield Progress(0, 1)
+        raise ValueError("config.json is not valid JSON")
+
+    runner = JobRunner(job)
+    with qtbot.waitSignal(runner.failed, timeout=5000) as failed:
+        runner.start()
+    message, details = failed.args
+    assert message == "config.json is not valid JSON"
+    assert "Traceback" in details and "ValueError" in details
