@@ -1,0 +1,286 @@
+"""Config report: fields with docs and defaults, derived facts, Auto class resolution, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from explorer.core.config_docs import class_docs, parse_docstring
+from explorer.core.config_report import build_config_report, compare_configs, compare_derived, inspect_config, iter_fields
+from explorer.core.task_catalog import TASK_AUTO_CLASS, offered_tasks
+from tests.core.config_fixtures import (
+    copy_sample,
+    write_config,
+    write_custom_code_checkpoint,
+    write_encoder_decoder,
+    write_llama_gqa,
+)
+
+
+def _rows(report):
+    return {r["auto_class"]: r for r in report["resolution"]}
+
+
+def _field(report, name):
+    return next(f for f in iter_fields(report["fields"]) if f["path"] == name)
+
+
+def test_masked_lm_checkpoint_with_automodel_drops_the_head(sample):
+    report = build_config_report(str(sample("tiny-bert-mlm")))
+    assert report["problems"] == []
+    assert report["model_type"] == "bert"
+    assert report["config_class"] == "BertConfig"
+    rows = _rows(report)
+    assert rows["AutoModel"]["resolves_to"] == "BertModel"
+    assert rows["AutoModel"]["relation"] == "drops-head"
+    assert "BertForMaskedLM head" in rows["AutoModel"]["note"]
+    assert rows["AutoModelForMaskedLM"]["resolves_to"] == "BertForMaskedLM"
+    assert rows["AutoModelForMaskedLM"]["relation"] == "same"
+    assert rows["AutoModelForSequenceClassification"]["relation"] == "different-head"
+    assert "randomly initialised" in rows["AutoModelForSequenceClassification"]["note"]
+
+
+def test_bert_with_image_classification_is_not_supported_with_reason(sample):
+    report = inspect_config(str(sample("tiny-bert-mlm")))
+    assert report["auto_classes"]["AutoModelForImageClassification"] is None
+    reason = _rows(report)["AutoModelForImageClassification"]["reason"]
+    assert "not supported" in reason and "image classification" in reason and "BertConfig" in reason
+    json.dumps(report)  # the command line prints it
+
+
+def test_every_auto_model_class_of_transformers_is_listed(sample):
+    from transformers.models.auto import modeling_auto
+
+    report = build_config_report(str(sample("tiny-gpt2-lm")))
+    expected = {n for n in dir(modeling_auto) if n.startswith("AutoModelFor")} | {"AutoModel"}
+    assert expected <= set(report["auto_classes"])
+
+
+def test_fields_have_docs_defaults_and_changed_markers(sample):
+    report = build_config_report(str(sample("tiny-bert-mlm")))
+    vocab = _field(report, "vocab_size")
+    assert vocab["known"] and vocab["changed"]
+    assert vocab["default"] == 30522
+    assert "Vocabulary size" in vocab["doc"]
+    dropout = _field(report, "hidden_dropout_prob")
+    assert dropout["changed"] is False and dropout["default"] == 0.1
+    architectures = _field(report, "architectures")
+    assert architectures["doc_source"] == "PreTrainedConfig"
+    nli = build_config_report(str(sample("tiny-bert-nli")))
+    id2label = _field(nli, "id2label")
+    assert id2label["changed"] and id2label["value"]["2"] == "entailment"
+
+
+def test_t5_aliases_and_nested_task_params(sample):
+    report = build_config_report(str(sample("tiny-t5")))
+    d_model = _field(report, "d_model")
+    assert d_model["known"] and d_model["doc"]
+    assert _field(report, "task_specific_params")["value"]["summarization"]["prefix"] == "summarize: "
+    derived = report["derived"]
+    assert derived["hidden_size"]["value"] == 32
+    assert derived["layers"]["text"] == "2 encoder + 2 decoder"
+    assert derived["context_length"]["value"] is None  # relative positions: no fixed limit
+    assert _rows(report)["AutoModelForSeq2SeqLM"]["relation"] == "same"
+    assert report["tasks"] == ["text2text-generation", "feature-extraction", "tokenize"]
+
+
+def test_derived_facts_match_the_weight_headers(sample):
+    for name in ("tiny-gpt2-lm", "tiny-t5", "tiny-bert-mlm"):
+        derived = build_config_report(str(sample(name)))["derived"]
+        assert derived["params_from_headers"]["value"] > 0
+        assert abs(derived["params_estimate_error"]["value"]) < 0.06, name
+    gpt2 = build_config_report(str(sample("tiny-gpt2-lm")))["derived"]
+    assert gpt2["head_dim"]["value"] == 16
+    assert gpt2["mlp_size"]["value"] == 128  # n_inner null -> 4 x hidden
+    assert gpt2["context_length"]["value"] == 128
+    assert gpt2["tied_embeddings"]["value"] is True
+    assert gpt2["kv_cache_bytes_per_token_fp16"]["value"] == 2 * 2 * 2 * 16 * 2
+
+
+def test_gqa_and_rope_scaling(tmp_path):
+    report = build_config_report(str(write_llama_gqa(tmp_path / "llama")))
+    derived = report["derived"]
+    assert derived["gqa_ratio"]["value"] == 2
+    assert "grouped-query" in derived["kv_heads"]["text"]
+    assert derived["context_length"]["value"] == 1024  # 256 x linear factor 4
+    assert derived["kv_cache_bytes_per_token_fp16"]["value"] == 2 * 2 * 2 * 16 * 2
+    assert derived["tied_embeddings"]["value"] is False
+    assert "text-generation" not in report["tasks"]  # no tokenizer in this folder
+    assert _rows(report)["AutoModelForCausalLM"]["resolves_to"] == "LlamaForCausalLM"
+
+
+def test_composite_encoder_decoder_has_expandable_sub_configs(tmp_path):
+    report = build_config_report(str(write_encoder_decoder(tmp_path / "encdec")))
+    assert report["problems"] == []
+    encoder = _field(report, "encoder")
+    assert encoder["sub_config"] == "BertConfig"
+    child = _field(report, "decoder.is_decoder")
+    assert child["value"] is True and child["known"] and child["doc"]
+    assert _rows(report)["AutoModelForSeq2SeqLM"]["resolves_to"] == "EncoderDecoderModel"
+    assert report["derived"]["layers"]["text"] == "2 encoder + 2 decoder"
+
+
+def test_unknown_model_type(tmp_path):
+    folder = write_config(tmp_path / "odd", {"model_type": "not-a-real-model", "hidden_size": 8, "num_attention_heads": 2, "architectures": ["OddModel"]})
+    report = build_config_report(str(folder))
+    assert any("unknown to the installed transformers" in p for p in report["problems"])
+    assert report["config_class"] is None
+    assert all(target is None for target in report["auto_classes"].values())
+    assert _field(report, "architectures")["known"] is True  # a base field
+    assert report["derived"]["head_dim"]["value"] == 4
+
+
+def test_unknown_fields_are_flagged(sample, tmp_path):
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "extra", lambda c: {**c, "my_secret_knob": 3})
+    field = _field(build_config_report(str(folder)), "my_secret_knob")
+    assert field["known"] is False and field["doc"] is None
+
+
+def test_invalid_json(tmp_path):
+    folder = write_config(tmp_path / "bad", '{"model_type": "bert", ')
+    report = build_config_report(str(folder))
+    assert any("not valid JSON" in p for p in report["problems"])
+    assert report["fields"] == [] and report["config_text"].startswith('{"model_type"')
+
+
+def test_config_not_an_object(tmp_path):
+    report = build_config_report(str(write_config(tmp_path / "list", "[1, 2]")))
+    assert any("not a JSON object" in p for p in report["problems"])
+
+
+def test_missing_config_json_still_counts_weights(sample, tmp_path):
+    folder = tmp_path / "weights-only"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes((sample("tiny-bert-mlm") / "model.safetensors").read_bytes())
+    report = build_config_report(str(folder))
+    assert any("no config.json" in p for p in report["problems"])
+    assert report["derived"]["params_from_headers"]["value"] > 0
+    assert report["auto_classes"] == {}
+
+
+def test_fields_of_the_wrong_type(sample, tmp_path):
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "typed", lambda c: {**c, "hidden_size": "32", "num_hidden_layers": 2.5})
+    report = build_config_report(str(folder))
+    assert _field(report, "hidden_size")["type_problem"]
+    assert _field(report, "num_hidden_layers")["type_problem"]
+    assert any("hidden_size has the wrong type" in p for p in report["problems"])
+    assert any("cannot build BertConfig" in p for p in report["problems"])
+    assert report["resolution"]  # still resolves by model_type
+
+
+def test_auto_map_naming_a_missing_file(sample, tmp_path):
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "gone", lambda c: {**c, "auto_map": {"AutoModel": "modeling_gone.GoneModel"}})
+    report = build_config_report(str(folder))
+    assert any("modeling_gone.py" in p for p in report["problems"])
+    row = _rows(report)["AutoModel"]
+    assert "missing" in row["reason"] and row["resolves_to"] == "BertModel"
+
+
+def test_newer_transformers_version_warns(sample, tmp_path):
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "future", lambda c: {**c, "transformers_version": "99.0.0"})
+    report = build_config_report(str(folder))
+    assert any("newer than the installed" in w for w in report["warnings"])
+
+
+def test_custom_code_without_consent_is_described_not_run(tmp_path):
+    marker = tmp_path / "ran.txt"
+    folder = write_custom_code_checkpoint(tmp_path / "custom", marker)
+    report = inspect_config(str(folder))
+    assert not marker.exists()
+    assert report["needs_remote_code"] and report["remote_code_files"] == ["configuration_x.py", "modeling_x.py"]
+    assert any("not built into transformers" in w for w in report["warnings"])
+    assert "sources" not in report["remote_code"]
+    assert "Read it before passing trust_remote_code" in report["python"]
+
+
+def test_other_files_sections(sample):
+    report = build_config_report(str(sample("tiny-gpt2-lm")))
+    sections = {s["name"]: s for s in report["other_files"]}
+    assert sections["generation_config.json"]["present"]
+    tokenizer = dict(sections["tokenizer_config.json"]["summary"])
+    assert tokenizer["eos_token"] == "<|endoftext|>"
+    assert tokenizer["model_max_length"] == "128"
+    assert not sections["adapter_config.json"]["present"]
+    assert report["chat_templates"] and "add_generation_prompt" in report["chat_templates"][0]["text"]
+
+
+def test_adapter_config_names_the_base_model(tmp_path):
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "org/base", "peft_type": "LORA", "r": 8, "target_modules": ["q_proj", "v_proj"]}))
+    report = build_config_report(str(folder))
+    adapter = dict(next(s for s in report["other_files"] if s["name"] == "adapter_config.json")["summary"])
+    assert adapter["base model"] == "org/base" and adapter["target_modules"] == "q_proj, v_proj"
+    assert any("PEFT adapter" in p for p in report["problems"])
+
+
+def test_tasks_offered_follow_the_saved_head(sample):
+    expected = {
+        "tiny-bert-mlm": ["fill-mask", "feature-extraction", "tokenize"],
+        "tiny-gpt2-lm": ["text-generation", "feature-extraction", "tokenize"],
+        "tiny-distilbert-sentiment": ["text-classification", "feature-extraction", "tokenize"],
+        "tiny-bert-ner": ["token-classification", "feature-extraction", "tokenize"],
+        "tiny-bert-qa": ["question-answering", "feature-extraction", "tokenize"],
+        "tiny-bert-nli": ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize"],
+    }
+    for name, tasks in expected.items():
+        assert build_config_report(str(sample(name)))["tasks"] == tasks, name
+
+
+def test_offered_tasks_with_names_only():
+    assert TASK_AUTO_CLASS["zero-shot-classification"] == "AutoModelForSequenceClassification"
+    config = {"id2label": {"0": "entailment", "1": "not_entailment"}}
+    tasks = offered_tasks(config, True, ["AutoModelForSequenceClassification", "AutoModel"])
+    assert tasks == ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize"]
+    assert offered_tasks(config, False, ["AutoModel"]) == []
+
+
+def test_compare_two_configs(sample):
+    a = build_config_report(str(sample("tiny-bert-mlm")))
+    b = build_config_report(str(sample("tiny-bert-nli")))
+    rows = {r["name"]: r for r in compare_configs(a["config"], b["config"])}
+    assert rows["architectures"]["status"] == "differs"
+    assert rows["id2label.2"]["status"] == "only-b"
+    assert rows["hidden_size"]["status"] == "same"
+    derived = {r["name"]: r for r in compare_derived(a, b)}
+    assert derived["vocab_size"]["status"] == "differs"
+
+
+def test_copy_as_python_is_valid_code(sample):
+    report = build_config_report(str(sample("tiny-bert-qa")))
+    compile(report["python"], "<snippet>", "exec")
+    assert "AutoModelForQuestionAnswering.from_pretrained" in report["python"]
+    assert "local_files_only=True" in report["python"]
+
+
+def test_docstring_parser():
+    doc = """Intro.
+
+    Args:
+        alpha (`int`, *optional*, defaults to `3`):
+            First line
+            continues here.
+        beta (`Union[float, int]`, *optional*):
+            Beta text.
+
+        > Sub heading
+
+        gamma (`str`):
+            Gamma.
+
+    Examples:
+        alpha (`int`): not an arg
+    """
+    docs = parse_docstring(doc, "X")
+    assert docs["alpha"].default_text == "3" and docs["alpha"].text == "First line continues here."
+    assert docs["beta"].type_text == "Union[float, int]"
+    assert docs["gamma"].text == "Gamma."
+    assert set(docs) == {"alpha", "beta", "gamma"}
+
+
+def test_class_docs_cover_bert_fields():
+    from transformers import BertConfig
+
+    docs = class_docs(BertConfig)
+    assert {"vocab_size", "hidden_size", "id2label", "problem_type"} <= set(docs)
