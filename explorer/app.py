@@ -92,8 +92,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         return take_screenshot(app, window, args.screenshot, args.select, args.tab)
     window.show()
+    if os.environ.get("MODEL_EXPLORER_STARTUP_PROBE"):
+        _report_when_shown(app)
     window.start_background_work()
     return app.exec()
+
+
+def _report_when_shown(app) -> None:
+    """bench/bench_startup.py: print the wall-clock time once the shown window got its first events, then quit."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    def report() -> None:
+        heavy = [m for m in ("torch", "transformers") if m in sys.modules]
+        print(f"shown-at {time.time():.6f} heavy-modules {','.join(heavy) or 'none'}", flush=True)
+        app.quit()
+
+    QTimer.singleShot(0, report)
 
 
 def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int:
