@@ -45,6 +45,10 @@ class OverviewPane(QWidget):
         self.title = QLabel()
         self.title.setObjectName("overviewTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        title_font = self.title.font()
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.5)
+        title_font.setBold(True)
+        self.title.setFont(title_font)
         self.badges = QLabel()
         self.badges.setObjectName("overviewBadges")
         self.badges.setTextFormat(Qt.TextFormat.RichText)
@@ -87,6 +91,7 @@ class OverviewPane(QWidget):
         self.files.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.files.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.files.setAlternatingRowColors(True)
+        self.files.verticalHeader().setDefaultSectionSize(self.files.fontMetrics().height() + 6)
 
         facts = QWidget()
         facts_layout = QVBoxLayout(facts)
@@ -153,7 +158,11 @@ class OverviewPane(QWidget):
             self.card.setPlainText("")
             return
         self.title.setText(display_text(ckpt.id))
+        card = read_model_card(ckpt.file_path("README.md"))
         badges = []
+        tags = card.front_matter.get("tags") if card is not None else None
+        if isinstance(tags, list) and "random-weights" in tags:
+            badges.append(("#5c2d91", "random weights"))
         if ckpt.has_tokenizer:
             badges.append(("#1f6f43", "tokenizer"))
         if ckpt.needs_remote_code:
@@ -201,10 +210,9 @@ class OverviewPane(QWidget):
             size_item = QTableWidgetItem(human_bytes(entry.size) if entry.size is not None else "missing")
             size_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.files.setItem(row, 1, size_item)
-        self._show_card(ckpt)
+        self._show_card(card)
 
-    def _show_card(self, ckpt: Checkpoint) -> None:
-        card = read_model_card(ckpt.file_path("README.md"))
+    def _show_card(self, card) -> None:
         if card is None:
             self.card_fields.setText("")
             self.card.setMarkdown("*This checkpoint has no model card (README.md).*")
