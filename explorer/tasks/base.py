@@ -1,0 +1,279 @@
+"""Task declarations and the registry every front end reads (window form, command line, tests).
+
+A task module declares what it needs (Auto class, inputs, parameters), what it returns (a
+result type the window knows how to draw) and a generator ``run(loaded, values, cancel)``
+that yields ``Progress`` and partial results and returns a JSON-ready dict. Registration is
+a decorator; ``all_tasks()`` imports every module of this package once, so adding a task
+is adding one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from explorer.core.jobs import CancelToken, Job
+
+# Result types: the window has one renderer per type, the command line prints the dict.
+RESULT_GENERATED_TEXT = "generated-text"
+RESULT_FILL_MASK = "fill-mask"
+RESULT_CLASSIFICATION = "classification"
+RESULT_ENTITIES = "entities"
+RESULT_ANSWER_SPANS = "answer-spans"
+RESULT_TEXT2TEXT = "text2text"
+RESULT_ZERO_SHOT = "zero-shot"
+RESULT_FEATURES = "features"
+RESULT_TOKENS = "tokens"
+
+# Field kinds the form builder understands.
+KIND_TEXT = "text"  # one line
+KIND_MULTILINE = "multiline"  # free text
+KIND_LINES = "lines"  # one item per line -> list[str]
+KIND_CSV = "csv"  # comma separated -> list[str]
+KIND_INT = "int"
+KIND_FLOAT = "float"
+KIND_BOOL = "bool"
+KIND_CHOICE = "choice"
+
+ROUND_DIGITS = 6  # scores in results and in "copy as Python" output are rounded alike to compare
+
+
+class TaskInputError(ValueError):
+    """The user's input cannot be run; the message says what to change."""
+
+
+class TaskError(RuntimeError):
+    """The run failed for a reason the user can act on (device, memory, missing files, head)."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    required: bool = False
+    placeholder: str = ""
+
+    def convert(self, raw: Any) -> Any:
+        """Turn a form or command-line value into the declared type, or raise TaskInputError."""
+        if raw is None:
+            raw = self.default
+        if self.kind in (KIND_TEXT, KIND_MULTILINE):
+            value = "" if raw is None else str(raw)
+            if self.required and not value.strip():
+                raise TaskInputError(f"{self.label} is empty: type some text first")
+            return value
+        if self.kind in (KIND_LINES, KIND_CSV):
+            if isinstance(raw, str):
+                separator = "\n" if self.kind == KIND_LINES else ","
+                items = [part.strip() for part in raw.split(separator)]
+            else:
+                items = [str(part).strip() for part in (raw or [])]
+            items = [item for item in items if item]
+            if self.required and not items:
+                what = "one per line" if self.kind == KIND_LINES else "separated by commas"
+                raise TaskInputError(f"{self.label} is empty: give at least one ({what})")
+            return items
+        if self.kind == KIND_BOOL:
+            if isinstance(raw, str):
+                return raw.strip().lower() in ("1", "true", "yes", "on")
+            return bool(raw)
+        if self.kind == KIND_CHOICE:
+            value = str(raw)
+            if value not in self.choices:
+                raise TaskInputError(f"{self.label} must be one of {', '.join(self.choices)}; got {value!r}")
+            return value
+        if self.kind in (KIND_INT, KIND_FLOAT):
+            try:
+                value = int(raw) if self.kind == KIND_INT else float(raw)
+            except (TypeError, ValueError):
+                raise TaskInputError(f"{self.label} must be a number; got {raw!r}") from None
+            if self.minimum is not None and value < self.minimum:
+                raise TaskInputError(f"{self.label} must be at least {self.minimum:g}; got {value:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise TaskInputError(f"{self.label} must be at most {self.maximum:g}; got {value:g}")
+            return value
+        raise TaskInputError(f"unknown field kind {self.kind!r}")
+
+
+@dataclass
+class TaskSpec:
+    id: str
+    title: str
+    auto_class: str | None  # None: the task needs only the tokenizer
+    result_type: str
+    description: str
+    inputs: tuple[Field, ...] = ()
+    parameters: tuple[Field, ...] = ()
+    streams: bool = False
+    run: Callable[..., Job[dict]] | None = None
+    script: Callable[[dict], str] | None = None  # task-specific part of "copy as Python"
+    summary: Callable[[dict], Any] | None = None  # the part a standalone script prints identically
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.inputs + self.parameters
+
+    def field(self, name: str) -> Field:
+        for item in self.fields:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {f.name: f.default for f in self.fields}
+
+    def resolve(self, raw: dict[str, Any] | None) -> dict[str, Any]:
+        """Defaults filled in, types converted, ranges checked; unknown names are an error."""
+        raw = dict(raw or {})
+        unknown = set(raw) - {f.name for f in self.fields}
+        if unknown:
+            raise TaskInputError(f"{self.title} has no setting named {', '.join(sorted(unknown))}")
+        return {f.name: f.convert(raw.get(f.name)) for f in self.fields}
+
+    def start(self, loaded: Any, raw_values: dict[str, Any] | None, cancel: CancelToken | None = None) -> Job[dict]:
+        values = self.resolve(raw_values)
+        assert self.run is not None, f"task {self.id} has no run function"
+        return self.run(loaded, values, cancel or CancelToken())
+
+
+_REGISTRY: dict[str, TaskSpec] = {}
+_DISCOVERED = False
+_INFRASTRUCTURE = frozenset({"base", "devices", "session", "script", "cli", "heads"})
+
+
+def register(spec: TaskSpec) -> Callable[[Callable[..., Job[dict]]], Callable[..., Job[dict]]]:
+    """Decorator for a task's run generator: ``@register(TaskSpec(...))``."""
+
+    def decorate(run: Callable[..., Job[dict]]) -> Callable[..., Job[dict]]:
+        if spec.id in _REGISTRY and _REGISTRY[spec.id].run is not run:
+            raise ValueError(f"task id {spec.id!r} registered twice")
+        spec.run = run
+        _REGISTRY[spec.id] = spec
+        return run
+
+    return decorate
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import explorer.tasks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _INFRASTRUCTURE and not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    _DISCOVERED = True
+
+
+TASK_ORDER = (
+    "text-generation",
+    "fill-mask",
+    "text-classification",
+    "token-classification",
+    "question-answering",
+    "text2text-generation",
+    "zero-shot-classification",
+    "feature-extraction",
+    "tokenize",
+)
+
+
+def all_tasks() -> list[TaskSpec]:
+    """Every registered task, in a stable order (the order of the picker and of --help)."""
+    _discover()
+    rank = {task_id: i for i, task_id in enumerate(TASK_ORDER)}
+    return sorted(_REGISTRY.values(), key=lambda s: (rank.get(s.id, len(rank)), s.id))
+
+
+def get_task(task_id: str) -> TaskSpec:
+    _discover()
+    try:
+        return _REGISTRY[task_id]
+    except KeyError:
+        known = ", ".join(s.id for s in all_tasks())
+        raise TaskInputError(f"unknown task {task_id!r}; known tasks: {known}") from None
+
+
+# --------------------------------------------------------------------------- helpers shared by tasks
+
+
+def rounded(value: float) -> float:
+    return round(float(value), ROUND_DIGITS)
+
+
+@dataclass
+class Encoded:
+    """Tokenizer output on the model's device plus what the user should be told about it."""
+
+    inputs: Any  # BatchEncoding of tensors
+    notices: list[str] = field(default_factory=list)
+
+
+def max_input_length(loaded: Any) -> int:
+    """The longest input the model takes: the tokenizer's limit, capped by the position table."""
+    limits = []
+    tokenizer_limit = getattr(loaded.tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 1_000_000:
+        limits.append(tokenizer_limit)
+    config = getattr(getattr(loaded, "model", None), "config", None)
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            limits.append(value)
+            break
+    return min(limits) if limits else 512
+
+
+def encode(loaded: Any, text: Any, text_pair: Any = None, truncation: Any = True, **kwargs: Any) -> Encoded:
+    """Tokenize with truncation to the model's limit and say so when text was cut."""
+    tokenizer = loaded.tokenizer
+    limit = max_input_length(loaded)
+    notices: list[str] = []
+    full = tokenizer(text, text_pair, truncation=False, **{k: v for k, v in kwargs.items() if k != "padding"})
+    lengths = [len(ids) for ids in full["input_ids"]] if isinstance(text, list) else [len(full["input_ids"])]
+    if max(lengths) > limit:
+        notices.append(
+            f"Input is {max(lengths)} tokens; the model takes at most {limit}, so it was truncated to {limit} tokens."
+        )
+    inputs = tokenizer(text, text_pair, truncation=truncation, max_length=limit, return_tensors="pt", **kwargs)
+    return Encoded(inputs.to(loaded.input_device), notices)
+
+
+def label_names(config: Any) -> dict[int, str]:
+    id2label = getattr(config, "id2label", None) or {}
+    return {int(k): str(v) for k, v in id2label.items()}
+
+
+__all__ = [
+    "Field",
+    "TaskSpec",
+    "TaskError",
+    "TaskInputError",
+    "register",
+    "all_tasks",
+    "get_task",
+    "encode",
+    "rounded",
+]
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A piece of a result that is ready before the run ends (a generated token, one answer)."""
+
+    kind: str
+    data: dict

@@ -1,0 +1,121 @@
+"""Fill-mask: the most likely tokens for each mask token, with their probabilities.
+
+Same mechanics as the seed example (softmax over the vocabulary at each mask position; the
+first entry is the argmax it prints) and as the old fill-mask pipeline (top-k per mask, the
+sentence with the mask replaced).
+"""
+
+from __future__ import annotations
+
+from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.tasks.base import (
+    KIND_INT,
+    KIND_MULTILINE,
+    RESULT_FILL_MASK,
+    Field,
+    Partial,
+    TaskInputError,
+    TaskSpec,
+    encode,
+    register,
+    rounded,
+)
+
+MASK_PLACEHOLDER = "[MASK]"
+
+SPEC = TaskSpec(
+    id="fill-mask",
+    title="Fill mask",
+    auto_class="AutoModelForMaskedLM",
+    result_type=RESULT_FILL_MASK,
+    description="Predicts the token hidden behind each mask token (BERT, RoBERTa, …).",
+    inputs=(
+        Field(
+            "text",
+            "Text with mask",
+            KIND_MULTILINE,
+            "The capital of France is [MASK].",
+            required=True,
+            help="Put the tokenizer's mask token where a word is missing; [MASK] is replaced by the tokenizer's own mask token",
+        ),
+    ),
+    parameters=(Field("top_k", "Top-k per mask", KIND_INT, 5, 1, 100, 1),),
+)
+
+
+def with_tokenizer_mask(text: str, tokenizer) -> str:
+    """Users type [MASK] whatever the model; RoBERTa-style tokenizers call it <mask>."""
+    mask = tokenizer.mask_token
+    if mask is None:
+        raise TaskInputError("This tokenizer has no mask token, so it cannot fill masks; choose another task")
+    if mask != MASK_PLACEHOLDER:
+        text = text.replace(MASK_PLACEHOLDER, mask)
+    return text
+
+
+@register(SPEC)
+def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    text = with_tokenizer_mask(values["text"], tokenizer)
+    if tokenizer.mask_token not in text:
+        raise TaskInputError(f"The text has no mask token: put {tokenizer.mask_token} where a word is missing")
+    encoded = encode(loaded, text)
+    input_ids = encoded.inputs["input_ids"]
+    positions = (input_ids[0] == tokenizer.mask_token_id).nonzero(as_tuple=True)[0]
+    if len(positions) == 0:
+        raise TaskInputError("The mask token was cut off with the truncated text; move it nearer the start")
+    cancel.raise_if_cancelled()
+    yield Progress(0, 1, "Running the model")
+    with torch.inference_mode():
+        logits = model(**encoded.inputs).logits
+    cancel.raise_if_cancelled()
+    masks = []
+    for index in positions.tolist():
+        probabilities = logits[0, index].float().softmax(dim=-1)
+        best = probabilities.topk(min(values["top_k"], probabilities.shape[-1]))
+        predictions = []
+        for probability, token_id in zip(best.values.tolist(), best.indices.tolist()):
+            filled = input_ids[0].clone()
+            filled[index] = token_id
+            predictions.append(
+                {
+                    "token": tokenizer.decode([token_id]),
+                    "token_id": token_id,
+                    "score": rounded(probability),
+                    "sequence": tokenizer.decode(filled, skip_special_tokens=True),
+                }
+            )
+        masks.append({"position": index, "predictions": predictions})
+        yield Partial("mask", masks[-1])
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "text": text,
+        "mask_token": tokenizer.mask_token,
+        "masks": masks,
+        "notices": encoded.notices,
+    }
+
+
+def summary(result: dict) -> list:
+    return [[(p["token"], p["score"]) for p in mask["predictions"]] for mask in result["masks"]]
+
+
+def script(values: dict) -> str:
+    return f'''text = {values["text"]!r}.replace("[MASK]", tokenizer.mask_token)
+inputs = tokenizer(text, truncation=True, max_length=limit, return_tensors="pt").to(device)
+with torch.inference_mode():
+    logits = model(**inputs).logits
+masked_index = (inputs.input_ids == tokenizer.mask_token_id)[0].nonzero(as_tuple=True)[0]
+result = []
+for index in masked_index.tolist():
+    probabilities = logits[0, index].float().softmax(dim=-1)
+    best = probabilities.topk(min({values["top_k"]}, probabilities.shape[-1]))
+    result.append([(tokenizer.decode([i]), r(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())])
+'''
+
+
+SPEC.summary = summary
+SPEC.script = script

@@ -1,0 +1,209 @@
+"""Extractive question answering: the best answer spans of the context, with their scores.
+
+Long contexts are split into overlapping windows (``stride`` tokens shared) as the old
+question-answering pipeline did. In each window, start and end logits outside the context
+are masked, turned into probabilities, and a span's score is p(start) * p(end) with
+start <= end < start + max answer length. The seed example's independent argmax of start and
+end is reported too (``argmax_answer``), and the raw logits of every window feed the plot.
+"""
+
+from __future__ import annotations
+
+from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.tasks.base import (
+    KIND_INT,
+    KIND_MULTILINE,
+    KIND_TEXT,
+    RESULT_ANSWER_SPANS,
+    Field,
+    Partial,
+    TaskError,
+    TaskInputError,
+    TaskSpec,
+    max_input_length,
+    register,
+    rounded,
+)
+
+SPEC = TaskSpec(
+    id="question-answering",
+    title="Question answering",
+    auto_class="AutoModelForQuestionAnswering",
+    result_type=RESULT_ANSWER_SPANS,
+    description="Finds the answer to a question as a span of the context (SQuAD-style models).",
+    inputs=(
+        Field("question", "Question", KIND_TEXT, "What is Hugging Face creating?", required=True),
+        Field("context", "Context", KIND_MULTILINE, "Hugging Face is creating a tool that democratizes AI.", required=True),
+    ),
+    parameters=(
+        Field("top_n", "Answers", KIND_INT, 3, 1, 20, 1, help="How many of the best spans to list"),
+        Field("max_answer_length", "Max answer length (tokens)", KIND_INT, 15, 1, 512, 1),
+        Field("stride", "Window overlap (tokens)", KIND_INT, 128, 0, 1024, 8, help="Long contexts are split into windows sharing this many tokens"),
+    ),
+)
+
+
+def best_spans(start_probs, end_probs, allowed, top_n: int, max_answer_length: int) -> list[tuple[int, int, float]]:
+    """(start, end, score) of the best spans in one window; tensors are 1-D over its tokens."""
+    import torch
+
+    outer = start_probs[:, None] * end_probs[None, :]
+    candidates = torch.tril(torch.triu(outer), max_answer_length - 1)
+    candidates = candidates * allowed[:, None] * allowed[None, :]
+    flat = candidates.flatten()
+    k = min(top_n, int((flat > 0).sum()))
+    if k == 0:
+        return []
+    values, indices = flat.topk(k)
+    width = candidates.shape[1]
+    return [(int(i) // width, int(i) % width, float(v)) for v, i in zip(values.tolist(), indices.tolist())]
+
+
+@register(SPEC)
+def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    if not getattr(tokenizer, "is_fast", False):
+        raise TaskError("Answer offsets need a fast tokenizer (tokenizer.json); this checkpoint has only a slow one")
+    question, context = values["question"].strip(), values["context"]
+    limit = max_input_length(loaded)
+    question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+    room = limit - question_tokens - tokenizer.num_special_tokens_to_add(pair=True)
+    if room < 8:
+        raise TaskInputError(f"The question is {question_tokens} tokens: too long for a model that reads {limit} tokens with the context")
+    notices = []
+    stride = values["stride"]
+    stride_lowered = stride >= room
+    if stride_lowered:
+        stride = room // 2
+    pad_right = tokenizer.padding_side == "right"
+    windows = tokenizer(
+        question if pad_right else context,
+        context if pad_right else question,
+        truncation="only_second" if pad_right else "only_first",
+        max_length=limit,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+        return_tensors="pt",
+    )
+    context_index = 1 if pad_right else 0
+    count = windows["input_ids"].shape[0]
+    if count > 1:
+        notices.append(f"The context is longer than the model's {limit} tokens; it was read in {count} overlapping windows.")
+        if stride_lowered:
+            notices.append(f"The window overlap was lowered to {stride} tokens to leave room for new context in each window.")
+    offsets = windows.pop("offset_mapping").tolist()
+    windows.pop("overflow_to_sample_mapping", None)
+    model_inputs = {k: v.to(loaded.input_device) for k, v in windows.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    cancel.raise_if_cancelled()
+    yield Progress(0, count, "Running the model")
+    with torch.inference_mode():
+        outputs = model(**model_inputs)
+    start_logits, end_logits = outputs.start_logits.float().cpu(), outputs.end_logits.float().cpu()
+    answers, plots = [], []
+    for window in range(count):
+        cancel.raise_if_cancelled()
+        sequence_ids = windows.sequence_ids(window)
+        allowed = torch.tensor([1.0 if s == context_index else 0.0 for s in sequence_ids])
+        # Same masking as the old pipeline: non-context tokens get a very low logit before softmax.
+        start = torch.where(allowed > 0, start_logits[window], torch.tensor(-10000.0)).softmax(-1)
+        end = torch.where(allowed > 0, end_logits[window], torch.tensor(-10000.0)).softmax(-1)
+        for first, last, score in best_spans(start, end, allowed, values["top_n"], values["max_answer_length"]):
+            char_start, char_end = offsets[window][first][0], offsets[window][last][1]
+            answers.append(
+                {"answer": context[char_start:char_end], "score": rounded(score), "start": char_start, "end": char_end, "window": window, "token_start": first, "token_end": last}
+            )
+        ids = windows["input_ids"][window].tolist()
+        plots.append(
+            {
+                "tokens": tokenizer.convert_ids_to_tokens(ids),
+                "start_logits": [rounded(v) for v in start_logits[window].tolist()],
+                "end_logits": [rounded(v) for v in end_logits[window].tolist()],
+                "context_mask": [int(v) for v in allowed.tolist()],
+                "offsets": offsets[window],
+            }
+        )
+        yield Progress(window + 1, count, "Scoring spans")
+    answers.sort(key=lambda a: a["score"], reverse=True)
+    unique, seen = [], set()
+    for answer in answers:
+        if (answer["start"], answer["end"]) not in seen:
+            seen.add((answer["start"], answer["end"]))
+            unique.append(answer)
+    unique = unique[: values["top_n"]]
+    if unique:
+        yield Partial("answer", unique[0])
+    first_ids = windows["input_ids"][0]
+    answer_start = int(torch.argmax(start_logits[0]))
+    answer_end = int(torch.argmax(end_logits[0])) + 1
+    argmax_answer = tokenizer.convert_tokens_to_string(tokenizer.convert_ids_to_tokens(first_ids[answer_start:answer_end]))
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "question": question,
+        "context": context,
+        "answers": unique,
+        "argmax_answer": {"answer": argmax_answer, "token_start": answer_start, "token_end": answer_end},
+        "windows": plots,
+        "notices": notices,
+    }
+
+
+def summary(result: dict) -> dict:
+    return {
+        "answers": [(a["answer"], a["start"], a["end"], a["score"]) for a in result["answers"]],
+        "argmax_answer": result["argmax_answer"]["answer"],
+    }
+
+
+def script(values: dict) -> str:
+    return f'''question = {values["question"].strip()!r}
+context = {values["context"]!r}
+top_n, max_answer_length, stride = {values["top_n"]}, {values["max_answer_length"]}, {values["stride"]}
+room = limit - len(tokenizer(question, add_special_tokens=False)["input_ids"]) - tokenizer.num_special_tokens_to_add(pair=True)
+stride = stride if stride < room else room // 2
+pad_right = tokenizer.padding_side == "right"
+windows = tokenizer(
+    question if pad_right else context, context if pad_right else question,
+    truncation="only_second" if pad_right else "only_first", max_length=limit, stride=stride,
+    return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest", return_tensors="pt",
+)
+offsets = windows.pop("offset_mapping").tolist()
+model_inputs = {{k: v.to(device) for k, v in windows.items() if k in ("input_ids", "attention_mask", "token_type_ids")}}
+with torch.inference_mode():
+    outputs = model(**model_inputs)
+start_logits, end_logits = outputs.start_logits.float().cpu(), outputs.end_logits.float().cpu()
+answers = []
+for w in range(windows["input_ids"].shape[0]):
+    allowed = torch.tensor([1.0 if s == (1 if pad_right else 0) else 0.0 for s in windows.sequence_ids(w)])
+    start = torch.where(allowed > 0, start_logits[w], torch.tensor(-10000.0)).softmax(-1)
+    end = torch.where(allowed > 0, end_logits[w], torch.tensor(-10000.0)).softmax(-1)
+    # score(span) = p(start) * p(end), end >= start, at most max_answer_length tokens, inside the context
+    candidates = torch.tril(torch.triu(start[:, None] * end[None, :]), max_answer_length - 1) * allowed[:, None] * allowed[None, :]
+    k = min(top_n, int((candidates.flatten() > 0).sum()))
+    if k == 0:
+        continue
+    best = candidates.flatten().topk(k)
+    for score, index in zip(best.values.tolist(), best.indices.tolist()):
+        first, last = index // candidates.shape[1], index % candidates.shape[1]
+        s, e = offsets[w][first][0], offsets[w][last][1]
+        answers.append((context[s:e], s, e, r(score)))
+answers.sort(key=lambda a: a[3], reverse=True)
+unique = []
+for a in answers:
+    if all((a[1], a[2]) != (u[1], u[2]) for u in unique):
+        unique.append(a)
+
+# The seed example's reading: argmax of the start logits and of the end logits, independently.
+answer_start = torch.argmax(start_logits[0])
+answer_end = torch.argmax(end_logits[0]) + 1
+argmax_answer = tokenizer.convert_tokens_to_string(tokenizer.convert_ids_to_tokens(windows["input_ids"][0][answer_start:answer_end]))
+result = {{"answers": unique[:top_n], "argmax_answer": argmax_answer}}
+'''
+
+
+SPEC.summary = summary
+SPEC.script = script

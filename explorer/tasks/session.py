@@ -1,0 +1,440 @@
+"""The one loaded model, used by one job at a time.
+
+``ModelSession`` is the serial executor for the shared resource: every job that touches the
+model (load, run, unload) first takes the session lock, polling its cancel token while it
+waits, so a new run can cancel the old one and start as soon as the old one has stopped
+(within one step). Loading runs ``from_pretrained`` in a helper thread so the job can report
+per-tensor progress and stop at the next tensor when cancelled. Errors the user can act on
+(device gone, out of memory, no tokenizer, no such head, custom code not allowed) become
+``TaskError`` with a plain message; nothing silently falls back to the CPU.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from explorer.core.checkpoint import TOKENIZER_FILES
+from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
+from explorer.tasks.base import TaskError, TaskInputError, get_task
+from explorer.tasks.devices import (
+    check_dtype,
+    find_device,
+    is_out_of_memory,
+    list_devices,
+    out_of_memory_error,
+    torch_dtype,
+)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    path: str
+    auto_class: str | None  # None: only the tokenizer (tokenizer playground)
+    device: str = "cpu"
+    dtype: str = "auto"
+    spread: bool = False  # device_map="auto" through accelerate
+
+
+@dataclass
+class LoadedModel:
+    request: LoadRequest
+    model: Any
+    tokenizer: Any
+    input_device: str
+    dtype_name: str
+    memory_bytes: int = 0
+    memory_by_device: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    load_seconds: float = 0.0
+    model_class: str = ""
+
+    def describe(self) -> str:
+        from explorer.core.formatting import human_bytes
+
+        name = os.path.basename(os.path.normpath(self.request.path))
+        if self.model is None:
+            return f"Tokenizer of {name} loaded"
+        places = ", ".join(f"{device} {human_bytes(size)}" for device, size in self.memory_by_device.items())
+        return f"{self.model_class} · {name} · {self.dtype_name} · {places}"
+
+
+# --------------------------------------------------------------------------- load progress hook
+
+
+class _LoadObserver(threading.local):
+    cancel: CancelToken | None = None
+    report: Any = None
+
+
+_observer = _LoadObserver()
+_hook_installed = False
+_hook_lock = threading.Lock()
+
+
+class _ObservedIterable:
+    """Stands in for transformers' tqdm while our loader thread loads: progress and cancel per item."""
+
+    def __init__(self, iterable: Any, desc: str | None, cancel: CancelToken, report: Any) -> None:
+        self._iterable = iterable
+        self._desc = desc or "Loading"
+        self._cancel = cancel
+        self._report = report
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            total = len(self._iterable)
+        except TypeError:
+            total = None
+        step = max(1, (total or 100) // 100)
+        for index, item in enumerate(self._iterable):
+            self._cancel.raise_if_cancelled()
+            if index % step == 0:
+                self._report(Progress(index, total, f"{self._desc} ({index}/{total})" if total else self._desc))
+            yield item
+        if total:
+            self._report(Progress(total, total, f"{self._desc} ({total}/{total})"))
+
+    def __getattr__(self, _name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+    def __enter__(self) -> "_ObservedIterable":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _install_tqdm_hook() -> None:
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        from transformers.utils import logging as hf_logging
+
+        previous = None
+
+        def hook(factory, args, kwargs):
+            cancel, report = _observer.cancel, _observer.report
+            iterable = args[0] if args else kwargs.get("iterable")
+            if cancel is None or iterable is None:
+                if previous is not None:
+                    return previous(factory, args, kwargs)
+                return factory(*args, **kwargs)
+            return _ObservedIterable(iterable, kwargs.get("desc"), cancel, report)
+
+        previous = hf_logging.set_tqdm_hook(hook)
+        _hook_installed = True
+
+
+_DONE = object()
+
+
+def _call_in_thread(function: Any, cancel: CancelToken, grace_seconds: float = 1.5) -> Job[Any]:
+    """Run ``function`` in a daemon thread; yield the Progress it reports; return its value.
+
+    When cancelled, the loader stops at its next tensor; if it is inside a step that cannot be
+    interrupted, the job still stops after ``grace_seconds`` and the thread's result is dropped.
+    """
+    reports: queue.Queue = queue.Queue()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        _observer.cancel, _observer.report = cancel, reports.put
+        try:
+            box["value"] = function()
+        except BaseException as error:  # handed to the job's thread
+            box["error"] = error
+        finally:
+            _observer.cancel = _observer.report = None
+            reports.put(_DONE)
+
+    thread = threading.Thread(target=target, name="model-explorer-load", daemon=True)
+    thread.start()
+    cancelled_at = None
+    while True:
+        try:
+            item = reports.get(timeout=0.05)
+        except queue.Empty:
+            if cancel.cancelled:
+                cancelled_at = cancelled_at or time.monotonic()
+                if time.monotonic() - cancelled_at > grace_seconds:
+                    raise Cancelled()
+            continue
+        if item is _DONE:
+            break
+        yield item
+    if "error" in box:
+        raise box["error"]
+    cancel.raise_if_cancelled()
+    return box["value"]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _trust_remote_code(path: str) -> bool:
+    try:
+        from explorer.core import consent
+    except ImportError:
+        return False
+    check = getattr(consent, "trust_remote_code_for", None)
+    return bool(check(path)) if check is not None else False
+
+
+def has_tokenizer_files(path: str) -> bool:
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    return bool(names & TOKENIZER_FILES)
+
+
+def _read_model_type(path: str) -> str | None:
+    import json
+
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
+            value = json.load(handle).get("model_type")
+        return value if isinstance(value, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _load_tokenizer(path: str, trust: bool) -> Any:
+    from transformers import AutoTokenizer
+
+    if not has_tokenizer_files(path):
+        raise TaskError(
+            "This checkpoint has no tokenizer (no tokenizer.json, vocab.txt, vocab.json, spiece.model or "
+            "tokenizer_config.json), so text cannot be turned into ids. Copy the tokenizer files of the base "
+            "model into the folder to run a demo."
+        )
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust)
+    except Exception as error:  # transformers raises many kinds here; the user needs one message
+        raise TaskError(f"The tokenizer could not be loaded: {error}", traceback.format_exc()) from error
+
+
+def _model_error(error: Exception, request: LoadRequest, trust: bool) -> Exception:
+    text = str(error)
+    if isinstance(error, (Cancelled, TaskError)):
+        return error
+    if is_out_of_memory(error):
+        return out_of_memory_error(error, request.device if not request.spread else "the devices")
+    model_type = _read_model_type(request.path) or "this"
+    if "Unrecognized configuration class" in text or "Unrecognized model" in text:
+        return TaskError(
+            f"{model_type} models have no {request.auto_class} head in the installed transformers; "
+            "choose a task whose head this model type has.",
+            text,
+        )
+    if "trust_remote_code" in text and not trust:
+        return TaskError(
+            "This checkpoint needs its own Python code and you have not allowed it. Review the code files "
+            "and allow them in the Config tab, then load again.",
+            text,
+        )
+    return TaskError(f"The model could not be loaded: {text.splitlines()[0] if text else type(error).__name__}", traceback.format_exc())
+
+
+def _memory_by_device(model: Any) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        key = str(tensor.device)
+        sizes[key] = sizes.get(key, 0) + tensor.numel() * tensor.element_size()
+    return sizes
+
+
+def _input_device(model: Any) -> str:
+    try:
+        return str(model.get_input_embeddings().weight.device)
+    except (AttributeError, NotImplementedError):
+        return str(next(model.parameters()).device)
+
+
+def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[LoadedModel]:
+    """Load tokenizer and model for ``request``; yields Progress; raises TaskError or Cancelled."""
+    cancel = cancel or CancelToken()
+    started = time.perf_counter()
+    yield Progress(0, None, "Checking the device")
+    if not os.path.isdir(request.path):
+        raise TaskError(f"Checkpoint folder {request.path!r} does not exist (moved or deleted?)")
+    devices = list_devices()
+    if request.spread:
+        check_dtype(find_device("cpu", devices), request.dtype)
+    else:
+        check_dtype(find_device(request.device, devices), request.dtype)
+    trust = _trust_remote_code(request.path)
+    cancel.raise_if_cancelled()
+    yield Progress(0, None, "Importing transformers")
+    import transformers
+
+    _install_tqdm_hook()
+    transformers.utils.logging.disable_progress_bar()  # our hook still sees every iteration
+    cancel.raise_if_cancelled()
+    yield Progress(0, None, "Loading the tokenizer")
+    tokenizer = yield from _call_in_thread(lambda: _load_tokenizer(request.path, trust), cancel)
+    if request.auto_class is None:
+        return LoadedModel(request, None, tokenizer, "cpu", "-", load_seconds=time.perf_counter() - started)
+    auto = getattr(transformers, request.auto_class, None)
+    if auto is None:
+        raise TaskError(f"transformers {transformers.__version__} has no {request.auto_class}")
+
+    def load() -> tuple[Any, dict]:
+        return auto.from_pretrained(
+            request.path,
+            dtype=torch_dtype(request.dtype),
+            device_map="auto" if request.spread else request.device,
+            local_files_only=True,
+            trust_remote_code=trust,
+            output_loading_info=True,
+        )
+
+    yield Progress(0, None, "Loading the weights")
+    try:
+        model, info = yield from _call_in_thread(load, cancel)
+    except Exception as error:
+        raise _model_error(error, request, trust) from error
+    model.eval()
+    notices = []
+    missing = list(info.get("missing_keys") or [])
+    if missing and all(key.startswith("pooler.") or ".pooler." in key for key in missing):
+        notices.append("The pooler layer is not in the checkpoint (newly initialised); the demos do not use it.")
+    elif missing:
+        shown = ", ".join(sorted(missing)[:6]) + (" …" if len(missing) > 6 else "")
+        notices.append(
+            f"{len(missing)} weights of {type(model).__name__} are not in the checkpoint and were newly "
+            f"initialised with random values ({shown}): results from that part are meaningless until it is trained."
+        )
+    dtype = next(model.parameters()).dtype
+    sizes = _memory_by_device(model)
+    return LoadedModel(
+        request=request,
+        model=model,
+        tokenizer=tokenizer,
+        input_device=_input_device(model),
+        dtype_name=str(dtype).replace("torch.", ""),
+        memory_bytes=sum(sizes.values()),
+        memory_by_device=sizes,
+        notices=notices,
+        load_seconds=time.perf_counter() - started,
+        model_class=type(model).__name__,
+    )
+
+
+# --------------------------------------------------------------------------- the session
+
+
+class ModelSession:
+    """Holds at most one loaded model; every job on it runs alone (see module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: LoadedModel | None = None
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    def status(self) -> str:
+        loaded = self._loaded
+        return loaded.describe() if loaded is not None else "No model loaded"
+
+    def _acquire(self, cancel: CancelToken) -> Job[None]:
+        waited = False
+        while not self._lock.acquire(timeout=0.05):
+            cancel.raise_if_cancelled()
+            if not waited:
+                waited = True
+                yield Progress(0, None, "Waiting for the previous run to stop")
+
+    def _ensure_loaded(self, request: LoadRequest, cancel: CancelToken) -> Job[LoadedModel]:
+        if self._loaded is not None and self._loaded.request == request:
+            return self._loaded
+        self._release_model()
+        self._loaded = yield from load_model(request, cancel)
+        return self._loaded
+
+    def load(self, request: LoadRequest, cancel: CancelToken | None = None) -> Job[LoadedModel]:
+        cancel = cancel or CancelToken()
+        yield from self._acquire(cancel)
+        try:
+            return (yield from self._ensure_loaded(request, cancel))
+        finally:
+            self._lock.release()
+
+    def run(self, task_id: str, request: LoadRequest, values: dict | None, cancel: CancelToken | None = None) -> Job[dict]:
+        """Load when needed (same request reuses the model), then run the task once."""
+        cancel = cancel or CancelToken()
+        task = get_task(task_id)
+        resolved = task.resolve(values)  # bad input fails before any loading
+        if request.auto_class != task.auto_class:
+            request = LoadRequest(request.path, task.auto_class, request.device, request.dtype, request.spread)
+        yield from self._acquire(cancel)
+        try:
+            loaded = yield from self._ensure_loaded(request, cancel)
+            started = time.perf_counter()
+            try:
+                result = yield from task.run(loaded, resolved, cancel)
+            except (Cancelled, TaskError, TaskInputError):
+                raise
+            except Exception as error:
+                where = loaded.request.device if not loaded.request.spread else "the devices"
+                if is_out_of_memory(error):
+                    raise out_of_memory_error(error, where) from error
+                raise TaskError(
+                    f"The model failed on this input: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
+                    traceback.format_exc(),
+                ) from error
+            result.setdefault("notices", [])
+            result["notices"] = list(loaded.notices) + result["notices"]
+            result["seconds"] = round(time.perf_counter() - started, 4)
+            result["model"] = {
+                "path": loaded.request.path,
+                "class": loaded.model_class or None,
+                "device": loaded.input_device if not loaded.request.spread else "auto",
+                "dtype": loaded.dtype_name,
+            }
+            return result
+        finally:
+            self._lock.release()
+
+    def _release_model(self) -> None:
+        loaded, self._loaded = self._loaded, None
+        if loaded is None:
+            return
+        on_accelerator = any(not d.startswith("cpu") for d in loaded.memory_by_device)
+        del loaded
+        gc.collect()
+        if on_accelerator:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            mps = getattr(torch, "mps", None)
+            if mps is not None and torch.backends.mps.is_available():
+                mps.empty_cache()
+
+    def unload(self, cancel: CancelToken | None = None) -> Job[None]:
+        cancel = cancel or CancelToken()
+        yield from self._acquire(cancel)
+        try:
+            yield Progress(0, None, "Unloading")
+            self._release_model()
+        finally:
+            self._lock.release()
+
+    def unload_now(self) -> None:
+        """For shutdown and tests: waits for the running job to finish its current step."""
+        with self._lock:
+            self._release_model()
+
+
+__all__ = ["LoadRequest", "LoadedModel", "ModelSession", "load_model", "has_tokenizer_files"]

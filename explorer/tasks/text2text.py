@@ -1,0 +1,112 @@
+"""Text-to-text with an encoder-decoder LM (T5, BART, Marian): translation, summarization.
+
+Runs ``model.generate`` as the seed example does (beams, max length, early stopping, or
+sampling); a stopping criterion watches the cancel token so Stop ends it at the next step.
+"""
+
+from __future__ import annotations
+
+from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.tasks.base import (
+    KIND_BOOL,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_MULTILINE,
+    KIND_TEXT,
+    RESULT_TEXT2TEXT,
+    Field,
+    TaskSpec,
+    encode,
+    register,
+)
+
+SPEC = TaskSpec(
+    id="text2text-generation",
+    title="Text to text",
+    auto_class="AutoModelForSeq2SeqLM",
+    result_type=RESULT_TEXT2TEXT,
+    description="Rewrites the input with an encoder-decoder model: translation, summarization (T5, BART, Marian).",
+    inputs=(
+        Field("prefix", "Task prefix", KIND_TEXT, "", placeholder="e.g. translate English to German: ", help="T5-style models need the task written before the text"),
+        Field("text", "Text", KIND_MULTILINE, "Hello, how are you?", required=True),
+    ),
+    parameters=(
+        Field("max_length", "Max length (tokens)", KIND_INT, 40, 1, 4096, 1, help="Longest output, in tokens"),
+        Field("num_beams", "Beams", KIND_INT, 4, 1, 32, 1, help="1: greedy or sampling; more beams search several candidates"),
+        Field("early_stopping", "Early stopping", KIND_BOOL, True, help="Stop beam search when every beam has finished"),
+        Field("do_sample", "Sampling", KIND_BOOL, False),
+        Field("temperature", "Temperature", KIND_FLOAT, 1.0, 0.01, 5.0, 0.05),
+        Field("top_p", "Top-p", KIND_FLOAT, 1.0, 0.01, 1.0, 0.01),
+        Field("seed", "Seed", KIND_INT, 0, 0, 2**32 - 1, 1),
+    ),
+)
+
+
+def generate_kwargs(values: dict) -> dict:
+    kwargs = {"max_length": values["max_length"], "num_beams": values["num_beams"], "do_sample": values["do_sample"]}
+    if values["num_beams"] > 1:
+        kwargs["early_stopping"] = values["early_stopping"]
+    if values["do_sample"]:
+        kwargs["temperature"] = values["temperature"]
+        kwargs["top_p"] = values["top_p"]
+    return kwargs
+
+
+def _cancel_criterion(cancel: CancelToken):
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopWhenCancelled(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device)
+
+    return StopWhenCancelled()
+
+
+@register(SPEC)
+def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+    import torch
+    from transformers import StoppingCriteriaList
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    text = values["prefix"] + values["text"]
+    encoded = encode(loaded, text)
+    cancel.raise_if_cancelled()
+    yield Progress(0, None, "Generating")
+    torch.manual_seed(values["seed"])
+    with torch.inference_mode():
+        outputs = model.generate(
+            **encoded.inputs,
+            **generate_kwargs(values),
+            stopping_criteria=StoppingCriteriaList([_cancel_criterion(cancel)]),
+        )
+    cancel.raise_if_cancelled()
+    ids = outputs[0].tolist()
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "input_text": text,
+        "generated_text": tokenizer.decode(outputs[0], skip_special_tokens=True),
+        "token_ids": ids,
+        "settings": dict(values),
+        "notices": encoded.notices,
+    }
+
+
+def summary(result: dict) -> dict:
+    return {"generated_text": result["generated_text"], "token_ids": result["token_ids"]}
+
+
+def script(values: dict) -> str:
+    settings = ", ".join(f"{k}={v!r}" for k, v in generate_kwargs(values).items())
+    return f'''input_text = {values["prefix"] + values["text"]!r}
+inputs = tokenizer(input_text, truncation=True, max_length=limit, return_tensors="pt").to(device)
+torch.manual_seed({values["seed"]})
+with torch.inference_mode():
+    outputs = model.generate(**inputs, {settings})
+result = {{"generated_text": tokenizer.decode(outputs[0], skip_special_tokens=True), "token_ids": outputs[0].tolist()}}
+'''
+
+
+SPEC.summary = summary
+SPEC.script = script

@@ -1,0 +1,243 @@
+"""Text generation with a causal LM: a step loop over the KV cache, streamed token by token.
+
+The loop does what ``model.generate`` does for one sequence (same logits processors in the
+same order, float32 scores, ``torch.multinomial`` after ``torch.manual_seed``), so the
+"copy as Python" script that calls ``generate`` prints the same tokens. Owning the loop lets
+Stop end the run within one step and shows each step's most likely next tokens.
+"""
+
+from __future__ import annotations
+
+import time
+
+from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.tasks.base import (
+    KIND_BOOL,
+    KIND_FLOAT,
+    KIND_INT,
+    KIND_MULTILINE,
+    RESULT_GENERATED_TEXT,
+    Field,
+    Partial,
+    TaskInputError,
+    TaskSpec,
+    register,
+    rounded,
+)
+
+SPEC = TaskSpec(
+    id="text-generation",
+    title="Text generation",
+    auto_class="AutoModelForCausalLM",
+    result_type=RESULT_GENERATED_TEXT,
+    description="Continues a prompt token by token with a causal language model (GPT-2, Llama, …).",
+    streams=True,
+    inputs=(Field("text", "Prompt", KIND_MULTILINE, "Once upon a time", required=True),),
+    parameters=(
+        Field("use_chat_template", "Chat template", KIND_BOOL, True, help="Wrap the prompt as a user message when the tokenizer has a chat template"),
+        Field("max_new_tokens", "Max new tokens", KIND_INT, 46, 1, 4096, 1, help="How many tokens to add at most (50 total for the seed example's 4-token prompt)"),
+        Field("do_sample", "Sampling", KIND_BOOL, True, help="Off: greedy decoding, always the most likely token"),
+        Field("temperature", "Temperature", KIND_FLOAT, 0.7, 0.01, 5.0, 0.05, help="Below 1 sharpens, above 1 flattens the distribution (sampling only)"),
+        Field("top_p", "Top-p", KIND_FLOAT, 0.95, 0.01, 1.0, 0.01, help="Keep the smallest set of tokens whose probability adds up to p (sampling only)"),
+        Field("top_k", "Top-k", KIND_INT, 50, 0, 10000, 1, help="Keep the k most likely tokens; 0 turns it off (sampling only)"),
+        Field("repetition_penalty", "Repetition penalty", KIND_FLOAT, 1.0, 0.01, 10.0, 0.05, help="Above 1 discourages tokens already in the text"),
+        Field("seed", "Seed", KIND_INT, 0, 0, 2**32 - 1, 1, help="Same seed and settings give the same text"),
+        Field("show_top_k", "Show next-token probabilities", KIND_INT, 5, 0, 20, 1, help="For each step, the k most likely tokens after the processors (0: off)"),
+    ),
+)
+
+
+def build_processors(values: dict):
+    """The processors ``generate`` builds for these settings, in its order."""
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    processors = LogitsProcessorList()
+    if values["repetition_penalty"] != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(penalty=values["repetition_penalty"]))
+    if values["do_sample"]:
+        if values["temperature"] != 1.0:
+            processors.append(TemperatureLogitsWarper(values["temperature"]))
+        if values["top_k"]:
+            processors.append(TopKLogitsWarper(top_k=values["top_k"], min_tokens_to_keep=1))
+        if values["top_p"] < 1.0:
+            processors.append(TopPLogitsWarper(top_p=values["top_p"], min_tokens_to_keep=1))
+    return processors
+
+
+def position_limit(config) -> int | None:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def eos_token_ids(model, tokenizer) -> set[int]:
+    config = getattr(model, "generation_config", None)
+    value = getattr(config, "eos_token_id", None)
+    if value is None:
+        value = tokenizer.eos_token_id
+    if value is None:
+        return set()
+    return {int(v) for v in (value if isinstance(value, (list, tuple)) else [value])}
+
+
+def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
+    """input_ids and attention mask, exactly as the script builds them."""
+    if use_chat_template and getattr(tokenizer, "chat_template", None):
+        encoded = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return encoded["input_ids"], encoded["attention_mask"], True
+    encoded = tokenizer(text, return_tensors="pt")
+    return encoded["input_ids"], encoded["attention_mask"], False
+
+
+@register(SPEC)
+def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+    import torch
+
+    model, tokenizer = loaded.model, loaded.tokenizer
+    notices: list[str] = []
+    input_ids, attention_mask, chat_used = prepare_prompt(tokenizer, values["text"], values["use_chat_template"])
+    if input_ids.shape[1] == 0:
+        raise TaskInputError("The prompt became no tokens at all; type some text")
+    max_new_tokens = values["max_new_tokens"]
+    limit = position_limit(model.config)
+    if limit is not None:
+        if input_ids.shape[1] > limit - 1:
+            notices.append(f"The prompt is {input_ids.shape[1]} tokens; the model takes {limit}, so only its last {limit - 1} tokens were kept.")
+            input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
+        if input_ids.shape[1] + max_new_tokens > limit:
+            max_new_tokens = limit - input_ids.shape[1]
+            notices.append(f"Only {max_new_tokens} new tokens fit in the model's {limit} positions.")
+    input_ids = input_ids.to(loaded.input_device)
+    attention_mask = attention_mask.to(loaded.input_device)
+    prompt_length = input_ids.shape[1]
+    processors = build_processors(values)
+    eos = eos_token_ids(model, tokenizer)
+    show_top_k = values["show_top_k"]
+    torch.manual_seed(values["seed"])
+
+    sequence = input_ids
+    step_input = input_ids
+    past = None
+    new_ids: list[int] = []
+    steps: list[dict] = []
+    emitted = ""
+    stopped = "max_new_tokens"
+    yield Progress(0, max_new_tokens, "Generating")
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for step in range(max_new_tokens):
+            cancel.raise_if_cancelled()
+            outputs = model(input_ids=step_input, attention_mask=attention_mask, past_key_values=past, use_cache=True)
+            past = outputs.past_key_values
+            logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=input_ids.device)
+            scores = processors(sequence, logits)
+            if values["do_sample"]:
+                probabilities = torch.nn.functional.softmax(scores, dim=-1)
+                next_token = torch.multinomial(probabilities, num_samples=1)
+            else:
+                next_token = torch.argmax(scores, dim=-1, keepdim=True)
+            token_id = int(next_token[0, 0])
+            new_ids.append(token_id)
+            sequence = torch.cat([sequence, next_token], dim=-1)
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((1, 1))], dim=-1)
+            step_input = next_token
+            top: list[dict] = []
+            if show_top_k:
+                distribution = probabilities if values["do_sample"] else torch.nn.functional.softmax(scores, dim=-1)
+                best = torch.topk(distribution[0], k=min(show_top_k, distribution.shape[-1]))
+                top = [
+                    {"token": tokenizer.decode([int(i)]), "id": int(i), "probability": rounded(p)}
+                    for p, i in zip(best.values.tolist(), best.indices.tolist())
+                ]
+                steps.append({"chosen": token_id, "top": top})
+            text = tokenizer.decode(new_ids, skip_special_tokens=True)
+            delta = ""
+            # A byte-level token can end inside a UTF-8 character; wait for the rest before showing it.
+            if not text.endswith("\ufffd") and text.startswith(emitted):
+                delta, emitted = text[len(emitted):], text
+            elapsed = time.perf_counter() - started
+            yield Partial(
+                "token",
+                {
+                    "text": delta,
+                    "token_id": token_id,
+                    "token": tokenizer.decode([token_id]),
+                    "step": step + 1,
+                    "top": top,
+                    "tokens_per_second": (step + 1) / elapsed if elapsed > 0 else None,
+                },
+            )
+            if token_id in eos:
+                stopped = "eos"
+                break
+    elapsed = time.perf_counter() - started
+    generated_text = tokenizer.decode(new_ids, skip_special_tokens=True)
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "prompt": values["text"],
+        "prompt_text": tokenizer.decode(input_ids[0], skip_special_tokens=False),
+        "chat_template_used": chat_used,
+        "generated_text": generated_text,
+        "text": tokenizer.decode(sequence[0], skip_special_tokens=True),
+        "token_ids": new_ids,
+        "prompt_tokens": prompt_length,
+        "new_tokens": len(new_ids),
+        "stopped": stopped,
+        "tokens_per_second": round(len(new_ids) / elapsed, 2) if elapsed > 0 else None,
+        "steps": steps,
+        "settings": dict(values),
+        "notices": notices,
+    }
+
+
+def summary(result: dict) -> dict:
+    return {"text": result["text"], "token_ids": result["token_ids"]}
+
+
+def script(values: dict) -> str:
+    settings = [f"max_new_tokens={values['max_new_tokens']}", f"do_sample={values['do_sample']}"]
+    if values["do_sample"]:
+        settings += [f"temperature={values['temperature']!r}", f"top_k={values['top_k']}", f"top_p={values['top_p']!r}"]
+    if values["repetition_penalty"] != 1.0:
+        settings.append(f"repetition_penalty={values['repetition_penalty']!r}")
+    joined = ",\n    ".join(settings)
+    return f'''prompt = {values["text"]!r}
+if {values["use_chat_template"]!r} and tokenizer.chat_template:
+    inputs = tokenizer.apply_chat_template(
+        [{{"role": "user", "content": prompt}}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+else:
+    inputs = tokenizer(prompt, return_tensors="pt")
+input_ids, attention_mask = inputs["input_ids"], inputs["attention_mask"]
+max_new_tokens = {values["max_new_tokens"]}
+limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+if limit:  # keep the prompt and the new tokens inside the model's positions, as the app does
+    input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
+    max_new_tokens = min(max_new_tokens, limit - input_ids.shape[1])
+
+torch.manual_seed({values["seed"]})
+with torch.inference_mode():
+    outputs = model.generate(
+        input_ids=input_ids.to(device),
+        attention_mask=attention_mask.to(device),
+        {joined.replace(f"max_new_tokens={values['max_new_tokens']}", "max_new_tokens=max_new_tokens")},
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+    )
+new_ids = outputs[0, input_ids.shape[1]:].tolist()
+result = {{"text": tokenizer.decode(outputs[0], skip_special_tokens=True), "token_ids": new_ids}}
+'''
+
+
+SPEC.summary = summary
+SPEC.script = script

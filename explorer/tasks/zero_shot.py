@@ -1,0 +1,115 @@
+"""Zero-shot classification with an NLI model, as the old zero-shot pipeline did it.
+
+Each candidate label becomes a hypothesis ("This example is {label}.") paired with the text
+as premise. Single-label: softmax of the entailment logits across labels. Multi-label: for
+each label on its own, softmax over (contradiction, entailment). The entailment index comes
+from the model's own ``label2id``.
+"""
+
+from __future__ import annotations
+
+from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.tasks.base import (
+    KIND_BOOL,
+    KIND_CSV,
+    KIND_MULTILINE,
+    KIND_TEXT,
+    RESULT_ZERO_SHOT,
+    Field,
+    TaskError,
+    TaskInputError,
+    TaskSpec,
+    encode,
+    register,
+    rounded,
+)
+
+SPEC = TaskSpec(
+    id="zero-shot-classification",
+    title="Zero-shot classification",
+    auto_class="AutoModelForSequenceClassification",
+    result_type=RESULT_ZERO_SHOT,
+    description="Scores labels you type, with a natural-language-inference model (MNLI-style).",
+    inputs=(
+        Field("text", "Text", KIND_MULTILINE, "I have been waiting for a course like this my whole life.", required=True),
+        Field("labels", "Candidate labels (comma separated)", KIND_CSV, "education, politics, business", required=True),
+    ),
+    parameters=(
+        Field("hypothesis_template", "Hypothesis template", KIND_TEXT, "This example is {}.", help="{} is replaced by each label"),
+        Field("multi_label", "Multi-label", KIND_BOOL, False, help="Off: labels compete (scores add up to 1). On: each label judged on its own"),
+    ),
+)
+
+
+def entailment_index(config) -> int:
+    for label, index in (getattr(config, "label2id", None) or {}).items():
+        if str(label).lower().startswith("entail"):
+            return int(index)
+    raise TaskError(
+        "This classifier has no 'entailment' label in its config (label2id), so it is not an NLI model and cannot "
+        "do zero-shot classification. Use an MNLI/XNLI model, or the text-classification task."
+    )
+
+
+@register(SPEC)
+def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+    import torch
+
+    model, text, labels = loaded.model, values["text"], values["labels"]
+    template = values["hypothesis_template"]
+    if "{}" not in template:
+        raise TaskInputError("The hypothesis template needs {} where the label goes, e.g. 'This example is {}.'")
+    entail = entailment_index(model.config)
+    contradiction = -1 if entail == 0 else 0
+    hypotheses = [template.format(label) for label in labels]
+    encoded = encode(loaded, [text] * len(labels), hypotheses, truncation="only_first", padding=True)
+    cancel.raise_if_cancelled()
+    yield Progress(0, 1, "Running the model")
+    with torch.inference_mode():
+        logits = model(**encoded.inputs).logits.float().cpu()
+    if values["multi_label"]:
+        scores = logits[:, [contradiction, entail]].softmax(dim=-1)[:, 1]
+    else:
+        scores = logits[:, entail].softmax(dim=0)
+    ranked = sorted(
+        ({"label": label, "score": rounded(score), "hypothesis": hyp} for label, score, hyp in zip(labels, scores.tolist(), hypotheses)),
+        key=lambda item: item["score"],
+        reverse=True,
+    )
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "sequence": text,
+        "labels": [item["label"] for item in ranked],
+        "scores": [item["score"] for item in ranked],
+        "ranked": ranked,
+        "multi_label": values["multi_label"],
+        "entailment_label": model.config.id2label[entail],
+        "notices": encoded.notices,
+    }
+
+
+def summary(result: dict) -> dict:
+    return {"labels": result["labels"], "scores": result["scores"]}
+
+
+def script(values: dict) -> str:
+    return f'''sequence = {values["text"]!r}
+candidate_labels = {values["labels"]!r}
+hypotheses = [{values["hypothesis_template"]!r}.format(label) for label in candidate_labels]
+entail = next(int(i) for name, i in model.config.label2id.items() if name.lower().startswith("entail"))
+contradiction = -1 if entail == 0 else 0
+inputs = tokenizer([sequence] * len(candidate_labels), hypotheses, truncation="only_first", max_length=limit, padding=True, return_tensors="pt").to(device)
+with torch.inference_mode():
+    logits = model(**inputs).logits.float().cpu()
+if {values["multi_label"]!r}:  # each label on its own: entailment vs contradiction
+    scores = logits[:, [contradiction, entail]].softmax(dim=-1)[:, 1]
+else:  # labels compete: softmax of the entailment logits
+    scores = logits[:, entail].softmax(dim=0)
+ranked = sorted(zip(candidate_labels, (r(s) for s in scores.tolist())), key=lambda item: item[1], reverse=True)
+result = {{"labels": [label for label, _ in ranked], "scores": [score for _, score in ranked]}}
+'''
+
+
+SPEC.summary = summary
+SPEC.script = script
