@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     locations = fixed_locations(args)
     loaded = load_settings()
     window = MainWindow(loaded, locations=locations, persist_settings=not args.screenshot)
+    from explorer.ui.workers import stop_all_jobs
+
+    app.aboutToQuit.connect(lambda: stop_all_jobs(2000))
     _install_excepthook(lambda: window)
     if args.screenshot:
         return take_screenshot(app, window, args.screenshot, args.select, args.tab)

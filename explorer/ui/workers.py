@@ -16,6 +16,11 @@ from explorer.core.jobs import Cancelled, CancelToken, Progress
 
 JobFactory = Callable[[CancelToken], Generator[Any, None, Any]]
 
+# Runners whose thread is still alive. Qt aborts the process if a QThread object is destroyed
+# while its thread runs, so a runner stays referenced until its thread has finished, even
+# when its owner dropped it (a test ending, a tab replaced).
+_ALIVE: set["JobRunner"] = set()
+
 
 class _JobWorker(QObject):
     progressed = Signal(object)
@@ -116,6 +121,7 @@ class JobRunner(QObject):
         thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
+        _ALIVE.add(self)
         thread.start()
 
     def cancel(self) -> None:
@@ -136,6 +142,7 @@ class JobRunner(QObject):
             worker.deleteLater()
         if thread is not None:
             thread.deleteLater()
+        _ALIVE.discard(self)
         self.stopped.emit()
 
 
@@ -153,3 +160,11 @@ def run_job(job_factory: JobFactory, parent: QObject, *, on_finished=None, on_fa
     runner.stopped.connect(runner.deleteLater)
     runner.start()
     return runner
+
+
+def stop_all_jobs(msecs: int = 2000) -> bool:
+    """Cancel every running job and wait for the threads (application exit). True if all ended."""
+    runners = list(_ALIVE)
+    for runner in runners:
+        runner.cancel()
+    return all(runner.wait(msecs) for runner in runners)

@@ -24,3 +24,13 @@ def make_window(qtbot):
         return window
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test(qapp):
+    """A test that leaves a worker running would bleed into the next one; stop it and process its signals."""
+    yield
+    from explorer.ui.workers import stop_all_jobs
+
+    assert stop_all_jobs(10_000), "a background job did not stop within 10 s of being cancelled"
+    qapp.processEvents()
