@@ -94,3 +94,18 @@ def _describe(transform) -> str:
     operations = getattr(transform, "operations", None) or []
     ops = " + ".join(type(op).__name__ for op in operations)
     return f"{sources} -> {targets}" + (f" ({ops})" if ops else "")
+
+
+def stored_name_for(model_key: str, stored_names: set[str]) -> str | None:
+    """The checkpoint tensor holding a model parameter when it is stored as-is, give or take the base-model prefix.
+
+    Parameters built by a conversion (fused experts, renamed legacy keys) have no single stored tensor: None.
+    """
+    if model_key in stored_names:
+        return model_key
+    without_prefix = model_key.partition(".")[2]
+    if without_prefix in stored_names:
+        return without_prefix
+    suffix = "." + model_key
+    candidates = [name for name in stored_names if name.endswith(suffix) and name.count(".") == model_key.count(".") + 1]
+    return candidates[0] if len(candidates) == 1 else None

@@ -85,3 +85,13 @@ def test_legacy_gamma_beta_names(tmp_path):
     assert any(k.endswith("gamma") for k in state)
     result = run_to_end(parameters_job(tmp_path))
     assert result.match.clean, result.match
+
+
+def test_stored_name_for_prefix_differences():
+    from explorer.core.head_matching import stored_name_for
+
+    stored = {"bert.embeddings.word_embeddings.weight", "pooler.dense.weight"}
+    assert stored_name_for("bert.embeddings.word_embeddings.weight", stored) == "bert.embeddings.word_embeddings.weight"
+    assert stored_name_for("embeddings.word_embeddings.weight", stored) == "bert.embeddings.word_embeddings.weight"
+    assert stored_name_for("bert.pooler.dense.weight", stored) == "pooler.dense.weight"
+    assert stored_name_for("model.layers.0.mlp.experts.gate_up_proj", stored) is None

@@ -1,0 +1,198 @@
+"""Smaller panels of the Parameters tab: memory plan, head-matching summary, module source viewer."""
+
+from __future__ import annotations
+
+import html
+import keyword
+import re
+
+from PySide6.QtCore import QRegularExpression, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtWidgets import (
+    QComboBox, QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextBrowser, QVBoxLayout, QWidget,
+)
+
+from explorer.core.formatting import human_bytes
+from explorer.core.head_matching import HeadMatch
+from explorer.core.memory_plan import DOES_NOT_FIT, FITS, MemoryPlan
+
+VERDICT_COLOURS = {FITS: "#1e8449", DOES_NOT_FIT: "#c0392b"}
+
+
+class MemoryPanel(QWidget):
+    plan_requested = Signal(str, int, int)
+    """Emitted with (precision, context length, batch size) when the user changes the inputs."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.precision = QComboBox()
+        for key, label in (("stored", "as stored"), ("float32", "float32"), ("bfloat16", "bfloat16"), ("float16", "float16"), ("int8", "int8 (quantised)"), ("int4", "int4 (quantised)")):
+            self.precision.addItem(label, key)
+        self.context = QSpinBox()
+        self.context.setRange(1, 10_000_000)
+        self.context.setSingleStep(1024)
+        self.context.setValue(4096)
+        self.context.setSuffix(" tokens")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 4096)
+        form.addRow("Weights at", self.precision)
+        form.addRow("Context length", self.context)
+        form.addRow("Batch size", self.batch)
+        layout.addLayout(form)
+        self.result = QTextBrowser()
+        self.result.setOpenLinks(False)
+        layout.addWidget(self.result, 1)
+        self.precision.currentIndexChanged.connect(self._changed)
+        self.context.valueChanged.connect(self._changed)
+        self.batch.valueChanged.connect(self._changed)
+        self.result.setHtml("<i>The plan appears when the checkpoint's tensors are known.</i>")
+
+    def _changed(self) -> None:
+        self.plan_requested.emit(self.precision.currentData(), self.context.value(), self.batch.value())
+
+    def request(self) -> None:
+        self._changed()
+
+    def show_plan(self, plan: MemoryPlan) -> None:
+        rows = "".join(
+            f"<tr><td>{html.escape(label)}</td><td align=right>{human_bytes(size)}</td></tr>"
+            for label, size in plan.by_precision.items()
+        )
+        kv = (
+            f"KV cache: <b>{human_bytes(plan.kv_cache_bytes)}</b> for {self.context.value():,} tokens × batch {self.batch.value()}"
+            if plan.kv_cache_bytes is not None
+            else "No KV cache (not a decoder, or the config does not say its attention sizes)."
+        )
+        verdicts = "".join(
+            f"<li><b style='color:{VERDICT_COLOURS.get(v.verdict, '#b9770e')}'>{html.escape(v.device.id)}: {v.verdict}</b>"
+            f" — {html.escape(v.device.name)}; {html.escape(v.reason)}</li>"
+            for v in plan.verdicts
+        )
+        self.result.setHtml(
+            f"<p>Weights {'as stored' if plan.precision == 'stored' else 'at ' + plan.precision}: <b>{human_bytes(plan.weight_bytes)}</b><br>{kv}<br>"
+            f"Needed with a 10% working margin: <b>{human_bytes(plan.needed)}</b></p><ul>{verdicts}</ul>"
+            f"<p><b>Weights per precision</b></p><table cellpadding=2>{rows}</table>"
+        )
+
+    def show_message(self, text: str) -> None:
+        self.result.setHtml(f"<i>{html.escape(text)}</i>")
+
+
+def match_summary_html(match: HeadMatch | None, head: str | None, problems: list[str]) -> str:
+    parts = []
+    if problems:
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+        parts.append(f"<p><b style='color:#c0392b'>Problems</b></p><ul>{items}</ul>")
+    if match is None:
+        parts.append("<p><i>Head matching needs both the model structure and the tensors on disk.</i></p>")
+        return "".join(parts)
+    if match.clean:
+        parts.append(
+            f"<p><b style='color:#1e8449'>Every weight of {html.escape(match.model_class)} is in the checkpoint</b> "
+            f"(loaded with {html.escape(head or match.head)}). Nothing will be newly initialised or dropped.</p>"
+        )
+    else:
+        parts.append(
+            f"<p>Loading with <b>{html.escape(head or match.head)}</b> ({html.escape(match.model_class)}): "
+            f"<b>{len(match.missing)}</b> missing (newly initialised, random until trained), "
+            f"<b>{len(match.unexpected)}</b> unexpected (dropped), <b>{len(match.mismatched)}</b> shape mismatches.</p>"
+        )
+
+    def listing(title: str, colour: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        shown = lines[:200]
+        more = f"<li><i>… and {len(lines) - len(shown)} more</i></li>" if len(lines) > len(shown) else ""
+        items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in shown)
+        parts.append(f"<p><b style='background:{colour}; color:#141414'>&nbsp;{title}&nbsp;</b></p><ul>{items}{more}</ul>")
+
+    listing("Missing: newly initialised", "#ffc478", match.missing)
+    listing("Unexpected: dropped", "#c8d7f5", match.unexpected)
+    listing(
+        "Shape mismatch",
+        "#f08080",
+        [f"{key}: checkpoint {list(ckpt)} vs model {list(model)}" for key, ckpt, model in match.mismatched],
+    )
+    if match.conversions:
+        items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in match.conversions)
+        parts.append(f"<p><b>Conversions transformers applies when loading</b></p><ul>{items}</ul>")
+    return "".join(parts)
+
+
+class PythonHighlighter(QSyntaxHighlighter):
+    """Keywords, strings, comments, decorators and numbers; enough to read a module's source comfortably."""
+
+    def __init__(self, document) -> None:
+        super().__init__(document)
+
+        def fmt(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+            result = QTextCharFormat()
+            result.setForeground(QColor(colour))
+            if bold:
+                result.setFontWeight(QFont.Weight.Bold)
+            result.setFontItalic(italic)
+            return result
+
+        words = "|".join(re.escape(k) for k in keyword.kwlist + ["self"])
+        self._rules = [
+            (QRegularExpression(rf"\b({words})\b"), fmt("#8e44ad", bold=True)),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]+)?\b"), fmt("#b9770e")),
+            (QRegularExpression(r"^\s*@[\w.]+"), fmt("#2471a3")),
+            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), fmt("#1f618d", bold=True)),
+            (QRegularExpression(r"'[^'\\]*(\\.[^'\\]*)*'|\"[^\"\\]*(\\.[^\"\\]*)*\""), fmt("#1e8449")),
+            (QRegularExpression(r"#[^\n]*"), fmt("#7f8c8d", italic=True)),
+        ]
+        self._docstring = fmt("#1e8449", italic=True)
+        self._triple = QRegularExpression(r'"""|\'\'\'')
+
+    def highlightBlock(self, text: str) -> None:
+        for pattern, style in self._rules:
+            matches = pattern.globalMatch(text)
+            while matches.hasNext():
+                match = matches.next()
+                self.setFormat(match.capturedStart(), match.capturedLength(), style)
+        # Triple-quoted strings span lines: state 1 means "inside one".
+        self.setCurrentBlockState(0)
+        start = 0 if self.previousBlockState() == 1 else -1
+        offset = 0
+        if start == -1:
+            found = self._triple.match(text, 0)
+            start = found.capturedStart() if found.hasMatch() else -1
+            offset = 3
+        while start >= 0:
+            found = self._triple.match(text, start + offset)
+            if found.hasMatch():
+                end = found.capturedEnd()
+                self.setFormat(start, end - start, self._docstring)
+                found_next = self._triple.match(text, end)
+                start = found_next.capturedStart() if found_next.hasMatch() else -1
+                offset = 3
+            else:
+                self.setCurrentBlockState(1)
+                self.setFormat(start, len(text) - start, self._docstring)
+                break
+
+
+class SourceView(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.caption = QLabel("Select a module to read the source of its class.")
+        self.caption.setWordWrap(True)
+        layout.addWidget(self.caption)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self._highlighter = PythonHighlighter(self.text.document())
+        layout.addWidget(self.text, 1)
+
+    def show_source(self, class_name: str, module: str, source: str) -> None:
+        self.caption.setText(f"<b>{html.escape(class_name)}</b> from <code>{html.escape(module)}</code> (read-only)")
+        self.text.setPlainText(source)
+
+    def show_message(self, text: str) -> None:
+        self.caption.setText(text)
+        self.text.clear()

@@ -1,0 +1,159 @@
+"""Statistics panel: numbers, histogram, heatmap and per-layer norms for one stored tensor (pyqtgraph)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from explorer.core.formatting import human_count
+from explorer.core.tensor_stats import LayerNorms, TensorStats
+
+
+def _fmt(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3e}"
+
+
+def _plot(title: str) -> pg.PlotWidget:
+    widget = pg.PlotWidget(background=None)
+    widget.setTitle(title, size="9pt")
+    widget.setMinimumHeight(150)
+    widget.showGrid(x=True, y=True, alpha=0.2)
+    widget.setMenuEnabled(False)
+    return widget
+
+
+class StatsPanel(QWidget):
+    layer_norms_requested = Signal(str)
+    """Emitted with the tensor name when the user asks for its norms along the depth."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._name: str | None = None
+        layout = QVBoxLayout(self)
+        self.title = QLabel("Select a parameter or a tensor to see its statistics. Only that tensor is read.")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.title)
+
+        numbers = QWidget()
+        grid = QGridLayout(numbers)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self._values: dict[str, QLabel] = {}
+        labels = ("mean", "std", "min", "max", "abs max", "norm", "zeros", "NaN / Inf")
+        for position, label in enumerate(labels):
+            name = QLabel(label + ":")
+            name.setStyleSheet("color: palette(mid);")
+            value = QLabel("–")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            grid.addWidget(name, position // 4, (position % 4) * 2, Qt.AlignmentFlag.AlignRight)
+            grid.addWidget(value, position // 4, (position % 4) * 2 + 1)
+            self._values[label] = value
+        layout.addWidget(numbers)
+
+        self.histogram = _plot("Value histogram")
+        self.histogram.setLabel("left", "count")
+        self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(70, 130, 200, 160), pen=pg.mkPen((40, 90, 160)))
+        self.histogram.addItem(self._bars)
+        layout.addWidget(self.histogram, 2)
+
+        self.heatmap = _plot("|value| heatmap (averaged per cell)")
+        self.heatmap.invertY(True)
+        self.heatmap.setAspectLocked(False)
+        self._image = pg.ImageItem()
+        self._image.setColorMap(pg.colormap.get("viridis"))
+        self.heatmap.addItem(self._image)
+        layout.addWidget(self.heatmap, 3)
+
+        norms_row = QHBoxLayout()
+        self.norms_button = QPushButton("Norms across layers")
+        self.norms_button.setToolTip("Read this parameter in every repeated block and plot its L2 norm along the depth")
+        self.norms_button.setEnabled(False)
+        self.norms_button.clicked.connect(self._request_norms)
+        norms_row.addWidget(self.norms_button)
+        self.norms_note = QLabel("")
+        self.norms_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        norms_row.addWidget(self.norms_note)
+        layout.addLayout(norms_row)
+        self.norms = _plot("L2 norm per layer")
+        self.norms.setLabel("bottom", "layer")
+        self._norm_curve = self.norms.plot([], [], pen=pg.mkPen((200, 90, 40), width=2), symbol="o", symbolSize=5)
+        layout.addWidget(self.norms, 2)
+        layout.addStretch(0)
+        self.clear()
+
+    def clear(self, message: str | None = None) -> None:
+        self._name = None
+        self.title.setText(message or "Select a parameter or a tensor to see its statistics. Only that tensor is read.")
+        for value in self._values.values():
+            value.setText("–")
+        self._bars.setData([], [])
+        self.histogram.setVisible(False)
+        self._image.clear()
+        self.heatmap.setVisible(False)
+        self._norm_curve.setData([], [])
+        self.norms.setVisible(False)
+        self.norms_button.setEnabled(False)
+        self.norms_note.setText("")
+
+    def show_loading(self, name: str) -> None:
+        self.clear(f"Reading <b>{name}</b>…")
+
+    def show_stats(self, stats: TensorStats, repeated: bool) -> None:
+        self._name = stats.name
+        shape = " × ".join(str(d) for d in stats.shape) or "scalar"
+        sample = f" — statistics from a sample of {human_count(stats.sampled)} values" if stats.is_sample else ""
+        self.title.setText(f"<b>{stats.name}</b><br>{shape}, {stats.dtype}, {human_count(stats.numel)} values{sample}")
+        values = self._values
+        values["mean"].setText(_fmt(stats.mean))
+        values["std"].setText(_fmt(stats.std))
+        values["min"].setText(_fmt(stats.min))
+        values["max"].setText(_fmt(stats.max))
+        values["abs max"].setText(_fmt(stats.absmax))
+        values["norm"].setText(_fmt(stats.norm) + (" (est.)" if stats.is_sample else ""))
+        values["zeros"].setText(f"{stats.zeros_share * 100:.2f}%")
+        bad = stats.nan_count + stats.inf_count
+        values["NaN / Inf"].setText(f"{stats.nan_count:,} / {stats.inf_count:,}")
+        values["NaN / Inf"].setStyleSheet("color: #c0392b; font-weight: bold;" if bad else "")
+        if stats.histogram_counts:
+            self._bars.setData(np.asarray(stats.histogram_edges), np.asarray(stats.histogram_counts, dtype=float))
+            self.histogram.setVisible(True)
+            self.histogram.enableAutoRange()
+        if stats.heatmap:
+            matrix = np.asarray(stats.heatmap, dtype=np.float32)
+            # ImageItem's first axis is x; transpose so rows run down like the tensor's rows.
+            self._image.setImage(matrix.T, autoLevels=True)
+            rows, cols = stats.heatmap_rows or matrix.shape
+            self._image.setRect(0, 0, cols, rows)
+            self.heatmap.setLabel("bottom", f"columns (0–{cols - 1})")
+            self.heatmap.setLabel("left", f"rows (0–{rows - 1})")
+            self.heatmap.setVisible(True)
+            self.heatmap.autoRange()
+        else:
+            self.heatmap.setVisible(False)
+        self.norms_button.setEnabled(repeated)
+        self.norms_note.setText("" if repeated else "not part of a repeated block")
+
+    def show_norms_progress(self, text: str) -> None:
+        self.norms_note.setText(text)
+
+    def show_norms(self, norms: LayerNorms) -> None:
+        self._norm_curve.setData(norms.layers, norms.norms)
+        self.norms.setVisible(True)
+        self.norms.setTitle(f"L2 norm per layer: {norms.pattern}", size="9pt")
+        self.norms.enableAutoRange()
+        note = f"{len(norms.layers)} layers"
+        if norms.estimated:
+            note += " (large tensors estimated from samples)"
+        self.norms_note.setText(note)
+
+    def _request_norms(self) -> None:
+        if self._name:
+            self.layer_norms_requested.emit(self._name)

@@ -1,0 +1,466 @@
+"""The Parameters tab: module tree, tensors on disk, head matching, tensor statistics, memory plan, source.
+
+Thin: every computation is a core job (explorer.core.parameters_report, tensor_stats,
+memory_plan) run through JobRunner; this module only renders results. Nothing starts until the
+tab is shown (``showEvent`` / ``activate``); a newer request cancels the older one, and results of
+a superseded run are ignored by generation number.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QSplitter, QTabWidget,
+    QTableView, QTextBrowser, QTreeView, QVBoxLayout, QWidget,
+)
+
+from explorer.core.checkpoint import Checkpoint
+from explorer.core.formatting import human_bytes, human_count
+from explorer.core.head_matching import HeadMatch, stored_name_for
+from explorer.core.jobs import Progress
+from explorer.core.parameters_report import ParametersResult, parameters_job
+from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton, module_source
+from explorer.core.tensors_on_disk import DiskTensors
+from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
+from explorer.ui.param_stats import StatsPanel
+from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
+from explorer.ui.param_tree_model import COL_CLASS, COL_NAME, COL_SHARE, ItemRole, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.workers import JobRunner
+
+DEFAULT_HEAD_LABEL = "as declared (architectures)"
+MAX_EXPANDED_MATCHES = 200
+
+
+class ParametersTab(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._checkpoint: Checkpoint | None = None
+        self._pending = False
+        self._generation = 0
+        self._runners: dict[str, JobRunner] = {}
+        self._result: ParametersResult | None = None
+        self._disk: DiskTensors | None = None
+        self._skeleton: Skeleton | None = None
+        self._match: HeadMatch | None = None
+        self._filling_heads = False
+        self._build_ui()
+
+    # --- layout -------------------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Load as:"))
+        self.head_combo = QComboBox()
+        self.head_combo.setMinimumContentsLength(28)
+        self.head_combo.setToolTip("The Auto class to build the model with; its weights are compared with the checkpoint's")
+        self.head_combo.currentIndexChanged.connect(self._head_changed)
+        bar.addWidget(self.head_combo)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search modules and parameters by name (e.g. q_proj, layers.3, LayerNorm)")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(self._search_timer.start)
+        bar.addWidget(self.search, 1)
+        layout.addLayout(bar)
+
+        status_row = QHBoxLayout()
+        self.summary = QLabel("Select a checkpoint.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        status_row.addWidget(self.summary, 1)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        status_row.addWidget(self.progress)
+        layout.addLayout(status_row)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.left_tabs = QTabWidget()
+        self.tree_model = ModuleTreeModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.tree_model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setItemDelegateForColumn(COL_SHARE, ShareBarDelegate(self.tree))
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((230, 175, 70, 80, 105, 70, 70, 150)):
+            header.resizeSection(column, width)
+        self.tree.selectionModel().currentChanged.connect(self._tree_selected)
+        self.left_tabs.addTab(self.tree, "Modules")
+
+        disk_page = QWidget()
+        disk_layout = QVBoxLayout(disk_page)
+        disk_layout.setContentsMargins(0, 0, 0, 0)
+        self.totals = QLabel()
+        self.totals.setTextFormat(Qt.TextFormat.RichText)
+        self.totals.setWordWrap(True)
+        disk_layout.addWidget(self.totals)
+        self.tensor_model = TensorTableModel(self)
+        self.tensor_proxy = QSortFilterProxyModel(self)
+        self.tensor_proxy.setSourceModel(self.tensor_model)
+        self.tensor_proxy.setSortRole(SortRole)
+        self.tensor_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.tensor_proxy.setFilterKeyColumn(0)
+        self.tensor_table = QTableView()
+        self.tensor_table.setModel(self.tensor_proxy)
+        self.tensor_table.setSortingEnabled(True)
+        self.tensor_table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.tensor_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tensor_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tensor_table.verticalHeader().setVisible(False)
+        self.tensor_table.verticalHeader().setDefaultSectionSize(22)
+        self.tensor_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tensor_table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.ResizeToContents)
+        self.tensor_table.selectionModel().currentRowChanged.connect(self._tensor_selected)
+        disk_layout.addWidget(self.tensor_table, 1)
+        self.left_tabs.addTab(disk_page, "Tensors on disk")
+
+        self.match_view = QTextBrowser()
+        self.left_tabs.addTab(self.match_view, "Head matching")
+        self.memory = MemoryPanel()
+        self.memory.plan_requested.connect(self._plan_memory)
+        self.left_tabs.addTab(self.memory, "Memory plan")
+        splitter.addWidget(self.left_tabs)
+
+        self.right_tabs = QTabWidget()
+        self.stats = StatsPanel()
+        self.stats.layer_norms_requested.connect(self._layer_norms)
+        self.right_tabs.addTab(self.stats, "Statistics")
+        self.source = SourceView()
+        self.right_tabs.addTab(self.source, "Source")
+        splitter.addWidget(self.right_tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([880, 520])
+        layout.addWidget(splitter, 1)
+
+    # --- public -------------------------------------------------------------------------------------
+
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        """Remember the selection; the work starts when the tab is visible."""
+        self._checkpoint = checkpoint
+        self._cancel_all()
+        self._reset_views()
+        self._fill_heads([], None)
+        if checkpoint is None:
+            self.summary.setText("Select a checkpoint.")
+            self._pending = False
+            return
+        self.summary.setText(f"<b>{html.escape(checkpoint.id)}</b>")
+        self._pending = True
+        if self.isVisible():
+            self.activate()
+
+    def activate(self) -> None:
+        """Start reading the selected checkpoint if that has not happened yet (the window calls it on show)."""
+        if self._pending and self._checkpoint is not None:
+            self._pending = False
+            self._load(None)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.activate()
+
+    def result(self) -> ParametersResult | None:
+        return self._result
+
+    # --- running jobs -------------------------------------------------------------------------------
+
+    def _start(self, kind: str, factory, on_finished, on_yield=None, on_failed=None) -> None:
+        """One runner per kind; a new one cancels the previous. Stale signals are dropped by generation."""
+        previous = self._runners.pop(kind, None)
+        if previous is not None:
+            previous.cancel()
+        generation = self._generation
+        runner = JobRunner(factory, self)
+        runner.finished.connect(lambda value: generation == self._generation and on_finished(value))
+        if on_yield is not None:
+            runner.yielded.connect(lambda value: generation == self._generation and on_yield(value))
+        runner.progressed.connect(lambda p: generation == self._generation and self._show_progress(kind, p))
+        runner.failed.connect(lambda message, details: generation == self._generation and (on_failed or self._job_failed)(kind, message))
+        runner.stopped.connect(lambda: self._runner_stopped(kind, runner))
+        self._runners[kind] = runner
+        runner.start()
+
+    def _runner_stopped(self, kind: str, runner: JobRunner) -> None:
+        if self._runners.get(kind) is runner:
+            del self._runners[kind]
+            if kind == "parameters":
+                self.progress.setVisible(False)
+        runner.deleteLater()
+
+    def _cancel_all(self) -> None:
+        self._generation += 1
+        for runner in self._runners.values():
+            runner.cancel()
+        self._runners.clear()
+        self.progress.setVisible(False)
+
+    def is_busy(self) -> bool:
+        return any(r.is_running() for r in self._runners.values())
+
+    def _load(self, head: str | None) -> None:
+        checkpoint = self._checkpoint
+        if checkpoint is None:
+            return
+        self._cancel_all()
+        self._reset_views(keep_heads=True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self._start(
+            "parameters",
+            lambda cancel: parameters_job(checkpoint, head, cancel),
+            self._parameters_finished,
+            on_yield=self._parameters_partial,
+        )
+
+    def _show_progress(self, kind: str, progress: Progress) -> None:
+        if kind == "parameters":
+            self.summary.setText(f"<b>{html.escape(self._checkpoint.id if self._checkpoint else '')}</b> — {html.escape(progress.message)}…")
+        elif kind == "norms":
+            self.stats.show_norms_progress(progress.message)
+
+    def _job_failed(self, kind: str, message: str) -> None:
+        if kind == "parameters":
+            self.progress.setVisible(False)
+            self.summary.setText(f"<span style='color:#c0392b'>Could not inspect: {html.escape(message)}</span>")
+        elif kind == "stats":
+            self.stats.clear(f"<span style='color:#c0392b'>{html.escape(message)}</span>")
+        elif kind == "norms":
+            self.stats.show_norms_progress(message)
+        elif kind == "memory":
+            self.memory.show_message(message)
+
+    # --- results ------------------------------------------------------------------------------------
+
+    def _reset_views(self, keep_heads: bool = False) -> None:
+        self._result = None
+        self._disk = None
+        self._skeleton = None
+        self._match = None
+        self.tree_model.set_skeleton(None)
+        self.tensor_model.set_tensors([])
+        self.totals.setText("")
+        self.match_view.setHtml("")
+        self.stats.clear()
+        self.source.show_message("Select a module to read the source of its class.")
+        self.memory.show_message("The plan appears when the checkpoint's tensors are known.")
+
+    def _parameters_partial(self, value) -> None:
+        if isinstance(value, DiskTensors):
+            self._disk = value
+            self.tensor_model.set_tensors(value.tensors)
+            self.tensor_table.resizeColumnToContents(1)
+            problems = "".join(f"<br><span style='color:#c0392b'>{html.escape(p)}</span>" for p in value.problems)
+            self.totals.setText(totals_html(value) + problems)
+            if value.tensors:
+                self.memory.request()
+        elif isinstance(value, Skeleton):
+            self._skeleton = value
+            self.tree_model.set_skeleton(value)
+            root = self.tree_model.index(0, 0)
+            self.tree.expand(root)
+            # The first level under a task model is the base model: open it too, it is what people look for.
+            for row in range(min(3, self.tree_model.rowCount(root))):
+                child = self.tree_model.index(row, 0, root)
+                if isinstance(self.tree_model.item(child), ModuleNode):
+                    self.tree.expand(child)
+        elif isinstance(value, HeadMatch):
+            self._show_match(value)
+
+    def _parameters_finished(self, result: ParametersResult) -> None:
+        self._result = result
+        self.progress.setVisible(False)
+        if result.heads:
+            self._fill_heads(result.heads, result.head)
+        if result.match is None:
+            self.match_view.setHtml(match_summary_html(None, result.head, result.problems))
+        self.summary.setText(self._summary_html(result))
+        if self.search.text().strip():
+            self._apply_search()
+
+    def _show_match(self, match: HeadMatch) -> None:
+        self._match = match
+        self.tree_model.set_status(match.status_of())
+        self.tree.viewport().update()
+        self.tensor_model.set_unexpected(set(match.unexpected))
+        problems = self._result.problems if self._result else (self._disk.problems if self._disk else [])
+        self.match_view.setHtml(match_summary_html(match, self._current_head(), problems))
+
+    def _summary_html(self, result: ParametersResult) -> str:
+        name = html.escape(self._checkpoint.id if self._checkpoint else "")
+        parts = [f"<b>{name}</b>"]
+        skeleton = result.skeleton
+        if skeleton is not None:
+            tied = f", {len(skeleton.tied)} tied (counted once)" if skeleton.tied else ""
+            parts.append(
+                f"{html.escape(skeleton.model_class)}: <b>{human_count(skeleton.total_params)}</b> parameters "
+                f"({human_bytes(skeleton.total_bytes)} in {html.escape(skeleton.dtype)}){tied}"
+            )
+        if result.disk.tensors:
+            parts.append(f"on disk: {len(result.disk.tensors):,} tensors, {human_bytes(result.disk.total_bytes)}")
+        match = result.match
+        if match is not None:
+            if match.clean:
+                parts.append("<span style='color:#1e8449'>all weights present</span>")
+            else:
+                parts.append(
+                    f"<span style='color:#b9770e'><b>{len(match.missing)} missing</b>, {len(match.unexpected)} unexpected, "
+                    f"{len(match.mismatched)} mismatched</span> (see Head matching)"
+                )
+        text = " · ".join(parts)
+        if result.problems:
+            first = html.escape(result.problems[0])
+            more = f" (+{len(result.problems) - 1} more, see Head matching)" if len(result.problems) > 1 else ""
+            text += f"<br><span style='color:#c0392b'>{first}{more}</span>"
+        return text
+
+    # --- head chooser -------------------------------------------------------------------------------
+
+    def _fill_heads(self, heads: list[str], current: str | None) -> None:
+        self._filling_heads = True
+        self.head_combo.clear()
+        if not heads:
+            self.head_combo.addItem(DEFAULT_HEAD_LABEL, None)
+        for head in heads if current in heads or current is None else [current, *heads]:
+            self.head_combo.addItem(head, head)
+        if current is not None:
+            self.head_combo.setCurrentIndex(max(0, self.head_combo.findData(current)))
+        self.head_combo.setEnabled(bool(heads))
+        self._filling_heads = False
+
+    def _current_head(self) -> str | None:
+        return self.head_combo.currentData()
+
+    def _head_changed(self) -> None:
+        if self._filling_heads or self._result is None:
+            return
+        head = self._current_head()
+        if head and head != self._result.head:
+            self._load(head)
+
+    # --- search -------------------------------------------------------------------------------------
+
+    def _apply_search(self) -> None:
+        text = self.search.text()
+        matches = self.tree_model.set_filter(text)
+        self.tensor_proxy.setFilterFixedString(text.strip())
+        root = self.tree_model.index(0, 0)
+        if not text.strip():
+            self.tree.expand(root)
+            return
+        self.tree.expand(root)
+        for item in matches[:MAX_EXPANDED_MATCHES]:
+            index = self.tree_model.index_of(item)
+            parent = index.parent()
+            while parent.isValid():
+                self.tree.expand(parent)
+                parent = parent.parent()
+
+    # --- selection: stats and source ----------------------------------------------------------------
+
+    def _tree_selected(self, current, _previous=None) -> None:
+        item = self.tree_model.item(current)
+        if isinstance(item, ParamInfo):
+            stored = stored_name_for(item.path, self._stored_names())
+            if stored is None:
+                reason = "is tied to " + item.tied_to if item.tied_to else "is not stored under this name (built by a conversion at load time, or missing)"
+                self.stats.clear(f"<b>{html.escape(item.path)}</b> {html.escape(reason)}.")
+            else:
+                self._read_stats(stored)
+            owner = self.tree_model.item(current.parent())
+            if isinstance(owner, ModuleNode):
+                self._show_source(owner)
+        elif isinstance(item, ModuleNode):
+            self._show_source(item)
+
+    def _tensor_selected(self, current, _previous=None) -> None:
+        if not current.isValid():
+            return
+        tensor = self.tensor_model.tensor(self.tensor_proxy.mapToSource(current).row())
+        if tensor is not None:
+            self._read_stats(tensor.name)
+
+    def _stored_names(self) -> set[str]:
+        if self._disk is None:
+            return set()
+        names = getattr(self, "_stored_cache", None)
+        if names is None or names[0] is not self._disk:
+            names = (self._disk, {t.name for t in self._disk.tensors})
+            self._stored_cache = names
+        return names[1]
+
+    def _read_stats(self, name: str) -> None:
+        disk = self._disk
+        if disk is None:
+            return
+        from explorer.core.tensor_stats import same_parameter_across_layers, tensor_stats_job
+
+        self.right_tabs.setCurrentWidget(self.stats)
+        self.stats.show_loading(name)
+        repeated = len(same_parameter_across_layers(disk, name)) > 1
+        self._start(
+            "stats",
+            lambda cancel: tensor_stats_job(disk, name, cancel),
+            lambda stats: self.stats.show_stats(stats, repeated),
+        )
+
+    def _layer_norms(self, name: str) -> None:
+        disk = self._disk
+        if disk is None:
+            return
+        from explorer.core.tensor_stats import layer_norms_job
+
+        self._start("norms", lambda cancel: layer_norms_job(disk, name, cancel), self.stats.show_norms)
+
+    def _show_source(self, node: ModuleNode) -> None:
+        skeleton = self._skeleton
+        if skeleton is None:
+            return
+        try:
+            source = module_source(skeleton, node.class_name)
+        except LookupError as exc:
+            self.source.show_message(html.escape(str(exc)))
+            return
+        self.source.show_source(node.class_name, skeleton.class_modules.get(node.class_name, ""), source)
+
+    # --- memory -------------------------------------------------------------------------------------
+
+    def _plan_memory(self, precision: str, context: int, batch: int) -> None:
+        disk, result = self._disk, self._result
+        if disk is None or not disk.tensors:
+            return
+        known_config = result.config_json if result is not None else None
+        checkpoint = self._checkpoint
+        params, stored = disk.total_params, disk.total_bytes
+
+        def job(cancel):
+            from explorer.core.memory_plan import plan_memory
+
+            yield Progress(0, 1, "checking free memory")
+            config = known_config if known_config is not None else _read_config_json(checkpoint)
+            return plan_memory(params, stored, config, precision, context, batch)
+
+        self._start("memory", job, self.memory.show_plan)
+
+
+def _read_config_json(checkpoint: Checkpoint | None) -> dict:
+    import json
+    import os
+
+    if checkpoint is None:
+        return {}
+    try:
+        with open(os.path.join(checkpoint.path, "config.json"), "rb") as handle:
+            data = json.loads(handle.read())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,124 @@
+"""The Parameters tab wires core jobs to views: lazy start, head choice, colours, search, stats, bad input."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+pytest.importorskip("pyqtgraph")
+
+from explorer.core.checkpoint import Checkpoint
+from explorer.ui.param_tree_model import COL_STATUS, ItemRole
+from explorer.ui.parameters_tab import ParametersTab
+
+
+def _checkpoint(path) -> Checkpoint:
+    return Checkpoint(id=path.name, source="folder", path=str(path))
+
+
+@pytest.fixture
+def base_bert(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path / "tiny-bert-base"
+    BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64, architectures=["BertModel"])).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tab(qtbot):
+    widget = ParametersTab()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    return widget
+
+
+def _wait_loaded(qtbot, tab):
+    qtbot.waitUntil(lambda: tab.result() is not None and not tab.is_busy(), timeout=20000)
+
+
+def test_nothing_runs_until_visible(tab, base_bert, qtbot):
+    tab.set_checkpoint(_checkpoint(base_bert))
+    assert not tab.is_busy() and tab.result() is None
+    tab.show()
+    _wait_loaded(qtbot, tab)
+    assert tab.tree_model.rowCount() == 1
+    assert "BertModel" in tab.summary.text()
+    assert tab.tensor_model.rowCount() == len(tab.result().disk.tensors)
+
+
+def test_head_choice_colours_missing_weights(tab, base_bert, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(base_bert))
+    _wait_loaded(qtbot, tab)
+    assert tab.head_combo.currentData() == "AutoModel"
+    assert "all weights present" in tab.summary.text()
+    first = tab.result()
+    tab.head_combo.setCurrentIndex(tab.head_combo.findData("AutoModelForSequenceClassification"))
+    qtbot.waitUntil(lambda: tab.result() is not None and tab.result() is not first and not tab.is_busy(), timeout=20000)
+    assert tab.result().match.missing == ["classifier.bias", "classifier.weight"]
+    assert "2 missing" in tab.summary.text()
+    assert "classifier.weight" in tab.match_view.toPlainText()
+    model = tab.tree_model
+    root = model.index(0, 0)
+    classifier = next(model.index(r, 0, root) for r in range(model.rowCount(root)) if model.index(r, 0, root).data() == "classifier")
+    weight = next(model.index(r, 0, classifier) for r in range(model.rowCount(classifier)) if model.index(r, 0, classifier).data() == "weight")
+    assert "newly initialised" in weight.siblingAtColumn(COL_STATUS).data()
+    assert "missing" in root.siblingAtColumn(COL_STATUS).data()
+
+
+def test_search_and_stats(tab, base_bert, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(base_bert))
+    _wait_loaded(qtbot, tab)
+    tab.search.setText("query")
+    qtbot.waitUntil(lambda: tab.tensor_proxy.rowCount() == 6, timeout=5000)  # 3 layers x weight/bias
+    model = tab.tree_model
+    matches = model.set_filter("query")
+    assert matches and all("query" in getattr(m, "path", "") for m in matches)
+    index = model.index_of(matches[0])
+    assert index.isValid() and index.data(ItemRole) is matches[0]
+
+    tab.tensor_table.selectRow(0)
+    qtbot.waitUntil(lambda: tab.stats._values["mean"].text() != "–", timeout=10000)
+    assert "query" in tab.stats.title.text()
+    assert tab.stats.norms_button.isEnabled()
+    tab.stats.norms_button.click()
+    qtbot.waitUntil(lambda: "3 layers" in tab.stats.norms_note.text(), timeout=10000)
+
+
+def test_module_source_and_memory_plan(tab, sample, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(sample("tiny-gpt2-lm")))
+    _wait_loaded(qtbot, tab)
+    model = tab.tree_model
+    root = model.index(0, 0)
+    tab.tree.setCurrentIndex(model.index(0, 0, root))
+    assert "class " in tab.source.text.toPlainText()
+    qtbot.waitUntil(lambda: "KV cache" in tab.memory.result.toPlainText(), timeout=10000)
+    assert "cpu:" in tab.memory.result.toPlainText()
+
+
+def test_bad_checkpoint_shows_what_it_can(tab, tmp_path, qtbot):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 30, "num_attention_heads": 7}))
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    (folder / "model-00001-of-00002.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 8)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({
+        "metadata": {"total_size": 16},
+        "weight_map": {"w": "model-00001-of-00002.safetensors", "v": "model-00002-of-00002.safetensors"},
+    }))
+    tab.show()
+    tab.set_checkpoint(_checkpoint(folder))
+    _wait_loaded(qtbot, tab)
+    assert tab.tensor_model.rowCount() == 1
+    problems = tab.result().problems
+    assert any("missing" in p for p in problems)
+    assert any("failed to build" in p or "could not be loaded" in p for p in problems)
+    assert tab.tree_model.rowCount() == 0
+    assert "c0392b" in tab.summary.text()
+    tab.set_checkpoint(None)
+    assert tab.tensor_model.rowCount() == 0
