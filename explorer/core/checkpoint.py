@@ -63,6 +63,9 @@ class Checkpoint:
     @property
     def key(self) -> str:
         """Stable identity across scans (for selection and incremental rescans)."""
+        if self.source == SOURCE_LEGACY and self.repo_path is None:
+            # The old flat cache keeps every repo's files side by side in one folder.
+            return f"{self.path}#{self.id}@{self.revision}"
         return self.path
 
     @property

@@ -8,6 +8,7 @@ scan goes on.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat as stat_module
@@ -90,23 +91,46 @@ def default_locations(user_folders: Iterable[str] = ()) -> list[ScanLocation]:
 # --------------------------------------------------------------------------- facts of one checkpoint
 
 
-def _read_config(path: str, problems: list[str]) -> dict | None:
+# Never block on a FIFO or device that someone named config.json.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_small_file(path: str, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file, with the fewest system calls (os.open, not open())."""
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        problems.append(f"config.json cannot be read ({exc.strerror or exc})")
-        return None
-    if size > MAX_CONFIG_BYTES:
+        parts = []
+        while limit > 0:
+            part = os.read(fd, limit)
+            if not part:
+                break
+            parts.append(part)
+            limit -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _read_config(path: str, size: int | None, problems: list[str]) -> dict | None:
+    if size is not None and size > MAX_CONFIG_BYTES:
         problems.append(f"config.json is {size // (1024 * 1024)} MiB, too large to be a model config; not read")
         return None
     try:
-        with open(path, "rb") as handle:
-            config = json.loads(handle.read())
+        # The listing gave the size: asking for that (+1 to see growth) avoids a 16 MiB buffer per read.
+        raw = _read_small_file(path, size + 1 if size is not None else MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         problems.append(f"config.json cannot be read ({exc.strerror or exc})")
         return None
+    if len(raw) > MAX_CONFIG_BYTES:
+        problems.append("config.json is larger than 16 MiB, too large to be a model config; not read")
+        return None
+    try:
+        config = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         problems.append(f"config.json is not valid JSON: {exc}")
+        return None
+    except RecursionError:
+        problems.append("config.json is nested too deeply to be a model config")
         return None
     if not isinstance(config, dict):
         problems.append("config.json is not a JSON object")
@@ -160,7 +184,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
     elif config_entry.size is None:
         ckpt.problems.append("config.json is missing its content (broken link or interrupted download)")
     else:
-        config = _read_config(config_entry.path, ckpt.problems)
+        config = _read_config(config_entry.path, config_entry.size, ckpt.problems)
         if config is not None:
             model_type = config.get("model_type")
             if isinstance(model_type, str):
@@ -193,61 +217,158 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
     has_weights = any(n.endswith(WEIGHT_SUFFIXES) for n in top_level)
     if not has_weights:
         ckpt.problems.append("no weight files (config only)")
-    for entry in ckpt.files:
-        if entry.size is None:
-            ckpt.problems.append(f"{display_text(entry.name)}: content missing (broken link or interrupted download)")
-    ckpt.size_bytes = sum(f.size or 0 for f in ckpt.files)
+    if not ckpt.size_bytes:
+        ckpt.size_bytes = sum(f.size or 0 for f in ckpt.files)
     return ckpt
 
 
 # --------------------------------------------------------------------------- listing folders
 
 
-def _list_files(folder: str, problems: list[str], max_depth: int = 2) -> list[CheckpointFile]:
-    """Files of a checkpoint folder (and its small subfolders), following links safely."""
-    files: list[CheckpointFile] = []
-    visited: set[tuple[int, int]] = set()
+@dataclass(slots=True)
+class _Listing:
+    """What one pass over a checkpoint folder found; the change detector comes from it too."""
+
+    files: list[CheckpointFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    subfolders: list[str] = field(default_factory=list)  # paths, for the hub fingerprint
+    file_stamps: list[tuple] = field(default_factory=list)  # (name, size, mtime_ns), for folders
+    latest_mtime: float | None = None
+    size_bytes: int = 0  # hub: blobs shared by several names counted once
+
+
+def _link_problem(name: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"{display_text(name)}: symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return f"{display_text(name)}: broken symbolic link (its target is missing)"
+    return f"{display_text(name)}: cannot be read ({exc.strerror or exc})"
+
+
+def _list_files(
+    folder: str,
+    root_stat: os.stat_result | None = None,
+    max_depth: int = 2,
+    blobs_dir: str | None = None,
+    blob_stats: dict[str, tuple[int, int]] | None = None,
+) -> _Listing:
+    """Files of a checkpoint folder (and its small subfolders), following links safely.
+
+    In a hub snapshot every file is a relative link into ``blobs_dir``; ``blob_stats``
+    (blob name -> (size, mtime_ns), read once per repo) then gives sizes without a stat
+    per file, and the same blob behind several names is counted once in ``size_bytes``.
+    """
+    listing = _Listing()
+    problems = listing.problems
+    latest_ns = -1
+    counted_blobs: set[str] = set()
+    if root_stat is None:
+        try:
+            root_stat = os.stat(folder)
+        except OSError as exc:
+            problems.append(f"{display_text(folder)}: cannot be read ({exc.strerror or exc})")
+            return listing
+    ancestors = [(root_stat.st_dev, root_stat.st_ino)]
+
+    readlink = os.readlink
+    files = listing.files
+    stamps = listing.file_stamps if blob_stats is None else None  # hub snapshots use folder mtimes
 
     def walk(directory: str, prefix: str, depth: int) -> None:
+        nonlocal latest_ns
         try:
-            st = os.stat(directory)
-        except OSError:
-            return
-        if (st.st_dev, st.st_ino) in visited:
-            problems.append(f"{display_text(prefix) or '.'}: symbolic link loop; not followed")
-            return
-        visited.add((st.st_dev, st.st_ino))
-        try:
-            entries = list(os.scandir(directory))
+            with os.scandir(directory) as it:
+                entries = list(it)
         except OSError as exc:
             problems.append(f"{display_text(prefix) or display_text(directory)}: cannot list folder ({exc.strerror or exc})")
             return
+        # What huggingface_hub writes: <repo>/snapshots/<commit>/<name> -> ../../blobs/<hash>.
+        blob_prefix = "../" * (depth + 2) + "blobs/"
+        prefix_length = len(blob_prefix)
         for entry in entries:
-            name = prefix + entry.name
-            if _bad_name(entry.name):
-                problems.append(f"file name {display_text(entry.name)!r} is not valid UTF-8")
-            try:
-                is_dir = entry.is_dir()  # follows links
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if depth < max_depth and entry.name not in SKIPPED_DIR_NAMES and not entry.name.startswith("."):
-                    walk(entry.path, name + "/", depth + 1)
-                continue
+            entry_name = entry.name
+            name = prefix + entry_name
+            if not entry_name.isascii() and _bad_name(entry_name):
+                problems.append(f"file name {display_text(name)!r} is not valid UTF-8")
+            if blob_stats is not None and entry.is_symlink():
+                # The common case in a hub snapshot, kept to one system call per file.
+                try:
+                    target = readlink(entry.path)
+                except OSError:
+                    target = ""
+                if target.startswith(blob_prefix):
+                    blob = target[prefix_length:]
+                    known = blob_stats.get(blob)
+                    if known is not None and "/" not in blob:
+                        size, mtime_ns = known
+                        files.append(CheckpointFile(name, entry.path, size, blob))
+                        if mtime_ns > latest_ns:
+                            latest_ns = mtime_ns
+                        if blob not in counted_blobs:
+                            counted_blobs.add(blob)
+                            listing.size_bytes += size
+                        continue
+            size = mtime_ns = None
             blob = None
+            is_dir = False
             try:
-                size = entry.stat().st_size  # follows links: the blob's size
                 if entry.is_symlink():
-                    blob = os.path.basename(os.readlink(entry.path))
-            except OSError:
-                size = None  # broken symlink or loop
-                if entry.is_symlink():
-                    problems.append(f"{display_text(name)}: broken symbolic link")
-            files.append(CheckpointFile(name=name, path=entry.path, size=size, blob=blob))
+                    target = readlink(entry.path)
+                    if blob_stats is not None:
+                        if target.startswith(blob_prefix) and "/" not in target[len(blob_prefix) :]:
+                            blob = target[len(blob_prefix) :]
+                        else:
+                            blob_path = os.path.normpath(os.path.join(directory, target))
+                            if os.path.dirname(blob_path) == blobs_dir:
+                                blob = os.path.basename(blob_path)
+                        known = blob_stats.get(blob) if blob is not None else None
+                        if known is not None:
+                            size, mtime_ns = known
+                    if blob is None:
+                        blob = os.path.basename(target)
+                    if size is None:
+                        st = os.stat(entry.path)
+                        is_dir = stat_module.S_ISDIR(st.st_mode)
+                        size, mtime_ns = st.st_size, st.st_mtime_ns
+                elif entry.is_dir(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    is_dir = True
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
+            except OSError as exc:
+                problems.append(_link_problem(name, exc))
+                files.append(CheckpointFile(name=name, path=entry.path, size=None, blob=blob))
+                continue
+            if is_dir:
+                if depth >= max_depth or entry_name in SKIPPED_DIR_NAMES or entry_name.startswith("."):
+                    continue
+                identity = (st.st_dev, st.st_ino)
+                if identity in ancestors:
+                    problems.append(f"{display_text(name)}: symbolic link loop; not followed")
+                    continue
+                listing.subfolders.append(entry.path)
+                if stamps is not None:
+                    stamps.append((name + "/", None, st.st_mtime_ns))
+                ancestors.append(identity)
+                walk(entry.path, name + "/", depth + 1)
+                ancestors.pop()
+                continue
+            files.append(CheckpointFile(name, entry.path, size, blob))
+            if stamps is not None:
+                stamps.append((name, size, mtime_ns))
+            if mtime_ns > latest_ns:
+                latest_ns = mtime_ns
+            key = blob if blob is not None else name
+            if key not in counted_blobs:
+                counted_blobs.add(key)
+                listing.size_bytes += size
 
     walk(folder, "", 0)
-    files.sort(key=lambda f: f.name)
-    return files
+    listing.files.sort(key=lambda f: f.name)
+    if latest_ns >= 0:
+        listing.latest_mtime = latest_ns / 1e9
+    return listing
 
 
 def _bad_name(name: str) -> bool:
@@ -258,41 +379,32 @@ def _bad_name(name: str) -> bool:
         return True
 
 
-def _fingerprint(folder: str, extra: Iterable[str] = ()) -> tuple:
-    """Cheap change detector for incremental rescans: listing plus size and mtime of each entry."""
-    parts = []
-    for directory in (folder, *extra):
-        try:
-            with os.scandir(directory) as it:
-                for entry in it:
-                    try:
-                        st = entry.stat()
-                        parts.append((entry.name, st.st_size, st.st_mtime_ns))
-                    except OSError:
-                        parts.append((entry.name, None, None))
-        except OSError:
-            parts.append((directory, None, None))
-    parts.sort(key=repr)
-    return tuple(parts)
-
-
 # --------------------------------------------------------------------------- hub cache
 
 
 def _read_refs(repo_dir: str) -> dict[str, list[str]]:
     """commit hash -> ref names (main, tags, refs/pr/N)."""
     refs: dict[str, list[str]] = {}
-    refs_dir = os.path.join(repo_dir, "refs")
-    for root, _dirs, names in os.walk(refs_dir):
-        for name in names:
-            path = os.path.join(root, name)
+
+    def walk(directory: str, prefix: str, depth: int) -> None:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            return
+        for entry in entries:
             try:
-                with open(path, encoding="utf-8") as handle:
-                    commit = handle.read().strip()
+                if entry.is_dir():
+                    if depth < 4:
+                        walk(entry.path, prefix + entry.name + "/", depth + 1)
+                    continue
+                commit = _read_small_file(entry.path, 256).decode("ascii").strip()
             except (OSError, UnicodeDecodeError):
                 continue
-            ref = os.path.relpath(path, refs_dir).replace(os.sep, "/")
-            refs.setdefault(commit, []).append(ref)
+            if commit:
+                refs.setdefault(commit, []).append(prefix + entry.name)
+
+    walk(os.path.join(repo_dir, "refs"), "", 0)
     return refs
 
 
@@ -315,8 +427,46 @@ class ScanStats:
     problems: list[str] = field(default_factory=list)
 
 
+def _blob_stats(blobs_dir: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """blob name -> (size, mtime_ns) for a repo's blobs/, and the names of interrupted downloads.
+
+    Blobs may themselves be links into a cache-wide shared store, hence stat() follows links.
+    """
+    stats: dict[str, tuple[int, int]] = {}
+    incomplete: list[str] = []
+    try:
+        with os.scandir(blobs_dir) as it:
+            for blob in it:
+                name = blob.name
+                if name.endswith(".incomplete"):
+                    incomplete.append(name)
+                    continue
+                try:
+                    st = blob.stat()
+                except OSError:
+                    continue  # a dangling shared-store link: the file naming it reports the problem
+                stats[name] = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        pass
+    return stats, incomplete
+
+
+def _mtime_ns(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 class Scanner:
-    """Scans locations, streaming checkpoints; keeps fingerprints so a rescan re-reads only changes."""
+    """Scans locations, streaming checkpoints; remembers what it read so a rescan re-reads only changes.
+
+    Change detection is by modification times of folders, not of every file: a hub snapshot
+    only changes by links being added or removed (its folder's mtime moves) and blobs only
+    by being added or removed (``blobs/``'s mtime moves), so a hub rescan costs a few stats
+    per revision. User folders can be edited in place, so there every file's size and mtime
+    count; they are read by the listing a scan does anyway.
+    """
 
     def __init__(self, folder_depth: int = DEFAULT_FOLDER_DEPTH, check_model_type: bool = True) -> None:
         self.folder_depth = folder_depth
@@ -329,6 +479,7 @@ class Scanner:
         started = time.perf_counter()
         stats = ScanStats()
         found: list[Checkpoint] = []
+        seen_keys: set[str] = set()
         new_cache: dict[str, tuple[tuple, Checkpoint]] = {}
         locations = list(locations)
         for index, location in enumerate(locations):
@@ -341,8 +492,11 @@ class Scanner:
             if location.kind == SOURCE_FOLDER:
                 producer = self._scan_folder(location, cancel, stats, new_cache)
             else:
-                producer = self._scan_cache_root(location, location.kind, cancel, stats, new_cache)
+                producer = self._scan_cache_root(location.path, location.kind, cancel, stats, new_cache)
             for ckpt in producer:
+                if ckpt.key in seen_keys:
+                    continue  # one place reached twice (a folder inside another, or a cache also added as a folder)
+                seen_keys.add(ckpt.key)
                 ckpt.origin = location.path
                 found.append(ckpt)
                 yield ckpt
@@ -352,21 +506,19 @@ class Scanner:
         yield Progress(len(locations), len(locations), "Scan complete")
         return found, stats
 
-    def _described(self, key: str, fingerprint: tuple, build, stats: ScanStats, new_cache) -> Checkpoint:
+    def _reuse(self, key: str, fingerprint: tuple, stats: ScanStats, new_cache) -> Checkpoint | None:
         cached = self._cache.get(key)
         if cached is not None and cached[0] == fingerprint:
             stats.reused += 1
-            ckpt = cached[1]
-        else:
-            ckpt = describe_checkpoint(build(), self.check_model_type)
-        new_cache[key] = (fingerprint, ckpt)
-        return ckpt
+            new_cache[key] = cached
+            return cached[1]
+        return None
 
     # hub layout: <root>/models--org--name/{blobs,refs,snapshots/<commit>}
-    def _scan_cache_root(self, location: ScanLocation, source: str, cancel, stats, new_cache) -> Iterator[Checkpoint]:
-        root = location.path
+    def _scan_cache_root(self, root: str, source: str, cancel, stats, new_cache) -> Iterator[Checkpoint]:
         try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
+            with os.scandir(root) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             stats.problems.append(f"{display_text(root)}: cannot list ({exc.strerror or exc})")
             return
@@ -380,65 +532,84 @@ class Scanner:
             if repo_type != "model":
                 stats.skipped_repos[repo_type] = stats.skipped_repos.get(repo_type, 0) + 1
                 continue
+            try:
+                if not entry.is_dir():
+                    continue
+            except OSError:
+                continue
             cancel.raise_if_cancelled()
             yield from self._scan_repo(entry.path, repo_id, source, stats, new_cache)
         if source == SOURCE_LEGACY and not has_hub_layout:
             yield from scan_flat_legacy_cache(root, stats)
 
-    def _scan_repo(self, repo_dir: str, repo_id: str, source: str, stats: ScanStats, new_cache) -> Iterator[Checkpoint]:
+    def _scan_repo(self, repo_dir: str, repo_id: str, source: str, stats: ScanStats, new_cache) -> list[Checkpoint]:
         refs = _read_refs(repo_dir)
-        repo_problems: list[str] = []
         blobs_dir = os.path.join(repo_dir, "blobs")
-        repo_size = 0
-        incomplete = 0
-        try:
-            with os.scandir(blobs_dir) as it:
-                for blob in it:
-                    if blob.name.endswith(".incomplete"):
-                        incomplete += 1
-                    try:
-                        repo_size += blob.stat(follow_symlinks=False).st_size
-                    except OSError:
-                        pass
-        except OSError:
-            pass
-        if incomplete:
-            repo_problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
         snapshots_dir = os.path.join(repo_dir, "snapshots")
+        # Stamped before anything is read, so a change during the scan shows at the next one.
+        blobs_mtime = _mtime_ns(blobs_dir)
+        blob_stats: dict[str, tuple[int, int]] | None = None
+        incomplete: list[str] = []
+        checkpoints: list[Checkpoint] = []
         try:
-            snapshots = sorted(os.scandir(snapshots_dir), key=lambda e: e.name)
-        except OSError:
-            stats.problems.append(f"{repo_id}: no snapshots folder")
-            return
+            with os.scandir(snapshots_dir) as it:
+                snapshots = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            blob_stats, incomplete = _blob_stats(blobs_dir)
+            problems = [f"no downloaded revision: the snapshots folder cannot be listed ({exc.strerror or exc})"]
+            if incomplete:
+                problems.append(f"{len(incomplete)} interrupted download(s) (.incomplete blobs) in this repo")
+            ckpt = Checkpoint(id=repo_id, source=source, path=repo_dir, repo_path=repo_dir, problems=problems)
+            ckpt.repo_size_bytes = sum(size for size, _ in blob_stats.values())
+            return [ckpt]
         for snap in snapshots:
-            if not snap.is_dir():
+            try:
+                snap_stat = snap.stat()
+            except OSError:
                 continue
-            commit = snap.name
-
-            def build(snap_path=snap.path, commit=commit) -> Checkpoint:
-                problems = list(repo_problems)
-                files = _list_files(snap_path, problems)
-                return Checkpoint(
+            if not stat_module.S_ISDIR(snap_stat.st_mode):
+                continue
+            cached = self._cache.get(snap.path)
+            subfolders = cached[0][2] if cached is not None else ()
+            fingerprint = (snap_stat.st_mtime_ns, blobs_mtime, subfolders, tuple(_mtime_ns(p) for p in subfolders))
+            ckpt = self._reuse(snap.path, fingerprint, stats, new_cache)
+            if ckpt is None:
+                if blob_stats is None:
+                    blob_stats, incomplete = _blob_stats(blobs_dir)
+                listing = _list_files(snap.path, snap_stat, blobs_dir=blobs_dir, blob_stats=blob_stats)
+                if incomplete:
+                    listing.problems.append(f"{len(incomplete)} interrupted download(s) (.incomplete blobs) in this repo")
+                ckpt = Checkpoint(
                     id=repo_id,
                     source=source,
-                    path=snap_path,
-                    revision=commit,
+                    path=snap.path,
+                    revision=snap.name,
                     repo_path=repo_dir,
-                    files=files,
-                    problems=problems,
-                    last_modified=_latest_mtime(files),
+                    files=listing.files,
+                    problems=listing.problems,
+                    size_bytes=listing.size_bytes,
+                    last_modified=listing.latest_mtime,
                 )
-
-            fingerprint = (_fingerprint(snap.path), tuple(repo_problems))
-            ckpt = self._described(snap.path, fingerprint, build, stats, new_cache)
-            ckpt.refs = sorted(refs.get(commit, []))
+                describe_checkpoint(ckpt, self.check_model_type)
+                subfolders = tuple(listing.subfolders)
+                fingerprint = (snap_stat.st_mtime_ns, blobs_mtime, subfolders, tuple(_mtime_ns(p) for p in subfolders))
+                new_cache[snap.path] = (fingerprint, ckpt)
+            ckpt.refs = sorted(refs.get(snap.name, []))
+            checkpoints.append(ckpt)
+        # Like `hf cache`: the repo's size is its blobs that some revision uses, each once.
+        used: dict[str, int] = {}
+        for ckpt in checkpoints:
+            for f in ckpt.files:
+                if f.size is not None:
+                    used[f.blob if f.blob is not None else f.path] = f.size
+        repo_size = sum(used.values())
+        for ckpt in checkpoints:
             ckpt.repo_size_bytes = repo_size
-            yield ckpt
+        return checkpoints
 
     # user folders: bounded-depth search for checkpoint folders
     def _scan_folder(self, location: ScanLocation, cancel, stats, new_cache) -> Iterator[Checkpoint]:
         visited: set[tuple[int, int]] = set()
-        root = location.path
 
         def walk(folder: str, depth: int) -> Iterator[Checkpoint]:
             cancel.raise_if_cancelled()
@@ -451,29 +622,18 @@ class Scanner:
                 return  # symlink loop or a second link to a folder already seen
             visited.add((st.st_dev, st.st_ino))
             try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
             except OSError as exc:
                 stats.problems.append(f"{display_text(folder)}: cannot list folder ({exc.strerror or exc})")
                 return
             names = {e.name for e in entries}
-            if any(repo_id_from_folder(n) for n in names) and any(n.startswith("models--") for n in names):
+            if any(n.startswith("models--") and repo_id_from_folder(n) for n in names):
                 # A hub cache the user pointed at (or one nested in their folder).
-                yield from self._scan_cache_root(ScanLocation(SOURCE_HUB_CACHE, folder), SOURCE_HUB_CACHE, cancel, stats, new_cache)
+                yield from self._scan_cache_root(folder, SOURCE_HUB_CACHE, cancel, stats, new_cache)
                 return
             if _looks_like_checkpoint(folder, names):
-                def build(folder=folder) -> Checkpoint:
-                    problems: list[str] = []
-                    files = _list_files(folder, problems, max_depth=1)
-                    return Checkpoint(
-                        id=display_text(os.path.basename(os.path.normpath(folder)) or folder),
-                        source=SOURCE_FOLDER,
-                        path=folder,
-                        files=files,
-                        problems=problems,
-                        last_modified=_latest_mtime(files),
-                    )
-
-                yield self._described(folder, _fingerprint(folder), build, stats, new_cache)
+                yield self._folder_checkpoint(folder, st, stats, new_cache)
             if depth >= self.folder_depth:
                 return
             for entry in entries:
@@ -486,7 +646,26 @@ class Scanner:
                     continue
                 yield from walk(entry.path, depth + 1)
 
-        yield from walk(root, 0)
+        yield from walk(location.path, 0)
+
+    def _folder_checkpoint(self, folder: str, folder_stat: os.stat_result, stats: ScanStats, new_cache) -> Checkpoint:
+        listing = _list_files(folder, folder_stat, max_depth=1)
+        fingerprint = (folder_stat.st_mtime_ns, tuple(sorted(listing.file_stamps, key=repr)))
+        ckpt = self._reuse(folder, fingerprint, stats, new_cache)
+        if ckpt is not None:
+            return ckpt
+        ckpt = Checkpoint(
+            id=display_text(os.path.basename(os.path.normpath(folder)) or folder),
+            source=SOURCE_FOLDER,
+            path=folder,
+            files=listing.files,
+            problems=listing.problems,
+            size_bytes=listing.size_bytes,
+            last_modified=listing.latest_mtime,
+        )
+        describe_checkpoint(ckpt, self.check_model_type)
+        new_cache[folder] = (fingerprint, ckpt)
+        return ckpt
 
 
 def _looks_like_checkpoint(folder: str, names: set[str]) -> bool:

@@ -8,9 +8,13 @@ the file size so that a truncated or corrupt file gives a message instead of an 
 
 from __future__ import annotations
 
+import collections
 import json
 import math
+import operator
 import os
+import re
+import stat
 import struct
 from dataclasses import dataclass, field
 
@@ -69,49 +73,111 @@ class SafetensorsHeader:
         return sum(t.nbytes for t in self.tensors)
 
 
-def read_header(path: str | os.PathLike, file_label: str | None = None) -> SafetensorsHeader:
-    """Parse one safetensors file's header; raise SafetensorsHeaderError with a clear reason."""
-    path = os.fspath(path)
-    label = file_label or os.path.basename(path)
+# One read usually covers the length prefix and the whole header (a 7B model's is ~30 KB).
+_FIRST_READ = 8 + 32 * 1024
+# Never block on a FIFO or device that someone named *.safetensors.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_exactly(fd: int, count: int) -> bytes:
+    parts = []
+    while count > 0:
+        part = os.read(fd, min(count, 1 << 30))
+        if not part:
+            break
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
+def _read_raw_header(path: str, label: str) -> tuple[int, int, bytes]:
+    """(file size, header length, header bytes); every failure is a SafetensorsHeaderError."""
     try:
-        with open(path, "rb") as handle:
-            file_size = os.fstat(handle.fileno()).st_size
-            prefix = handle.read(8)
-            if len(prefix) < 8:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            st = os.fstat(fd)
+            file_size = st.st_size
+            if not stat.S_ISREG(st.st_mode):
+                raise SafetensorsHeaderError(f"{label}: not a regular file")
+            chunk = os.read(fd, _FIRST_READ)
+            if len(chunk) < 8:
                 raise SafetensorsHeaderError(f"{label}: file is {file_size} bytes, too short for a safetensors header (truncated?)")
-            (header_size,) = struct.unpack("<Q", prefix)
+            (header_size,) = struct.unpack_from("<Q", chunk)
             if header_size > MAX_HEADER_BYTES:
                 raise SafetensorsHeaderError(f"{label}: header length {header_size} is implausible (corrupt file)")
             if 8 + header_size > file_size:
                 raise SafetensorsHeaderError(
                     f"{label}: header length {header_size} runs past the end of the {file_size}-byte file (truncated or corrupt)"
                 )
-            raw = handle.read(header_size)
+            raw = chunk[8 : 8 + header_size]
+            if len(raw) < header_size:
+                raw += _read_exactly(fd, header_size - len(raw))
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise SafetensorsHeaderError(f"{label}: cannot read ({exc.strerror or exc})") from exc
+    if len(raw) < header_size:
+        raise SafetensorsHeaderError(f"{label}: file ended inside its header (truncated?)")
+    return file_size, header_size, raw
+
+
+def _parse_header(raw: bytes, label: str) -> dict:
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise SafetensorsHeaderError(f"{label}: header is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise SafetensorsHeaderError(f"{label}: header is nested too deeply to be a tensor table") from exc
     if not isinstance(header, dict):
         raise SafetensorsHeaderError(f"{label}: header is not a JSON object")
-    data_size = file_size - 8 - header_size
-    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size)
-    metadata = header.pop("__metadata__", None)
-    if isinstance(metadata, dict):
-        result.metadata = {str(k): str(v) for k, v in metadata.items()}
-    truncated_at = None
+    return header
+
+
+def _load_header(path: str, label: str) -> tuple[int, int, dict]:
+    """(file size, header length, parsed header) of one file; every failure is a SafetensorsHeaderError."""
+    file_size, header_size, raw = _read_raw_header(path, label)
+    return file_size, header_size, _parse_header(raw, label)
+
+
+def _tensor_entries(header: dict, label: str, data_size: int):
+    """Validated (name, safetensors dtype, shape, begin, end) of each tensor, in header order.
+
+    Raises SafetensorsHeaderError for a malformed entry, and after the last entry if any
+    tensor's data lies past the end of the file (an interrupted copy or download).
+    """
+    truncated_at = -1
     for name, entry in header.items():
+        if name == "__metadata__":
+            continue
         try:
             dtype = entry["dtype"]
             shape = tuple(int(d) for d in entry["shape"])
             begin, end = (int(x) for x in entry["data_offsets"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SafetensorsHeaderError(f"{label}: malformed entry for tensor {name!r}") from exc
-        if end < begin or begin < 0:
-            raise SafetensorsHeaderError(f"{label}: tensor {name!r} has invalid data offsets {begin}..{end}")
-        if end > data_size:
-            truncated_at = truncated_at if truncated_at is not None and truncated_at > end else end
+        if not isinstance(dtype, str):
+            raise SafetensorsHeaderError(f"{label}: malformed dtype for tensor {name!r}")
+        if end < begin or begin < 0 or any(d < 0 for d in shape):
+            raise SafetensorsHeaderError(f"{label}: tensor {name!r} has invalid shape or data offsets {begin}..{end}")
+        if end > truncated_at:
+            truncated_at = end
+        yield name, dtype, shape, begin, end
+    if truncated_at > data_size:
+        raise SafetensorsHeaderError(
+            f"{label}: tensor data needs {truncated_at} bytes after the header but the file holds only {data_size} (truncated download?)"
+        )
+
+
+def read_header(path: str | os.PathLike, file_label: str | None = None) -> SafetensorsHeader:
+    """Parse one safetensors file's header; raise SafetensorsHeaderError with a clear reason."""
+    path = os.fspath(path)
+    label = file_label or os.path.basename(path)
+    file_size, header_size, header = _load_header(path, label)
+    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size)
+    metadata = header.get("__metadata__")
+    if isinstance(metadata, dict):
+        result.metadata = {str(k): str(v) for k, v in metadata.items()}
+    for name, dtype, shape, begin, end in _tensor_entries(header, label, file_size - 8 - header_size):
         result.tensors.append(
             TensorInfo(
                 name=name,
@@ -122,11 +188,150 @@ def read_header(path: str | os.PathLike, file_label: str | None = None) -> Safet
                 data_offsets=(begin, end),
             )
         )
-    if truncated_at is not None:
-        raise SafetensorsHeaderError(
-            f"{label}: tensor data ends at byte {8 + header_size + truncated_at} but the file has {file_size} bytes (truncated download?)"
-        )
     return result
+
+
+def count_parameters(path: str | os.PathLike, file_label: str | None = None) -> tuple[int, dict[str, int], int]:
+    """(parameters, parameters per dtype, tensor data bytes) of one file.
+
+    The scanner calls this for every shard on the machine, where a JSON parse of each
+    header would cost more than the whole rest of the scan. So it first reads the compact
+    form every safetensors writer emits (``"dtype":"F32","shape":[..]``) with C-level
+    searches, grouping tensors by shape, and accepts the result only if it is consistent:
+    one shape and one dtype per tensor entry, and the tensors' sizes adding up to exactly
+    the data after the header (a truncated file fails that). Anything else goes through
+    the JSON parser, whose validation words the problem. The Parameters view always reads
+    headers with ``read_header``.
+    """
+    path = os.fspath(path)
+    label = file_label or os.path.basename(path)
+    file_size, header_size, raw = _read_raw_header(path, label)
+    data_size = file_size - 8 - header_size
+    counted = _count_compact(raw, data_size)
+    if counted is not None:
+        return counted
+    header = _parse_header(raw, label)
+    try:
+        return _count_grouped(header, data_size)
+    except (_Irregular, KeyError, TypeError, ValueError):
+        pass
+    total = 0
+    data_bytes = 0
+    by_dtype: dict[str, int] = {}
+    for _name, dtype, shape, begin, end in _tensor_entries(header, label, data_size):
+        numel = math.prod(shape)
+        total += numel
+        data_bytes += end - begin
+        by_dtype[dtype] = by_dtype.get(dtype, 0) + numel
+    return total, {DTYPE_TORCH_NAMES.get(k, k.lower()): v for k, v in by_dtype.items()}, data_bytes
+
+
+_COMPACT_SHAPE = re.compile(rb'"shape":\[([0-9,]*)\]')
+_COMPACT_DTYPE = re.compile(rb'"dtype":"([A-Z0-9_]+)"')
+_COMPACT_DTYPE_SHAPE = re.compile(rb'"dtype":"([A-Z0-9_]+)","shape":\[([0-9,]*)\]')
+_DTYPE_BITS_BYTES = {k.encode(): v for k, v in DTYPE_BITS.items()}
+
+
+_DTYPE_NAMES_BYTES = {k.encode(): v for k, v in DTYPE_TORCH_NAMES.items()}
+# Models on one machine repeat the same few hundred shapes; remembering their sizes saves
+# most of the per-file arithmetic. Bounded so that odd files cannot grow it without end.
+_SHAPE_NUMEL: dict[bytes, int] = {}
+_SHAPE_NUMEL_LIMIT = 65536
+
+
+def _shape_numel(shape: bytes) -> int | None:
+    numel = 1
+    if shape:
+        for dim in shape.split(b","):
+            if not dim:
+                return None
+            numel *= int(dim)
+    if len(_SHAPE_NUMEL) >= _SHAPE_NUMEL_LIMIT:
+        _SHAPE_NUMEL.clear()
+    _SHAPE_NUMEL[shape] = numel
+    return numel
+
+
+def _count_compact(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int] | None:
+    """Counts from the compact header text, or None when it is not plainly consistent."""
+    body = raw.rstrip(b" ")
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        return None
+    entries = raw.count(b'"data_offsets":[')
+    if entries == 0:
+        return None
+    first_dtype = _COMPACT_DTYPE.search(raw)
+    if first_dtype is None:
+        return None
+    dtype = first_dtype.group(1)
+    if raw.count(b'"dtype":"' + dtype + b'"') == entries:
+        shapes = _COMPACT_SHAPE.findall(raw)
+        if len(shapes) != entries:
+            return None
+        groups = {(dtype, shape): count for shape, count in collections.Counter(shapes).items()}
+    else:
+        pairs = _COMPACT_DTYPE_SHAPE.findall(raw)
+        if len(pairs) != entries:
+            return None
+        groups = collections.Counter(pairs)
+    total = 0
+    data_bits = 0
+    by_dtype: dict[str, int] = {}
+    for (dtype, shape), count in groups.items():
+        bits = _DTYPE_BITS_BYTES.get(dtype)
+        if bits is None:
+            return None
+        numel = _SHAPE_NUMEL.get(shape)
+        if numel is None:
+            numel = _shape_numel(shape)
+            if numel is None:
+                return None
+        numel *= count
+        total += numel
+        data_bits += numel * bits
+        name = _DTYPE_NAMES_BYTES.get(dtype) or dtype.decode("ascii").lower()
+        by_dtype[name] = by_dtype.get(name, 0) + numel
+    if data_bits != data_size * 8:
+        return None
+    return total, by_dtype, data_size
+
+
+class _Irregular(Exception):
+    """The header needs the per-tensor path (to validate it and word the problem)."""
+
+
+_get_dtype = operator.itemgetter("dtype")
+_get_shape = operator.itemgetter("shape")
+_get_offsets = operator.itemgetter("data_offsets")
+_get_first = operator.itemgetter(0)
+_get_second = operator.itemgetter(1)
+
+
+def _count_grouped(header: dict, data_size: int) -> tuple[int, dict[str, int], int]:
+    entries = [v for k, v in header.items() if k != "__metadata__"] if "__metadata__" in header else list(header.values())
+    if not entries:
+        return 0, {}, 0
+    offsets = list(map(_get_offsets, entries))
+    if set(map(len, offsets)) != {2}:
+        raise _Irregular
+    begins = list(map(_get_first, offsets))
+    ends = list(map(_get_second, offsets))
+    begin_total, end_total = sum(begins), sum(ends)
+    if type(begin_total) is not int or type(end_total) is not int or min(begins) < 0 or max(ends) > data_size:
+        raise _Irregular
+    if not all(map(operator.le, begins, ends)):
+        raise _Irregular
+    groups = collections.Counter(zip(map(_get_dtype, entries), map(tuple, map(_get_shape, entries))))
+    total = 0
+    by_dtype: dict[str, int] = {}
+    for (dtype, shape), count in groups.items():
+        if type(dtype) is not str or not all(type(d) is int and d >= 0 for d in shape):
+            raise _Irregular
+        numel = math.prod(shape) * count
+        total += numel
+        name = DTYPE_TORCH_NAMES.get(dtype) or dtype.lower()
+        by_dtype[name] = by_dtype.get(name, 0) + numel
+    return total, by_dtype, end_total - begin_total
 
 
 @dataclass(slots=True)
@@ -148,8 +353,24 @@ def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ValueError("no weight_map")
-    total = (index.get("metadata") or {}).get("total_size")
+    metadata = index.get("metadata")
+    total = metadata.get("total_size") if isinstance(metadata, dict) else None
     return {str(k): str(v) for k, v in weight_map.items()}, (int(total) if isinstance(total, (int, float)) else None)
+
+
+def _index_shards(index_path: str) -> tuple[set[str], int | None]:
+    """The shard files an index names and its total_size, without copying the weight map."""
+    with open(index_path, "rb") as handle:
+        index = json.loads(handle.read())
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict):
+        raise ValueError("no weight_map")
+    shards = set(weight_map.values())
+    if not all(type(shard) is str for shard in shards):
+        raise ValueError("weight_map names a shard that is not a file name")
+    metadata = index.get("metadata")
+    total = metadata.get("total_size") if isinstance(metadata, dict) else None
+    return shards, (int(total) if isinstance(total, (int, float)) else None)
 
 
 def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> WeightsSummary:
@@ -165,12 +386,12 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> 
     shard_files: list[str] = []
     for index_name in index_names:
         try:
-            weight_map, total = read_index(files[index_name])
+            shards, total = _index_shards(files[index_name])
         except (OSError, ValueError) as exc:
             summary.problems.append(f"{index_name}: unreadable index ({exc})")
             continue
         summary.index_total_size = total
-        for shard in sorted(set(weight_map.values())):
+        for shard in sorted(shards):
             if shard not in files:
                 summary.problems.append(f"{index_name} names shard {shard}, which is missing")
             elif shard not in shard_files:
@@ -183,18 +404,23 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> 
     data_bytes = 0
     for shard in shard_files:
         try:
-            header = read_header(files[shard], shard)
+            if keep_tensors:
+                header = read_header(files[shard], shard)
+                numel_by_dtype: dict[str, int] = {}
+                for tensor in header.tensors:
+                    numel_by_dtype[tensor.dtype] = numel_by_dtype.get(tensor.dtype, 0) + tensor.numel
+                shard_params, shard_bytes = sum(numel_by_dtype.values()), header.data_bytes
+                summary.tensors.extend(header.tensors)
+            else:
+                shard_params, numel_by_dtype, shard_bytes = count_parameters(files[shard], shard)
         except SafetensorsHeaderError as exc:
             summary.problems.append(str(exc))
             continue
         summary.files.append(shard)
-        data_bytes += header.data_bytes
-        for tensor in header.tensors:
-            numel = tensor.numel
-            total_params += numel
-            summary.dtypes[tensor.dtype] = summary.dtypes.get(tensor.dtype, 0) + numel
-        if keep_tensors:
-            summary.tensors.extend(header.tensors)
+        total_params += shard_params
+        data_bytes += shard_bytes
+        for dtype, numel in numel_by_dtype.items():
+            summary.dtypes[dtype] = summary.dtypes.get(dtype, 0) + numel
     if summary.files:
         summary.num_parameters = total_params
     if summary.index_total_size is not None and summary.files and not summary.problems and summary.index_total_size != data_bytes:
