@@ -137,17 +137,25 @@ def print_inspect_report(report: dict) -> None:
     if derived:
         print("derived:")
         for key, value in derived.items():
-            print(f"  {key}: {value}")
+            if isinstance(value, dict):
+                print(f"  {value.get('label', key)}: {value.get('text', value.get('value'))}")
+            else:
+                print(f"  {key}: {value}")
     autos = report.get("auto_classes") or {}
+    supported = {auto: cls for auto, cls in autos.items() if cls}
     if autos:
-        print("auto classes:")
-        for auto, cls in autos.items():
-            print(f"  {auto:<45} {cls or '- not supported'}")
+        print(f"auto classes ({len(supported)} of {len(autos)} can load this checkpoint):")
+        for auto, cls in supported.items():
+            print(f"  {auto:<45} {cls}")
     if report.get("tasks"):
         print(f"demos:         {', '.join(report['tasks'])}")
+    if report.get("head"):
+        print(f"head:          {report['head']}")
     for key in ("missing", "unexpected", "mismatched"):
         if report.get(key):
             print(f"{key}: {', '.join(map(str, report[key]))}")
+    for warning in report.get("warnings") or []:
+        print(f"warning: {warning}")
     for problem in report.get("problems") or []:
         print(f"problem: {problem}")
 

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+
+from explorer import cli
+
+
+def run_json(capsys, *args) -> dict:
+    assert cli.main(["inspect", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_inspect_json_merges_config_and_parameters(sample, capsys):
+    report = run_json(capsys, sample("tiny-bert-mlm"))
+    for key in ("model_type", "architectures", "config_class", "fields", "derived", "auto_classes", "tasks",
+                "needs_remote_code", "remote_code_files", "problems", "parameters", "modules", "tensors"):
+        assert key in report, key
+    assert report["model_type"] == "bert" and report["config_class"] == "BertConfig"
+    assert report["auto_classes"]["AutoModel"] == "BertModel"
+    assert report["auto_classes"]["AutoModelForMaskedLM"] == "BertForMaskedLM"
+    assert report["parameters"]["total"] == sum(
+        t["numel"] if "numel" in t else __import__("math").prod(t["shape"]) for t in report["tensors"]
+    )
+    assert {t["name"] for t in report["tensors"]} >= {"bert.embeddings.word_embeddings.weight"}
+    assert "fill-mask" in report["tasks"]
+
+
+def test_inspect_with_a_head_reports_newly_initialised_weights(sample, capsys):
+    report = run_json(capsys, sample("tiny-gpt2-lm"), "--head", "AutoModelForSequenceClassification")
+    assert report["missing"] == ["score.weight"]
+    assert report["unexpected"] == [] and report["mismatched"] == []
+
+
+def test_inspect_text_output_and_bad_path(sample, capsys, tmp_path):
+    assert cli.main(["inspect", str(sample("tiny-t5"))]) == 0
+    out = capsys.readouterr().out
+    assert "model_type:    t5" in out and "AutoModelForSeq2SeqLM" in out
+    assert cli.main(["inspect", str(tmp_path / "absent")]) == 2
+    assert "not a folder" in capsys.readouterr().err
