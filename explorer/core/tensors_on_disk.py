@@ -19,7 +19,9 @@ from typing import Any, Iterable
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
-from explorer.core.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header, read_index
+from explorer.core.safetensors_header import (
+    DTYPE_BITS, DTYPE_TORCH_NAMES, SafetensorsHeaderError, TensorInfo, _load_header, read_header, read_index,
+)
 
 FORMAT_SAFETENSORS = "safetensors"
 FORMAT_PYTORCH = "pytorch"
@@ -225,11 +227,27 @@ class DiskTensors:
     def by_name(self) -> dict[str, TensorInfo]:
         return {t.name: t for t in self.tensors}
 
+    def add_counted(self, file: str, tensors: list[TensorInfo], by_dtype: dict[str, Totals]) -> None:
+        """Add one file's tensors whose per-dtype totals were counted while reading them."""
+        self.tensors.extend(tensors)
+        file_totals = self.by_file.setdefault(file, Totals())
+        for dtype, counted in by_dtype.items():
+            into = self.by_dtype.setdefault(dtype, Totals())
+            for totals in (into, file_totals):
+                totals.tensors += counted.tensors
+                totals.params += counted.params
+                totals.bytes += counted.bytes
+
     def add(self, tensors: list[TensorInfo]) -> None:
+        self.tensors.extend(tensors)
+        by_dtype, by_file = self.by_dtype, self.by_file
         for tensor in tensors:
-            self.tensors.append(tensor)
-            self.by_dtype.setdefault(tensor.dtype, Totals()).add(tensor)
-            self.by_file.setdefault(tensor.file, Totals()).add(tensor)
+            numel = math.prod(tensor.shape)
+            for totals in (by_dtype.get(tensor.dtype) or by_dtype.setdefault(tensor.dtype, Totals()),
+                           by_file.get(tensor.file) or by_file.setdefault(tensor.file, Totals())):
+                totals.tensors += 1
+                totals.params += numel
+                totals.bytes += tensor.nbytes
 
 
 def weight_files(source: Checkpoint | str | os.PathLike) -> dict[str, str]:
@@ -287,6 +305,48 @@ def _plan(files: dict[str, str], problems: list[str]) -> tuple[str | None, list[
     return None, [], {}, None, []
 
 
+class _Irregular(Exception):
+    pass
+
+
+def read_safetensors_tensors(path: str, label: str) -> tuple[list[TensorInfo], dict[str, Totals]]:
+    """The tensors of one safetensors file, as ``read_header`` gives them, by a quicker route for regular files.
+
+    Opening a 30-shard index must cost no more than safetensors' own reader. Every entry is
+    checked the way safetensors checks it (its byte range equals shape x dtype size, inside
+    the file); anything irregular is re-read with ``read_header``, whose messages explain it.
+    Returns the tensors and their totals per dtype (counted in the same pass).
+    """
+    file_size, header_size, header = _load_header(path, label)
+    data_size = file_size - 8 - header_size
+    names, bits_of, prod = DTYPE_TORCH_NAMES, DTYPE_BITS, math.prod
+    tensors: list[TensorInfo] = []
+    append = tensors.append
+    totals: dict[str, Totals] = {}
+    try:
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = entry["dtype"]
+            shape = tuple(entry["shape"])
+            begin, end = entry["data_offsets"]
+            numel = prod(shape)
+            if type(numel) is not int or numel < 0 or not 0 <= begin <= end <= data_size or numel * bits_of[dtype] != (end - begin) * 8:
+                raise _Irregular
+            torch_dtype = names[dtype]
+            append(TensorInfo(name, torch_dtype, shape, label, end - begin, (begin, end)))
+            dtype_totals = totals.get(torch_dtype) or totals.setdefault(torch_dtype, Totals())
+            dtype_totals.tensors += 1
+            dtype_totals.params += numel
+            dtype_totals.bytes += end - begin
+    except (_Irregular, KeyError, TypeError, ValueError):
+        tensors = read_header(path, label).tensors
+        totals = {}
+        for tensor in tensors:
+            totals.setdefault(tensor.dtype, Totals()).add(tensor)
+    return tensors, totals
+
+
 def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: CancelToken | None = None) -> Job[DiskTensors]:
     """Read every weight file's header; yields Progress per file, returns DiskTensors."""
     cancel = cancel or CancelToken()
@@ -305,18 +365,18 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
         yield Progress(number, len(shards), f"reading {shard}")
         try:
             if fmt == FORMAT_SAFETENSORS:
-                header = read_header(files[shard], shard)
-                tensors = header.tensors
-                readable_data_bytes += header.data_bytes
+                tensors, totals = read_safetensors_tensors(files[shard], shard)
+                result.add_counted(shard, tensors, totals)
+                readable_data_bytes += sum(t.bytes for t in totals.values())
             else:
                 tensors = read_pytorch_bin(files[shard], shard)
+                result.add(tensors)
                 readable_data_bytes += sum(t.nbytes for t in tensors)
         except (SafetensorsHeaderError, ValueError) as exc:
             result.problems.append(str(exc))
             continue
         result.files.append(shard)
         result.file_paths[shard] = files[shard]
-        result.add(tensors)
     yield Progress(len(shards), len(shards), "headers read")
     if weight_map:
         _check_against_index(result, weight_map, indexes)
@@ -329,15 +389,15 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
 
 
 def _check_against_index(result: DiskTensors, weight_map: dict[str, str], indexes: list[str]) -> None:
-    found = {}
-    for tensor in result.tensors:
-        found.setdefault(tensor.name, tensor.file)
+    found = {tensor.name: tensor.file for tensor in result.tensors}
     read_files = set(result.files)
     index_label = indexes[0] if len(indexes) == 1 else "the index"
     wrong = [n for n, shard in weight_map.items() if shard in read_files and found.get(n) != shard]
     if wrong:
         sample = ", ".join(wrong[:3])
         result.problems.append(f"{index_label} places {len(wrong)} tensor(s) in shards that do not hold them (e.g. {sample})")
+    if not wrong and len(found) == len(weight_map):
+        return  # every index entry was found where it says, and nothing else is there
     unlisted = [n for n in found if n not in weight_map]
     if unlisted:
         result.problems.append(f"{len(unlisted)} tensor(s) in the shards are not listed in {index_label} (e.g. {unlisted[0]})")
