@@ -167,7 +167,7 @@ def auto_model_classes() -> list[tuple[str, Any]]:
 def head_description(auto_class: str) -> str:
     """'AutoModelForImageClassification' -> 'image classification'."""
     if auto_class == "AutoModel":
-        return "bare model (no task head)"
+        return "bare model, no task head"
     rest = auto_class.removeprefix("AutoModelFor")
     words = re.findall(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|\d+", rest)
     text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
@@ -455,12 +455,11 @@ def _derive(raw: dict, obj: Any, header_params: int | None, header_dtypes: dict[
         cache_layers = (decoder_layers or layers) if encoder_decoder else layers
         per_token = 2 * cache_layers * kv * head_dim * 2
         text = f"{human_bytes(per_token)} per token ({human_bytes(per_token * 1024)} per 1K tokens)"
+        how = f"2 (keys, values) × {cache_layers} layers × {kv} KV heads × {head_dim} head dim × 2 bytes"
         if generative is False:
-            text += " — only relevant when generating; this checkpoint's head does not generate"
-        facts["kv_cache_bytes_per_token_fp16"] = _fact(
-            "KV cache per token (fp16)", per_token, text,
-            f"2 (keys, values) × {cache_layers} layers × {kv} KV heads × {head_dim} head dim × 2 bytes",
-        )
+            text += " — not used: this head does not generate"
+            how += "; a cache only exists while generating"
+        facts["kv_cache_bytes_per_token_fp16"] = _fact("KV cache per token (fp16)", per_token, text, how)
     estimate, how = _estimate_parameters(text_raw, look)
     encoder_raw, decoder_raw = raw.get("encoder"), raw.get("decoder")
     if isinstance(encoder_raw, dict) and isinstance(decoder_raw, dict):

@@ -1,0 +1,890 @@
+"""The Config tab: every field explained, derived facts, Auto class resolution, other files,
+custom code behind consent, compare, copy.
+
+All facts come from ``explorer.core.config_report`` built in a worker (it imports
+transformers); this widget only renders the report dict and wires buttons.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QTreeView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.checkpoint import Checkpoint, display_text
+from explorer.core.config_report import compare_configs, compare_derived, config_report_job
+from explorer.core.consent import STATE_CHANGED, STATE_GRANTED, ConsentStore
+from explorer.ui.config_fields_model import (
+    FIELD_ROLE,
+    FILTER_ALL,
+    FILTER_TITLES,
+    ConfigFieldsFilter,
+    ConfigFieldsModel,
+    status_text,
+    value_text,
+)
+from explorer.ui.config_highlighter import PythonHighlighter
+from explorer.ui.workers import JobRunner
+
+RELATION_TEXT = {
+    "same": "same class as saved",
+    "drops-head": "drops the saved head",
+    "different-head": "replaces the saved head",
+    "new-head": "adds an untrained head",
+    "unknown": "saved head unknown",
+}
+RELATION_COLORS = {
+    "same": "#1b7f3b",
+    "drops-head": "#a15c00",
+    "different-head": "#a15c00",
+    "new-head": "#a15c00",
+}
+DIFF_BRUSH = QBrush(QColor("#fff4cc"))
+ONLY_BRUSH = QBrush(QColor("#e3eefc"))
+
+
+def _monospace() -> QFont:
+    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+
+def _selectable_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _read_only_text(text: str = "", max_height: int | None = None) -> QPlainTextEdit:
+    editor = QPlainTextEdit(text)
+    editor.setReadOnly(True)
+    editor.setFont(_monospace())
+    editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    if max_height:
+        editor.setMaximumHeight(max_height)
+    return editor
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    # One line per row: wrapped rows size themselves against the width the table has while its page
+    # is hidden, which makes them absurdly tall. Full text is in tooltips and the detail line below.
+    table.setWordWrap(False)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    header = table.horizontalHeader()
+    for column in range(len(headers) - 1):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _cell(text: str, tooltip: str | None = None, color: str | None = None, bold: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setToolTip(tooltip or text)
+    if color:
+        item.setForeground(QBrush(QColor(color)))
+    if bold:
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
+    return item
+
+
+class ConfigTab(QWidget):
+    """Shows one checkpoint's configuration; heavy work starts only once the tab is visible."""
+
+    status_changed = Signal(str)
+    """Emitted with a short message for the window's status bar."""
+    report_shown = Signal(dict)
+    """Emitted when a report for the current checkpoint has been rendered."""
+    compare_shown = Signal()
+    """Emitted when a comparison has been rendered."""
+    consent_changed = Signal(str)
+    """Emitted with the checkpoint path after the user allowed or revoked its code."""
+
+    def __init__(self, parent: QWidget | None = None, consent_store: ConsentStore | None = None) -> None:
+        super().__init__(parent)
+        self._store = consent_store or ConsentStore()
+        self._checkpoint: Checkpoint | None = None
+        self._checkpoints: list[Checkpoint] = []
+        self._report: dict | None = None
+        self._dirty = False
+        self._runner: JobRunner | None = None
+        self._generation = 0
+        self._compare_runner: JobRunner | None = None
+        self._compare_other: dict | None = None
+        self._code_sources: dict[str, str] = {}
+        self._resolution_rows: dict[str, dict] = {}
+
+        self.title = _selectable_label()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setObjectName("configTitle")
+        self.copy_python_button = QPushButton("Copy as Python")
+        self.copy_python_button.setToolTip("Copy AutoConfig.from_pretrained(...) code for this checkpoint")
+        self.copy_python_button.clicked.connect(self.copy_python)
+        self.copy_json_button = QPushButton("Copy JSON")
+        self.copy_json_button.setToolTip("Copy config.json as it is on disk")
+        self.copy_json_button.clicked.connect(self.copy_json)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.copy_python_button)
+        head.addWidget(self.copy_json_button)
+
+        self.banner = _selectable_label()
+        self.banner.setObjectName("configProblems")
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.setStyleSheet("QLabel#configProblems { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 4px; padding: 6px; }")
+        self.banner.hide()
+
+        self.sections = QTabWidget()
+        self.sections.setDocumentMode(True)
+        self.sections.addTab(self._build_fields_page(), "Fields")
+        self.sections.addTab(self._build_facts_page(), "Facts")
+        self.sections.addTab(self._build_resolution_page(), "Auto classes")
+        self.sections.addTab(self._build_files_page(), "Other files")
+        self.sections.addTab(self._build_code_page(), "Custom code")
+        self.sections.addTab(self._build_compare_page(), "Compare")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(head)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.sections, 1)
+        self._show_placeholder("Select a checkpoint to see its configuration.")
+
+    # ------------------------------------------------------------------ pages
+
+    def _build_fields_page(self) -> QWidget:
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search fields, values and docs…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.filter_combo = QComboBox()
+        for key, title in FILTER_TITLES.items():
+            self.filter_combo.addItem(title, key)
+        expand = QPushButton("Expand all")
+        expand.clicked.connect(lambda: self.fields_view.expandAll())
+        collapse = QPushButton("Collapse")
+        collapse.clicked.connect(lambda: self.fields_view.collapseAll())
+        self.fields_count = QLabel()
+        bar = QHBoxLayout()
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.filter_combo)
+        bar.addWidget(expand)
+        bar.addWidget(collapse)
+        bar.addWidget(self.fields_count)
+
+        self.fields_model = ConfigFieldsModel(self)
+        self.fields_proxy = ConfigFieldsFilter(self)
+        self.fields_proxy.setSourceModel(self.fields_model)
+        self.fields_view = QTreeView()
+        self.fields_view.setModel(self.fields_proxy)
+        self.fields_view.setUniformRowHeights(True)
+        self.fields_view.setAlternatingRowColors(True)
+        self.fields_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.fields_view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(0, 230)
+        for column in (2, 3, 4):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.fields_view.selectionModel().currentChanged.connect(self._on_field_selected)
+        self.search_edit.textChanged.connect(self._on_search)
+        self.filter_combo.currentIndexChanged.connect(self._on_filter)
+
+        self.detail = QTextBrowser()
+        self.detail.setOpenExternalLinks(False)
+        self.detail.setPlaceholderText("Select a field to read what it means.")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.fields_view)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        return page
+
+    def _build_facts_page(self) -> QWidget:
+        self.facts_table = _table(["Fact", "Value", "How it is worked out"])
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 6, 0, 0)
+        note = QLabel("Worked out from config.json and the safetensors headers; no weights are loaded.")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        layout.addWidget(self.facts_table, 1)
+        return page
+
+    def _build_resolution_page(self) -> QWidget:
+        self.saved_head_label = _selectable_label()
+        self.saved_head_label.setTextFormat(Qt.TextFormat.RichText)
+        self.tasks_label = _selectable_label()
+        self.tasks_label.setTextFormat(Qt.TextFormat.RichText)
+        self.show_unsupported = QCheckBox("Show Auto classes that do not support it")
+        self.show_unsupported.toggled.connect(lambda _: self._fill_resolution())
+        self.resolution_table = _table(["Auto class", "Builds", "Against the saved head", "Why"])
+        self.resolution_table.currentCellChanged.connect(self._on_resolution_selected)
+        self.resolution_detail = _selectable_label()
+        self.resolution_detail.setTextFormat(Qt.TextFormat.RichText)
+        self.resolution_detail.setMinimumHeight(48)
+        self.resolution_detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addWidget(self.saved_head_label)
+        layout.addWidget(self.tasks_label)
+        layout.addWidget(self.show_unsupported)
+        layout.addWidget(self.resolution_table, 1)
+        layout.addWidget(self.resolution_detail)
+        return page
+
+    def _on_resolution_selected(self, row: int, _column: int, _previous_row: int, _previous_column: int) -> None:
+        item = self.resolution_table.item(row, 0) if row >= 0 else None
+        entry = self._resolution_rows.get(item.text()) if item is not None else None
+        if entry is None:
+            self.resolution_detail.clear()
+            return
+        target = entry["resolves_to"] or "nothing"
+        lines = [f"<b>{escape(entry['auto_class'])}</b> — {escape(entry['head'])} — builds <b>{escape(target)}</b>."]
+        if entry["note"]:
+            lines.append(escape(entry["note"][0].upper() + entry["note"][1:]) + ".")
+        if entry["reason"]:
+            lines.append("Why: " + escape(entry["reason"]) + ".")
+        self.resolution_detail.setText("<br>".join(lines))
+
+    def _build_files_page(self) -> QWidget:
+        self.files_scroll = QScrollArea()
+        self.files_scroll.setWidgetResizable(True)
+        self.files_container = QWidget()
+        self.files_layout = QVBoxLayout(self.files_container)
+        self.files_layout.addStretch(1)
+        self.files_scroll.setWidget(self.files_container)
+        return self.files_scroll
+
+    def _build_code_page(self) -> QWidget:
+        self.code_status = _selectable_label()
+        self.code_status.setTextFormat(Qt.TextFormat.RichText)
+        self.allow_button = QPushButton("Allow this code to run…")
+        self.allow_button.clicked.connect(self.request_grant)
+        self.revoke_button = QPushButton("Revoke permission…")
+        self.revoke_button.clicked.connect(self.request_revoke)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.allow_button)
+        buttons.addWidget(self.revoke_button)
+        buttons.addStretch(1)
+        self.code_files = QListWidget()
+        self.code_files.setMaximumWidth(260)
+        self.code_files.currentItemChanged.connect(self._on_code_file_selected)
+        self.code_view = _read_only_text()
+        self.code_view.setPlaceholderText("This checkpoint has no Python files.")
+        self._highlighter = PythonHighlighter(self.code_view.document())
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.code_files)
+        splitter.addWidget(self.code_view)
+        splitter.setStretchFactor(1, 1)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addWidget(self.code_status)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
+        return page
+
+    def _build_compare_page(self) -> QWidget:
+        self.compare_combo = QComboBox()
+        self.compare_combo.setMinimumContentsLength(30)
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.clicked.connect(self.start_compare)
+        self.only_differences = QCheckBox("Only differences")
+        self.only_differences.setChecked(True)
+        self.only_differences.toggled.connect(lambda _: self._fill_compare())
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Compare with:"))
+        bar.addWidget(self.compare_combo, 1)
+        bar.addWidget(self.compare_button)
+        bar.addWidget(self.only_differences)
+        self.compare_status = QLabel("Pick another checkpoint to see both configs side by side.")
+        self.compare_tree = QTreeWidget()
+        self.compare_tree.setColumnCount(3)
+        self.compare_tree.setHeaderLabels(["Field", "This checkpoint", "Other"])
+        self.compare_tree.setAlternatingRowColors(True)
+        compare_header = self.compare_tree.header()
+        compare_header.setStretchLastSection(False)
+        compare_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        compare_header.resizeSection(0, 300)
+        compare_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        compare_header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.compare_status)
+        layout.addWidget(self.compare_tree, 1)
+        return page
+
+    # ------------------------------------------------------------------ public API
+
+    def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
+        if ckpt is not None and self._checkpoint is not None and ckpt.key == self._checkpoint.key and self._report is not None:
+            return
+        self._checkpoint = ckpt
+        self._report = None
+        self._compare_other = None
+        self._cancel_build()
+        self.compare_tree.clear()
+        self.compare_status.setText("Pick another checkpoint to see both configs side by side.")
+        self._refresh_compare_choices()
+        if ckpt is None:
+            self._dirty = False
+            self._show_placeholder("Select a checkpoint to see its configuration.")
+            return
+        self._dirty = True
+        self.title.setText(f"<b>{escape(display_text(ckpt.id))}</b>")
+        if self.isVisible():
+            self.activate()
+
+    def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        self._checkpoints = list(checkpoints)
+        self._refresh_compare_choices()
+
+    def activate(self) -> None:
+        """Build the report for the current checkpoint if not done yet (the window calls this when shown)."""
+        if self._dirty and self._checkpoint is not None and self._runner is None:
+            self._start_build()
+
+    def current_report(self) -> dict | None:
+        return self._report
+
+    def refresh(self) -> None:
+        if self._checkpoint is not None:
+            self._report = None
+            self._dirty = True
+            self._cancel_build()
+            self.activate()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.activate()
+
+    # ------------------------------------------------------------------ building
+
+    def _cancel_build(self) -> None:
+        self._generation += 1
+        if self._runner is not None:
+            self._runner.cancel()
+            self._runner = None
+
+    def _start_build(self) -> None:
+        ckpt = self._checkpoint
+        assert ckpt is not None
+        self._dirty = False
+        self._generation += 1
+        generation = self._generation
+        path = ckpt.path
+        self.title.setText(f"<b>{escape(display_text(ckpt.id))}</b> — reading config…")
+        self.status_changed.emit("Config: reading…")
+        store = self._store
+        runner = JobRunner(lambda token: config_report_job(path, token, store), self)
+        runner.finished.connect(lambda report, g=generation: self._on_report(g, report))
+        runner.failed.connect(lambda message, details, g=generation: self._on_failed(g, message, details))
+        runner.stopped.connect(lambda r=runner: self._on_stopped(r))
+        self._runner = runner
+        runner.start()
+
+    def _on_stopped(self, runner: JobRunner) -> None:
+        if self._runner is runner:
+            self._runner = None
+        runner.deleteLater()
+        # A selection that arrived while an older build was finishing.
+        if self._dirty and self.isVisible():
+            self.activate()
+
+    def _on_failed(self, generation: int, message: str, details: str) -> None:
+        if generation != self._generation:
+            return
+        self.title.setText(f"<b>{escape(display_text(self._checkpoint.id if self._checkpoint else ''))}</b>")
+        self._show_banner([f"The config could not be read: {message}"], [])
+        self.status_changed.emit(f"Config: {message}")
+
+    def _on_report(self, generation: int, report: dict) -> None:
+        if generation != self._generation or report is None:
+            return
+        self._report = report
+        self._render(report)
+        self.status_changed.emit("")
+        self.report_shown.emit(report)
+
+    # ------------------------------------------------------------------ rendering
+
+    def _show_placeholder(self, text: str) -> None:
+        self.title.setText(f"<i>{escape(text)}</i>")
+        self.banner.hide()
+        self.fields_model.set_fields([])
+        self.detail.clear()
+        self.facts_table.setRowCount(0)
+        self.resolution_table.setRowCount(0)
+        self.saved_head_label.clear()
+        self.tasks_label.clear()
+        self._clear_files()
+        self.code_files.clear()
+        self.code_view.clear()
+        self.code_status.clear()
+        self.allow_button.hide()
+        self.revoke_button.hide()
+        self.sections.setTabText(4, "Custom code")
+        self.copy_python_button.setEnabled(False)
+        self.copy_json_button.setEnabled(False)
+
+    def _render(self, report: dict) -> None:
+        ckpt = self._checkpoint
+        name = display_text(ckpt.id) if ckpt else report["path"]
+        bits = [f"<b>{escape(name)}</b>"]
+        if report.get("model_type"):
+            bits.append(f"model_type <code>{escape(report['model_type'])}</code>")
+        if report.get("config_class"):
+            bits.append(escape(report["config_class"]))
+        if report.get("architectures"):
+            bits.append("saved as " + escape(", ".join(report["architectures"])))
+        if report.get("transformers_version"):
+            bits.append(f"transformers {escape(report['transformers_version'])}")
+        self.title.setText(" · ".join(bits))
+        self._show_banner(report.get("problems") or [], report.get("warnings") or [])
+        self.copy_python_button.setEnabled(bool(report.get("python")))
+        self.copy_json_button.setEnabled(report.get("config_text") is not None)
+        self._fill_fields(report)
+        self._fill_facts(report)
+        self._fill_resolution()
+        self._fill_files(report)
+        self._fill_code(report)
+
+    def _show_banner(self, problems: list[str], warnings: list[str]) -> None:
+        if not problems and not warnings:
+            self.banner.hide()
+            return
+        lines = [f"<b style='color:#b00020'>Problem:</b> {escape(p)}" for p in problems]
+        lines += [f"<b style='color:#a15c00'>Warning:</b> {escape(w)}" for w in warnings]
+        self.banner.setText("<br>".join(lines))
+        self.banner.show()
+
+    def _fill_fields(self, report: dict) -> None:
+        self.fields_model.set_fields(report.get("fields") or [])
+        self.detail.clear()
+        total = len(report.get("fields") or [])
+        changed = sum(1 for f in report.get("fields") or [] if f.get("changed"))
+        unknown = sum(1 for f in report.get("fields") or [] if not f.get("known"))
+        self.fields_count.setText(f"{total} fields · {changed} changed · {unknown} unknown")
+        if not total:
+            self.detail.setPlainText("No fields to show: " + ("; ".join(report.get("problems") or []) or "config.json is empty."))
+
+    def _on_search(self, text: str) -> None:
+        self.fields_proxy.set_text(text)
+        if text:
+            self.fields_view.expandAll()
+
+    def _on_filter(self, _index: int) -> None:
+        self.fields_proxy.set_mode(self.filter_combo.currentData() or FILTER_ALL)
+        if self.filter_combo.currentData() != FILTER_ALL:
+            self.fields_view.expandAll()
+
+    def _on_field_selected(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        source = self.fields_proxy.mapToSource(current)
+        field = self.fields_model.field(source.sibling(source.row(), 0).data(FIELD_ROLE))
+        if field is None:
+            path = source.sibling(source.row(), 0).data(Qt.ItemDataRole.ToolTipRole) or ""
+            self.detail.setPlainText(path)
+            return
+        self.detail.setHtml(self._field_html(field))
+
+    def _field_html(self, field: dict) -> str:
+        parts = [f"<h3 style='margin:0'>{escape(field['path'])}</h3>"]
+        meta = [f"type in config.json: <code>{escape(field['type'])}</code>"]
+        if field.get("doc_type"):
+            meta.append(f"documented type: <code>{escape(field['doc_type'])}</code>")
+        state = status_text(field)
+        if state:
+            meta.append(f"status: <b>{escape(state)}</b>")
+        parts.append("<p>" + " · ".join(meta) + "</p>")
+        if field.get("doc"):
+            source = field.get("doc_source")
+            where = "" if source in (None, "explorer") else f" <span style='color:#777'>(from the {escape(source)} docstring)</span>"
+            parts.append(f"<p>{escape(field['doc'])}{where}</p>")
+        elif not field.get("known"):
+            parts.append(
+                "<p><b>Unknown field.</b> The installed transformers' config class does not declare it. It is kept on the "
+                "config object, but no built-in code reads it: a typo, a setting for custom code, or a field of a newer version.</p>"
+            )
+        else:
+            parts.append("<p style='color:#777'>No documentation for this field in the installed transformers.</p>")
+        if field.get("alias_of"):
+            parts.append(f"<p>Alias: transformers reads it as <code>{escape(field['alias_of'])}</code>.</p>")
+        if field.get("type_problem"):
+            parts.append(f"<p style='color:#b00020'><b>Wrong type:</b> {escape(field['type_problem'])}</p>")
+        value = json.dumps(field["value"], indent=2, ensure_ascii=False)
+        parts.append(f"<p><b>Value</b></p><pre>{escape(value[:4000])}</pre>")
+        if field.get("has_default") and not field.get("children"):
+            default = json.dumps(field.get("default"), indent=2, ensure_ascii=False)
+            parts.append(f"<p><b>Default</b> ({escape('differs' if field.get('changed') else 'same')})</p><pre>{escape(default[:2000])}</pre>")
+        return "".join(parts)
+
+    def _fill_facts(self, report: dict) -> None:
+        facts = report.get("derived") or {}
+        self.facts_table.setRowCount(0)
+        for key, fact in facts.items():
+            row = self.facts_table.rowCount()
+            self.facts_table.insertRow(row)
+            self.facts_table.setItem(row, 0, _cell(fact["label"], bold=True))
+            self.facts_table.setItem(row, 1, _cell(fact["text"]))
+            self.facts_table.setItem(row, 2, _cell(fact["how"]))
+        if not facts:
+            self.facts_table.insertRow(0)
+            self.facts_table.setItem(0, 0, _cell("No facts"))
+            self.facts_table.setItem(0, 2, _cell("config.json is missing or unreadable, and there are no safetensors weights"))
+
+    def _fill_resolution(self) -> None:
+        report = self._report
+        self.resolution_table.setRowCount(0)
+        self.resolution_detail.clear()
+        if report is None:
+            return
+        architectures = report.get("architectures") or []
+        if architectures:
+            self.saved_head_label.setText(
+                f"Weights saved with <b>{escape(', '.join(architectures))}</b> (<code>architectures</code>). "
+                "Each Auto class below builds the class shown; where it differs, part of the weights is dropped or a new head starts untrained."
+            )
+        else:
+            self.saved_head_label.setText("config.json lists no <code>architectures</code>: the head the weights were saved with is unknown.")
+        tasks = report.get("tasks") or []
+        self.tasks_label.setText(
+            "Demos offered: " + (", ".join(f"<b>{escape(t)}</b>" for t in tasks) if tasks else "none (needs a tokenizer and a supported head)")
+        )
+        rows = report.get("resolution") or []
+        self._resolution_rows = {r["auto_class"]: r for r in rows}
+        shown = [r for r in rows if r["resolves_to"] or r["needs_consent"] or self.show_unsupported.isChecked() or "missing" in r["reason"]]
+        hidden = len(rows) - len(shown)
+        self.show_unsupported.setText(
+            f"Show the {hidden} Auto classes that do not support it" if hidden else "Show Auto classes that do not support it"
+        )
+        for entry in shown:
+            row = self.resolution_table.rowCount()
+            self.resolution_table.insertRow(row)
+            self.resolution_table.setItem(row, 0, _cell(entry["auto_class"], tooltip=entry["head"], bold=True))
+            target = entry["resolves_to"] or ("needs consent" if entry["needs_consent"] else "not supported")
+            color = None if entry["resolves_to"] else ("#a15c00" if entry["needs_consent"] else "#888888")
+            self.resolution_table.setItem(row, 1, _cell(target, color=color))
+            relation = entry.get("relation")
+            self.resolution_table.setItem(
+                row, 2, _cell(RELATION_TEXT.get(relation, ""), tooltip=entry.get("note") or "", color=RELATION_COLORS.get(relation))
+            )
+            why = entry["note"] or entry["reason"]
+            self.resolution_table.setItem(row, 3, _cell(why))
+        if shown:
+            self.resolution_table.setCurrentCell(0, 0)
+
+    def _clear_files(self) -> None:
+        while self.files_layout.count() > 1:
+            item = self.files_layout.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.deleteLater()
+
+    def _fill_files(self, report: dict) -> None:
+        self._clear_files()
+        absent = []
+        position = 0
+        for section in report.get("other_files") or []:
+            if not section["present"]:
+                absent.append(section["name"])
+                continue
+            box = QGroupBox(section["name"])
+            form = QFormLayout(box)
+            if section.get("error"):
+                error = _selectable_label(section["error"])
+                error.setStyleSheet("color: #b00020")
+                form.addRow(error)
+            for label, text in section.get("summary") or []:
+                form.addRow(f"{label}:", _selectable_label(text))
+            if section.get("data") is not None:
+                raw = _read_only_text(json.dumps(section["data"], indent=2, ensure_ascii=False), max_height=220)
+                raw.hide()
+                toggle = QPushButton("Show JSON")
+                toggle.setCheckable(True)
+                toggle.toggled.connect(lambda on, w=raw, b=toggle: (w.setVisible(on), b.setText("Hide JSON" if on else "Show JSON")))
+                toggle_row = QHBoxLayout()
+                toggle_row.addWidget(toggle)
+                toggle_row.addStretch(1)
+                form.addRow(toggle_row)
+                form.addRow(raw)
+            self.files_layout.insertWidget(position, box)
+            position += 1
+        for template in report.get("chat_templates") or []:
+            box = QGroupBox(f"Chat template — {template['name']} ({template['source']})")
+            inner = QVBoxLayout(box)
+            viewer = _read_only_text(template["text"], max_height=260)
+            lines = template["text"].count("\n") + 1
+            viewer.setFixedHeight(min(260, viewer.fontMetrics().lineSpacing() * (lines + 1) + 12))
+            inner.addWidget(viewer)
+            self.files_layout.insertWidget(position, box)
+            position += 1
+        if absent:
+            note = _selectable_label("Not in this checkpoint: " + ", ".join(absent))
+            note.setStyleSheet("color: #777")
+            self.files_layout.insertWidget(position, note)
+
+    def _fill_code(self, report: dict) -> None:
+        code = report.get("remote_code") or {}
+        files = code.get("files") or []
+        sources = code.get("sources") or {}
+        self.code_files.clear()
+        self.code_view.clear()
+        state = code.get("state")
+        needs = bool(report.get("needs_remote_code"))
+        self.sections.setTabText(4, f"Custom code ({len(files)})" if needs else "Custom code")
+        if not needs:
+            self.code_status.setText("This checkpoint needs no code of its own: transformers' built-in classes load it.")
+            self.allow_button.hide()
+            self.revoke_button.hide()
+            return
+        auto_map = code.get("auto_map") or {}
+        mapped = "".join(f"<li><code>{escape(k)}</code> → <code>{escape(str(v))}</code></li>" for k, v in auto_map.items())
+        if state == STATE_GRANTED:
+            headline = "<b style='color:#1b7f3b'>You allowed this code to run.</b> The explorer passes trust_remote_code only for these exact files."
+        elif state == STATE_CHANGED:
+            headline = (
+                "<b style='color:#b00020'>The code changed since you allowed it</b> ("
+                + escape(", ".join(code.get("changed_files") or []) or "upstream references")
+                + "). It will not run until you allow it again."
+            )
+        else:
+            headline = (
+                "<b style='color:#a15c00'>This checkpoint ships its own Python code.</b> Nothing from it has been imported. "
+                "Read it below; resolution, parameters and demos that need it run only after you allow it."
+            )
+        missing = code.get("missing_files") or []
+        extra = f"<p style='color:#b00020'>Missing: {escape(', '.join(missing))}</p>" if missing else ""
+        self.code_status.setText(f"<p>{headline}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra)
+        self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files))
+        self.allow_button.setText("Allow this code again…" if state == STATE_CHANGED else "Allow this code to run…")
+        self.revoke_button.setVisible(state in (STATE_GRANTED, STATE_CHANGED))
+        for entry in files:
+            label = entry["name"] + (" (missing)" if entry["missing"] else f" — {entry['size']:,} bytes")
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, entry["name"])
+            item.setToolTip(f"SHA-256 {entry['sha256']}" if entry["sha256"] else "named in auto_map, not in the folder")
+            self.code_files.addItem(item)
+        self._code_sources = sources
+        if files:
+            self.code_files.setCurrentRow(0)
+
+    def _on_code_file_selected(self, current: QListWidgetItem | None, _previous) -> None:
+        if current is None:
+            self.code_view.clear()
+            return
+        name = current.data(Qt.ItemDataRole.UserRole)
+        text = self._code_sources.get(name)
+        self.code_view.setPlainText(text if text is not None else f"# {name} is missing from the checkpoint")
+
+    # ------------------------------------------------------------------ consent
+
+    def request_grant(self) -> bool:
+        report, ckpt = self._report, self._checkpoint
+        if report is None or ckpt is None:
+            return False
+        files = [f for f in (report.get("remote_code") or {}).get("files") or [] if not f["missing"]]
+        listing = "\n".join(f"  {f['name']}  (SHA-256 {f['sha256'][:12]}…)" for f in files)
+        answer = QMessageBox.question(
+            self,
+            "Allow this checkpoint's code to run?",
+            f"{display_text(ckpt.id)} ships Python code that transformers imports when loading it:\n\n{listing}\n\n"
+            "It runs with your permissions: it can read and change your files and use the network. Allow it only if "
+            "you trust where the checkpoint comes from and have read the code.\n\n"
+            "Permission is recorded for these exact files; if any changes, you will be asked again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        try:
+            self._store.grant(ckpt.path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Permission not recorded", f"The permission could not be saved: {exc}")
+            return False
+        self.consent_changed.emit(ckpt.path)
+        self.refresh()
+        return True
+
+    def request_revoke(self) -> bool:
+        ckpt = self._checkpoint
+        if ckpt is None:
+            return False
+        answer = QMessageBox.question(
+            self,
+            "Revoke permission?",
+            f"Stop running the code of {display_text(ckpt.id)}? Features that need it will ask again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        try:
+            self._store.revoke(ckpt.path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Permission not changed", f"The record could not be saved: {exc}")
+            return False
+        self.consent_changed.emit(ckpt.path)
+        self.refresh()
+        return True
+
+    # ------------------------------------------------------------------ copy
+
+    def copy_python(self) -> None:
+        if self._report and self._report.get("python"):
+            QGuiApplication.clipboard().setText(self._report["python"])
+            self.status_changed.emit("Python code copied")
+
+    def copy_json(self) -> None:
+        if self._report and self._report.get("config_text") is not None:
+            QGuiApplication.clipboard().setText(self._report["config_text"])
+            self.status_changed.emit("config.json copied")
+
+    # ------------------------------------------------------------------ compare
+
+    def _refresh_compare_choices(self) -> None:
+        current_key = self._checkpoint.key if self._checkpoint else None
+        previous = self.compare_combo.currentData()
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        for ckpt in sorted(self._checkpoints, key=lambda c: display_text(c.id).lower()):
+            if ckpt.key == current_key:
+                continue
+            label = display_text(ckpt.id)
+            if ckpt.revision:
+                label += f" @ {ckpt.revision[:8]}"
+            self.compare_combo.addItem(label, ckpt.key)
+            self.compare_combo.setItemData(self.compare_combo.count() - 1, display_text(ckpt.path), Qt.ItemDataRole.ToolTipRole)
+        if previous is not None:
+            index = self.compare_combo.findData(previous)
+            if index >= 0:
+                self.compare_combo.setCurrentIndex(index)
+        self.compare_combo.blockSignals(False)
+        self.compare_button.setEnabled(self.compare_combo.count() > 0 and self._checkpoint is not None)
+
+    def start_compare(self) -> None:
+        key = self.compare_combo.currentData()
+        other = next((c for c in self._checkpoints if c.key == key), None)
+        if other is None or self._checkpoint is None:
+            return
+        if self._compare_runner is not None:
+            self._compare_runner.cancel()
+        self.compare_status.setText(f"Reading {display_text(other.id)}…")
+        store = self._store
+        runner = JobRunner(lambda token: config_report_job(other.path, token, store), self)
+        runner.finished.connect(lambda report, o=other, r=runner: self._on_compare_report(r, o, report))
+        runner.failed.connect(lambda message, _details: self.compare_status.setText(f"Could not read the other config: {message}"))
+        runner.stopped.connect(runner.deleteLater)
+        self._compare_runner = runner
+        runner.start()
+
+    def _on_compare_report(self, runner: JobRunner, other: Checkpoint, report: dict) -> None:
+        if runner is not self._compare_runner:
+            return
+        self._compare_runner = None
+        self._compare_other = {"checkpoint": other, "report": report}
+        if self._report is None:
+            self.compare_status.setText("This checkpoint's config is not read yet; open the Fields page first.")
+            return
+        self._fill_compare()
+        self.compare_shown.emit()
+
+    def _fill_compare(self) -> None:
+        self.compare_tree.clear()
+        if not self._compare_other or self._report is None:
+            return
+        other_ckpt: Checkpoint = self._compare_other["checkpoint"]
+        other = self._compare_other["report"]
+        this_name = display_text(self._checkpoint.id) if self._checkpoint else "This checkpoint"
+        self.compare_tree.setHeaderLabels(["Field", this_name, display_text(other_ckpt.id)])
+        only_diff = self.only_differences.isChecked()
+        field_rows = compare_configs(self._report.get("config"), other.get("config"))
+        fact_rows = compare_derived(self._report, other)
+        differing = sum(1 for r in field_rows if r["status"] != "same")
+        self.compare_status.setText(
+            f"{differing} of {len(field_rows)} config values differ."
+            + ("" if other.get("config") is not None else " The other checkpoint's config.json could not be read.")
+        )
+        facts_root = QTreeWidgetItem(["Facts", "", ""])
+        fields_root = QTreeWidgetItem(["config.json", "", ""])
+        for root in (facts_root, fields_root):
+            font = root.font(0)
+            font.setBold(True)
+            root.setFont(0, font)
+        for row in fact_rows:
+            if only_diff and row["status"] == "same":
+                continue
+            facts_root.addChild(self._compare_item(row["label"], row["a"], row["b"], row["status"], plain=True))
+        for row in field_rows:
+            if only_diff and row["status"] == "same":
+                continue
+            facts = self._compare_item(row["name"], row["a"], row["b"], row["status"])
+            fields_root.addChild(facts)
+        self.compare_tree.addTopLevelItem(facts_root)
+        self.compare_tree.addTopLevelItem(fields_root)
+        facts_root.setExpanded(True)
+        fields_root.setExpanded(True)
+
+    @staticmethod
+    def _compare_item(name: str, a, b, status: str, plain: bool = False) -> QTreeWidgetItem:
+        def shown(value, present: bool) -> str:
+            if not present:
+                return "—"
+            return str(value) if plain else value_text(value)
+
+        item = QTreeWidgetItem([name, shown(a, status != "only-b"), shown(b, status != "only-a")])
+        brush = DIFF_BRUSH if status == "differs" else ONLY_BRUSH if status in ("only-a", "only-b") else None
+        for column in range(3):
+            item.setToolTip(column, item.text(column))
+            if brush is not None:
+                item.setBackground(column, brush)
+        return item
+
+
+__all__ = ["ConfigTab"]

@@ -1,0 +1,169 @@
+"""The Config tab renders the report built in a worker, filters fields, handles consent and compares."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from explorer.core.checkpoint import Checkpoint, CheckpointFile
+from explorer.core.consent import ConsentStore
+from explorer.ui.config_fields_model import FILTER_CHANGED, FILTER_UNKNOWN
+from explorer.ui.config_tab import ConfigTab
+from tests.core.config_fixtures import copy_sample, write_config, write_custom_code_checkpoint
+
+
+def _checkpoint(folder) -> Checkpoint:
+    files = [CheckpointFile(p.name, str(p), p.stat().st_size) for p in sorted(folder.iterdir()) if p.is_file()]
+    return Checkpoint(id=folder.name, source="folder", path=str(folder), files=files)
+
+
+@pytest.fixture
+def tab(qtbot):
+    widget = ConfigTab()
+    qtbot.addWidget(widget)
+    widget.resize(1100, 750)
+    return widget
+
+
+def _show(qtbot, tab, folder):
+    with qtbot.waitSignal(tab.report_shown, timeout=30_000) as blocker:
+        tab.set_checkpoint(_checkpoint(folder))
+        tab.show()
+    return blocker.args[0]
+
+
+def _visible_top_level_names(tab) -> list[str]:
+    proxy = tab.fields_proxy
+    return [proxy.index(row, 0).data() for row in range(proxy.rowCount())]
+
+
+def test_nothing_is_built_until_the_tab_is_visible(qtbot, tab, sample):
+    tab.set_checkpoint(_checkpoint(sample("tiny-bert-mlm")))
+    assert tab.current_report() is None and tab._runner is None
+    with qtbot.waitSignal(tab.report_shown, timeout=30_000):
+        tab.show()
+    assert tab.current_report()["model_type"] == "bert"
+
+
+def test_fields_search_and_filters(qtbot, tab, sample, tmp_path):
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "knob", lambda c: {**c, "my_secret_knob": 1})
+    _show(qtbot, tab, folder)
+    names = _visible_top_level_names(tab)
+    assert "vocab_size" in names and "my_secret_knob" in names
+    tab.filter_combo.setCurrentIndex(tab.filter_combo.findData(FILTER_UNKNOWN))
+    assert _visible_top_level_names(tab) == ["my_secret_knob"]
+    tab.filter_combo.setCurrentIndex(tab.filter_combo.findData(FILTER_CHANGED))
+    changed = _visible_top_level_names(tab)
+    assert "vocab_size" in changed and "hidden_dropout_prob" not in changed
+    tab.filter_combo.setCurrentIndex(0)
+    tab.search_edit.setText("beginning-of-stream")  # matches the docs of bos_token_id
+    assert _visible_top_level_names(tab) == ["bos_token_id"]
+    tab.fields_view.setCurrentIndex(tab.fields_proxy.index(0, 0))
+    assert "beginning-of-stream" in tab.detail.toPlainText()
+    assert "BertConfig docstring" in tab.detail.toPlainText()
+
+
+def test_nested_values_expand(qtbot, tab, sample):
+    _show(qtbot, tab, sample("tiny-t5"))
+    tab.search_edit.setText("task_specific_params")
+    proxy = tab.fields_proxy
+    parent = proxy.index(0, 0)
+    assert parent.data() == "task_specific_params"
+    assert proxy.rowCount(parent) == 2
+    summarization = proxy.index(0, 0, parent)
+    assert summarization.data() == "summarization"
+    assert proxy.index(0, 1, summarization).data() == '"summarize: "'
+
+
+def test_facts_and_resolution(qtbot, tab, sample):
+    _show(qtbot, tab, sample("tiny-bert-mlm"))
+    facts = {tab.facts_table.item(r, 0).text(): tab.facts_table.item(r, 1).text() for r in range(tab.facts_table.rowCount())}
+    assert facts["Head dimension"] == "16"
+    assert "BertForMaskedLM" in tab.saved_head_label.text()
+    table = tab.resolution_table
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert "AutoModelForImageClassification" not in rows  # unsupported rows hidden by default
+    auto_model = rows["AutoModel"]
+    assert table.item(auto_model, 1).text() == "BertModel"
+    assert table.item(auto_model, 2).text() == "drops the saved head"
+    tab.show_unsupported.setChecked(True)
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert table.item(rows["AutoModelForImageClassification"], 1).text() == "not supported"
+    assert "fill-mask" in tab.tasks_label.text()
+
+
+def test_bad_input_is_shown_not_raised(qtbot, tab, tmp_path):
+    _show(qtbot, tab, write_config(tmp_path / "broken", "{ not json"))
+    assert tab.banner.isVisible()
+    assert "not valid JSON" in tab.banner.text()
+    assert tab.fields_model.rowCount() == 0
+
+
+def test_custom_code_viewer_and_consent(qtbot, tab, tmp_path, monkeypatch):
+    marker = tmp_path / "marker.txt"
+    folder = write_custom_code_checkpoint(tmp_path / "custom", marker)
+    _show(qtbot, tab, folder)
+    assert not marker.exists()
+    assert tab.sections.tabText(4) == "Custom code (2)"
+    assert "TinyCustomConfig" in tab.code_view.toPlainText()
+    assert not tab.allow_button.isHidden() and tab.revoke_button.isHidden()
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    assert tab.request_grant() is False
+    assert not ConsentStore().trust_remote_code_for(folder)
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(tab.report_shown, timeout=30_000):
+        assert tab.request_grant() is True
+    assert ConsentStore().trust_remote_code_for(folder)
+    assert tab.current_report()["auto_classes"]["AutoModel"] == "TinyCustomModel"
+    assert not tab.revoke_button.isHidden() and tab.allow_button.isHidden()
+
+    with qtbot.waitSignal(tab.report_shown, timeout=30_000):
+        assert tab.request_revoke() is True
+    assert not ConsentStore().trust_remote_code_for(folder)
+    assert tab.current_report()["auto_classes"]["AutoModel"] is None
+
+
+def test_compare_with_another_checkpoint(qtbot, tab, sample):
+    mlm, nli = _checkpoint(sample("tiny-bert-mlm")), _checkpoint(sample("tiny-bert-nli"))
+    tab.set_checkpoints([mlm, nli])
+    _show(qtbot, tab, sample("tiny-bert-mlm"))
+    assert tab.compare_combo.count() == 1  # the current checkpoint is not offered
+    with qtbot.waitSignal(tab.compare_shown, timeout=30_000):
+        tab.start_compare()
+    fields_root = tab.compare_tree.topLevelItem(1)
+    names = {fields_root.child(i).text(0): fields_root.child(i) for i in range(fields_root.childCount())}
+    assert names["architectures"].text(2) == '["BertForSequenceClassification"]'
+    assert "hidden_size" not in names  # same values hidden with "Only differences"
+    assert "id2label.2" in names
+
+
+def test_copy_buttons(qtbot, tab, sample):
+    from PySide6.QtGui import QGuiApplication
+
+    _show(qtbot, tab, sample("tiny-gpt2-lm"))
+    tab.copy_python()
+    assert "AutoModelForCausalLM.from_pretrained" in QGuiApplication.clipboard().text()
+    tab.copy_json()
+    assert '"model_type": "gpt2"' in QGuiApplication.clipboard().text()
+
+
+def test_new_selection_replaces_a_running_build(qtbot, tab, sample):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(sample("tiny-bert-mlm")))
+    with qtbot.waitSignal(tab.report_shown, timeout=30_000, check_params_cb=lambda r: r["model_type"] == "gpt2"):
+        tab.set_checkpoint(_checkpoint(sample("tiny-gpt2-lm")))
+    qtbot.waitUntil(lambda: tab._runner is None, timeout=10_000)
+    assert tab.current_report()["model_type"] == "gpt2"
+    tab.set_checkpoint(None)
+    assert tab.current_report() is None
+
+
+def test_importing_the_tab_does_not_import_transformers():
+    code = "import sys, explorer.ui.config_tab; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False False", result.stderr
