@@ -182,6 +182,10 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
                 break
     elapsed = time.perf_counter() - started
     generated_text = tokenizer.decode(new_ids, skip_special_tokens=True)
+    if generated_text != emitted:
+        # Held-back bytes at the end (or a decoder that rewrote earlier text): send the final text.
+        rest = generated_text[len(emitted):] if generated_text.startswith(emitted) else ""
+        yield Partial("text", {"text": rest, "full_text": generated_text})
     return {
         "task": SPEC.id,
         "result_type": SPEC.result_type,

@@ -1,0 +1,167 @@
+"""Bad input gets a clear message (TaskInputError / TaskError), never a crash."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from explorer.core.jobs import Cancelled, CancelToken, Progress, run_to_end
+from explorer.tasks.base import TaskError, TaskInputError, get_task
+from explorer.tasks.session import LoadRequest, ModelSession, load_model
+
+
+def run(session, task_id, path, values=None, **request):
+    return run_to_end(session.run(task_id, LoadRequest(str(path), None, **request), values or {}))
+
+
+def test_empty_text_fails_before_loading(session, sample):
+    with pytest.raises(TaskInputError, match="Prompt is empty"):
+        run(session, "text-generation", sample("tiny-gpt2-lm"), {"text": "   "})
+    with pytest.raises(TaskInputError, match="at least one"):
+        run(session, "text-classification", sample("tiny-distilbert-sentiment"), {"texts": "\n \n"})
+    with pytest.raises(TaskInputError, match="Candidate labels"):
+        run(session, "zero-shot-classification", sample("tiny-bert-nli"), {"labels": " , "})
+    assert session.loaded is None  # nothing was loaded for input that cannot run
+
+
+def test_no_mask_token_in_text(session, sample):
+    with pytest.raises(TaskInputError, match=r"no mask token: put \[MASK\]"):
+        run(session, "fill-mask", sample("tiny-bert-mlm"), {"text": "Paris is the capital of France."})
+
+
+def test_tokenizer_without_mask_token(sample):
+    from transformers import AutoTokenizer
+
+    from explorer.tasks.fill_mask import with_tokenizer_mask
+
+    tokenizer = AutoTokenizer.from_pretrained(sample("tiny-gpt2-lm"))
+    with pytest.raises(TaskInputError, match="This tokenizer has no mask token"):
+        with_tokenizer_mask("a [MASK] b", tokenizer)
+
+
+def test_over_long_input_is_truncated_with_notice(session, sample):
+    long_text = "The weather is nice today. " * 80
+    result = run(session, "text-classification", sample("tiny-distilbert-sentiment"), {"texts": long_text})
+    assert any("truncated to 128 tokens" in n for n in result["notices"])
+    result = run(session, "token-classification", sample("tiny-bert-ner"), {"text": long_text})
+    assert any("truncated" in n for n in result["notices"])
+    assert result["tokens"][-1]["word"] == "[SEP]" and len(result["tokens"]) == 128
+
+
+def test_over_long_prompt_keeps_its_end(session, sample):
+    result = run(session, "text-generation", sample("tiny-gpt2-lm"), {"text": "hello world " * 200, "max_new_tokens": 5, "use_chat_template": False})
+    assert any("last 127 tokens" in n for n in result["notices"])
+    assert result["new_tokens"] == 1  # only one position left
+
+
+def test_checkpoint_without_tokenizer(session, sample, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    folder.mkdir()
+    source = sample("tiny-bert-mlm")
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(source / name, folder / name)
+    with pytest.raises(TaskError, match="no tokenizer"):
+        run(session, "fill-mask", folder)
+
+
+def test_head_the_model_type_cannot_take(session, sample):
+    with pytest.raises(TaskError, match="bert models have no AutoModelForSeq2SeqLM head"):
+        run(session, "text2text-generation", sample("tiny-bert-mlm"))
+
+
+def test_zero_shot_needs_an_nli_model(session, sample):
+    with pytest.raises(TaskError, match="no 'entailment' label"):
+        run(session, "zero-shot-classification", sample("tiny-distilbert-sentiment"), {"labels": "a, b"})
+
+
+def test_zero_shot_template_needs_placeholder(session, sample):
+    with pytest.raises(TaskInputError, match="needs {}"):
+        run(session, "zero-shot-classification", sample("tiny-bert-nli"), {"hypothesis_template": "no slot"})
+
+
+def test_device_not_present_never_falls_back(session, sample):
+    with pytest.raises(TaskError, match="'cuda:7' is not available.*not loaded anywhere else"):
+        run(session, "fill-mask", sample("tiny-bert-mlm"), device="cuda:7")
+    assert session.loaded is None
+
+
+def test_bad_settings(sample):
+    spec = get_task("text-generation")
+    with pytest.raises(TaskInputError, match="at most 5"):
+        spec.resolve({"temperature": 50})
+    with pytest.raises(TaskInputError, match="must be a number"):
+        spec.resolve({"max_new_tokens": "many"})
+    with pytest.raises(TaskInputError, match="no setting named colour"):
+        spec.resolve({"colour": "red"})
+    with pytest.raises(TaskInputError, match="unknown task"):
+        get_task("summarise-everything")
+    with pytest.raises(TaskInputError, match="Aggregation must be one of"):
+        get_task("token-classification").resolve({"aggregation": "median"})
+
+
+def test_missing_folder(session, tmp_path):
+    with pytest.raises(TaskError, match="does not exist"):
+        run(session, "fill-mask", tmp_path / "gone")
+
+
+def test_out_of_memory_becomes_a_clear_message(session, sample, monkeypatch):
+    spec = get_task("fill-mask")
+
+    def exhausted(loaded, values, cancel):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield  # a generator, like every task
+
+    monkeypatch.setattr(spec, "run", exhausted)
+    with pytest.raises(TaskError, match="Out of memory on cpu"):
+        run(session, "fill-mask", sample("tiny-bert-mlm"))
+
+
+def test_model_failure_is_reported_with_details(session, sample, monkeypatch):
+    spec = get_task("fill-mask")
+
+    def broken(loaded, values, cancel):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)")
+        yield
+
+    monkeypatch.setattr(spec, "run", broken)
+    with pytest.raises(TaskError, match="failed on this input: mat1 and mat2") as caught:
+        run(session, "fill-mask", sample("tiny-bert-mlm"))
+    assert "Traceback" in caught.value.details
+
+
+def test_loading_can_be_cancelled(sample):
+    cancel = CancelToken()
+    job = load_model(LoadRequest(str(sample("tiny-bert-mlm")), "AutoModelForMaskedLM"), cancel)
+    with pytest.raises(Cancelled):
+        for item in job:
+            if isinstance(item, Progress) and item.message == "Loading the weights":
+                cancel.cancel()
+
+
+def test_new_run_waits_for_the_old_one_and_unload_frees(session, sample):
+    import gc
+    import weakref
+
+    path = str(sample("tiny-gpt2-lm"))
+    first = session.run("text-generation", LoadRequest(path, None), {"max_new_tokens": 30})
+    while not (item := next(first)).__class__.__name__ == "Partial":
+        pass
+    second = session.run("text-generation", LoadRequest(path, None), {"max_new_tokens": 2})
+    waiting = next(second)
+    assert isinstance(waiting, Progress) and "previous run" in waiting.message
+    first.close()  # what cancelling does: the old job leaves and frees the session
+    result = run_to_end(second)
+    assert result["new_tokens"] == 2
+    model_ref = weakref.ref(session.loaded.model)
+    run_to_end(session.unload())
+    gc.collect()
+    assert session.loaded is None and model_ref() is None
+    assert session.status() == "No model loaded"
+
+
+@pytest.fixture(scope="module")
+def session():
+    session = ModelSession()
+    yield session
+    session.unload_now()
