@@ -30,6 +30,7 @@ from explorer.core.safetensors_header import summarize_safetensors
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 DEFAULT_FOLDER_DEPTH = 4
+RACY_SECONDS_NS = 2_000_000_000
 SKIPPED_DIR_NAMES = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".locks", ".no_exist"})
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
 
@@ -341,11 +342,11 @@ def _list_files(
                 files.append(CheckpointFile(name=name, path=entry.path, size=None, blob=blob))
                 continue
             if is_dir:
-                if depth >= max_depth or entry_name in SKIPPED_DIR_NAMES or entry_name.startswith("."):
-                    continue
                 identity = (st.st_dev, st.st_ino)
                 if identity in ancestors:
                     problems.append(f"{display_text(name)}: symbolic link loop; not followed")
+                    continue
+                if depth >= max_depth or entry_name in SKIPPED_DIR_NAMES or entry_name.startswith("."):
                     continue
                 listing.subfolders.append(entry.path)
                 if stamps is not None:
@@ -472,11 +473,15 @@ class Scanner:
         self.folder_depth = folder_depth
         self.check_model_type = check_model_type
         self._cache: dict[str, tuple[tuple, Checkpoint]] = {}
+        self._settled_before_ns = 0
 
     def scan(self, locations: Iterable[ScanLocation], cancel: CancelToken | None = None) -> Job[tuple[list[Checkpoint], ScanStats]]:
         """Yields Progress and Checkpoint objects as found; returns (all checkpoints, stats)."""
         cancel = cancel or CancelToken()
         started = time.perf_counter()
+        # Folder mtimes tick coarsely: a change within the same tick as the last look would go
+        # unseen, so anything touched in the last seconds is read again next time (as git does).
+        self._settled_before_ns = time.time_ns() - RACY_SECONDS_NS
         stats = ScanStats()
         found: list[Checkpoint] = []
         seen_keys: set[str] = set()
@@ -513,6 +518,10 @@ class Scanner:
             new_cache[key] = cached
             return cached[1]
         return None
+
+    def _remember(self, new_cache, key: str, fingerprint: tuple, ckpt: Checkpoint, mtimes: tuple) -> None:
+        if max((m for m in mtimes if m is not None), default=0) < self._settled_before_ns:
+            new_cache[key] = (fingerprint, ckpt)
 
     # hub layout: <root>/models--org--name/{blobs,refs,snapshots/<commit>}
     def _scan_cache_root(self, root: str, source: str, cancel, stats, new_cache) -> Iterator[Checkpoint]:
@@ -593,7 +602,7 @@ class Scanner:
                 describe_checkpoint(ckpt, self.check_model_type)
                 subfolders = tuple(listing.subfolders)
                 fingerprint = (snap_stat.st_mtime_ns, blobs_mtime, subfolders, tuple(_mtime_ns(p) for p in subfolders))
-                new_cache[snap.path] = (fingerprint, ckpt)
+                self._remember(new_cache, snap.path, fingerprint, ckpt, (snap_stat.st_mtime_ns, blobs_mtime or 0, *fingerprint[3]))
             ckpt.refs = sorted(refs.get(snap.name, []))
             checkpoints.append(ckpt)
         # Like `hf cache`: the repo's size is its blobs that some revision uses, each once.
@@ -664,7 +673,7 @@ class Scanner:
             last_modified=listing.latest_mtime,
         )
         describe_checkpoint(ckpt, self.check_model_type)
-        new_cache[folder] = (fingerprint, ckpt)
+        self._remember(new_cache, folder, fingerprint, ckpt, (folder_stat.st_mtime_ns, *(stamp[2] for stamp in listing.file_stamps)))
         return ckpt
 
 
