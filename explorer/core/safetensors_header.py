@@ -151,10 +151,13 @@ def _tensor_entries(header: dict, label: str, data_size: int):
             continue
         try:
             dtype = entry["dtype"]
-            shape = tuple(int(d) for d in entry["shape"])
-            begin, end = (int(x) for x in entry["data_offsets"])
+            shape = entry["shape"]
+            begin, end = entry["data_offsets"]
         except (KeyError, TypeError, ValueError) as exc:
             raise SafetensorsHeaderError(f"{label}: malformed entry for tensor {name!r}") from exc
+        if type(shape) is not list or not all(type(d) is int for d in shape) or type(begin) is not int or type(end) is not int:
+            raise SafetensorsHeaderError(f"{label}: malformed shape or data offsets for tensor {name!r}")
+        shape = tuple(shape)
         if not isinstance(dtype, str):
             raise SafetensorsHeaderError(f"{label}: malformed dtype for tensor {name!r}")
         if end < begin or begin < 0 or any(d < 0 for d in shape):
