@@ -244,7 +244,8 @@ def test_compare_two_configs(sample):
     assert rows["id2label.2"]["status"] == "only-b"
     assert rows["hidden_size"]["status"] == "same"
     derived = {r["name"]: r for r in compare_derived(a, b)}
-    assert derived["vocab_size"]["status"] == "differs"
+    assert derived["params_from_headers"]["status"] == "differs"  # different heads
+    assert derived["head_dim"]["status"] == "same"
 
 
 def test_copy_as_python_is_valid_code(sample):
