@@ -190,5 +190,24 @@ def _verdict(device: DeviceMemory, needed: int, ram: DeviceMemory | None, disk_f
 
 __all__ = [
     "DeviceMemory", "MemoryPlan", "DeviceVerdict", "plan_memory", "available_devices", "kv_cache_bytes",
-    "weight_bytes_by_precision", "FITS", "FITS_WITH_OFFLOAD", "DOES_NOT_FIT",
+    "weight_bytes_by_precision", "plan_every_precision", "FITS", "FITS_WITH_OFFLOAD", "DOES_NOT_FIT",
 ]
+
+
+def plan_every_precision(
+    num_params: int,
+    stored_bytes: int | None,
+    config: dict,
+    context_length: int = 4096,
+    batch_size: int = 1,
+    devices: list[DeviceMemory] | None = None,
+    disk_free: int | None = None,
+) -> list[MemoryPlan]:
+    """One plan per precision (as stored first), asking the devices for free memory once."""
+    devices = available_devices() if devices is None else devices
+    disk_free = _offload_disk_free() if disk_free is None else disk_free
+    precisions = (["stored"] if stored_bytes is not None else []) + list(PRECISIONS)
+    return [
+        plan_memory(num_params, stored_bytes, config, precision, context_length, batch_size, devices, disk_free)
+        for precision in precisions
+    ]

@@ -9,7 +9,7 @@ import re
 from PySide6.QtCore import QRegularExpression, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextBrowser, QVBoxLayout, QWidget,
+    QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextBrowser, QVBoxLayout, QWidget,
 )
 
 from explorer.core.formatting import human_bytes
@@ -20,60 +20,73 @@ VERDICT_COLOURS = {FITS: "#1e8449", DOES_NOT_FIT: "#c0392b"}
 
 
 class MemoryPanel(QWidget):
-    plan_requested = Signal(str, int, int)
-    """Emitted with (precision, context length, batch size) when the user changes the inputs."""
+    plan_requested = Signal(int, int)
+    """Emitted with (context length, batch size) when the user changes the inputs."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        self.precision = QComboBox()
-        for key, label in (("stored", "as stored"), ("float32", "float32"), ("bfloat16", "bfloat16"), ("float16", "float16"), ("int8", "int8 (quantised)"), ("int4", "int4 (quantised)")):
-            self.precision.addItem(label, key)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.context = QSpinBox()
         self.context.setRange(1, 10_000_000)
         self.context.setSingleStep(1024)
         self.context.setValue(4096)
         self.context.setSuffix(" tokens")
+        self.context.setToolTip("Tokens kept in the KV cache (prompt plus generated text)")
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
-        form.addRow("Weights at", self.precision)
+        for field_widget in (self.context, self.batch):
+            field_widget.setMinimumWidth(160)
         form.addRow("Context length", self.context)
         form.addRow("Batch size", self.batch)
         layout.addLayout(form)
         self.result = QTextBrowser()
         self.result.setOpenLinks(False)
         layout.addWidget(self.result, 1)
-        self.precision.currentIndexChanged.connect(self._changed)
         self.context.valueChanged.connect(self._changed)
         self.batch.valueChanged.connect(self._changed)
         self.result.setHtml("<i>The plan appears when the checkpoint's tensors are known.</i>")
 
     def _changed(self) -> None:
-        self.plan_requested.emit(self.precision.currentData(), self.context.value(), self.batch.value())
+        self.plan_requested.emit(self.context.value(), self.batch.value())
 
     def request(self) -> None:
         self._changed()
 
-    def show_plan(self, plan: MemoryPlan) -> None:
-        rows = "".join(
-            f"<tr><td>{html.escape(label)}</td><td align=right>{human_bytes(size)}</td></tr>"
-            for label, size in plan.by_precision.items()
-        )
+    def show_plans(self, plans: list[MemoryPlan]) -> None:
+        if not plans:
+            self.show_message("No weights to plan for.")
+            return
+        devices = [v.device for v in plans[0].verdicts]
+        device_heads = "".join(f"<th align=left>{html.escape(d.id)}</th>" for d in devices)
+        rows = []
+        for plan in plans:
+            label = "as stored" if plan.precision == "stored" else plan.precision
+            cells = "".join(
+                f"<td title='{html.escape(v.reason)}'><b style='color:{VERDICT_COLOURS.get(v.verdict, '#b9770e')}'>{v.verdict}</b></td>"
+                for v in plan.verdicts
+            )
+            rows.append(
+                f"<tr><td>{html.escape(label)}</td><td align=right>{human_bytes(plan.weight_bytes)}</td>"
+                f"<td align=right>{human_bytes(plan.needed)}</td>{cells}</tr>"
+            )
+        first = plans[0]
         kv = (
-            f"KV cache: <b>{human_bytes(plan.kv_cache_bytes)}</b> for {self.context.value():,} tokens × batch {self.batch.value()}"
-            if plan.kv_cache_bytes is not None
-            else "No KV cache (not a decoder, or the config does not say its attention sizes)."
+            f"KV cache for {self.context.value():,} tokens × batch {self.batch.value()}: <b>{human_bytes(first.kv_cache_bytes)}</b> "
+            "(in the compute dtype; included in <i>needed</i>)."
+            if first.kv_cache_bytes is not None
+            else "No KV cache: not a decoder, or its config does not give the attention sizes."
         )
-        verdicts = "".join(
-            f"<li><b style='color:{VERDICT_COLOURS.get(v.verdict, '#b9770e')}'>{html.escape(v.device.id)}: {v.verdict}</b>"
-            f" — {html.escape(v.device.name)}; {html.escape(v.reason)}</li>"
-            for v in plan.verdicts
+        free = "; ".join(
+            f"{html.escape(d.id)} ({html.escape(d.name)}): {human_bytes(d.free)} free of {human_bytes(d.total)}" for d in devices
         )
         self.result.setHtml(
-            f"<p>Weights {'as stored' if plan.precision == 'stored' else 'at ' + plan.precision}: <b>{human_bytes(plan.weight_bytes)}</b><br>{kv}<br>"
-            f"Needed with a 10% working margin: <b>{human_bytes(plan.needed)}</b></p><ul>{verdicts}</ul>"
-            f"<p><b>Weights per precision</b></p><table cellpadding=2>{rows}</table>"
+            f"<p>{kv}<br><i>needed</i> = weights + KV cache + 10% working margin. Offload spills the rest to system RAM "
+            f"(GPU) or disk (CPU), which works but is slow.</p>"
+            f"<table cellpadding=4 cellspacing=0 border=0><tr><th align=left>weights</th><th align=right>size</th>"
+            f"<th align=right>needed</th>{device_heads}</tr>{''.join(rows)}</table>"
+            f"<p style='color:gray'>{free}</p>"
         )
 
     def show_message(self, text: str) -> None:

@@ -314,17 +314,22 @@ class ShareBarDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        rect = option.rect.adjusted(3, 4, -3, -4)
+        cell = option.rect.adjusted(3, 0, -3, 0)
+        text_width = option.fontMetrics.horizontalAdvance("100.0%") + 6
+        bar_height = max(4, int(cell.height() * 0.5))
+        bar = QRect(cell.left(), cell.top() + (cell.height() - bar_height) // 2, max(10, cell.width() - text_width), bar_height)
         painter.save()
         palette = option.palette
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(palette.color(QPalette.ColorRole.Midlight))
-        painter.drawRect(rect)
-        width = int(rect.width() * max(0.0, min(1.0, share)))
+        painter.drawRect(bar)
+        width = int(bar.width() * max(0.0, min(1.0, share)))
         if width:
             painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
-            painter.drawRect(QRect(rect.left(), rect.top(), width, rect.height()))
-        painter.setPen(palette.color(QPalette.ColorRole.Text))
+            painter.drawRect(QRect(bar.left(), bar.top(), width, bar.height()))
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         text = f"{share * 100:.1f}%" if share >= 0.001 else ("<0.1%" if share > 0 else "")
-        painter.drawText(rect.adjusted(4, 0, -4, 0), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight), text)
+        text_rect = QRect(bar.right() + 2, cell.top(), cell.right() - bar.right() - 2, cell.height())
+        painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight), text)
         painter.restore()

@@ -89,9 +89,9 @@ class ParametersTab(QWidget):
         self.tree.setItemDelegateForColumn(COL_SHARE, ShareBarDelegate(self.tree))
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.tree.header()
-        header.setStretchLastSection(False)
+        header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((230, 175, 70, 80, 105, 70, 70, 150)):
+        for column, width in enumerate((210, 170, 65, 110, 95, 65, 65, 150)):
             header.resizeSection(column, width)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)
         self.left_tabs.addTab(self.tree, "Modules")
@@ -139,7 +139,7 @@ class ParametersTab(QWidget):
         splitter.addWidget(self.right_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([880, 520])
+        splitter.setSizes([950, 450])
         layout.addWidget(splitter, 1)
 
     # --- public -------------------------------------------------------------------------------------
@@ -434,7 +434,7 @@ class ParametersTab(QWidget):
 
     # --- memory -------------------------------------------------------------------------------------
 
-    def _plan_memory(self, precision: str, context: int, batch: int) -> None:
+    def _plan_memory(self, context: int, batch: int) -> None:
         disk, result = self._disk, self._result
         if disk is None or not disk.tensors:
             return
@@ -443,13 +443,13 @@ class ParametersTab(QWidget):
         params, stored = disk.total_params, disk.total_bytes
 
         def job(cancel):
-            from explorer.core.memory_plan import plan_memory
+            from explorer.core.memory_plan import plan_every_precision
 
             yield Progress(0, 1, "checking free memory")
             config = known_config if known_config is not None else _read_config_json(checkpoint)
-            return plan_memory(params, stored, config, precision, context, batch)
+            return plan_every_precision(params, stored, config, context, batch)
 
-        self._start("memory", job, self.memory.show_plan)
+        self._start("memory", job, self.memory.show_plans)
 
 
 def _read_config_json(checkpoint: Checkpoint | None) -> dict:

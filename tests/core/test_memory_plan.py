@@ -42,3 +42,13 @@ def test_verdicts():
 def test_this_machine_has_ram():
     devices = available_devices()
     assert devices[0].id == "cpu" and devices[0].free and devices[0].free > 0
+
+
+def test_plan_every_precision_orders_and_decides():
+    from explorer.core.memory_plan import plan_every_precision
+
+    ram = DeviceMemory("cpu", "system RAM", 64 * GIB, 48 * GIB)
+    params = 70_553_706_496
+    plans = plan_every_precision(params, params * 2, LLAMA_70B, 4096, 1, devices=[ram], disk_free=0)
+    assert [p.precision for p in plans] == ["stored", "float32", "bfloat16", "float16", "int8", "int4"]
+    assert [p.verdicts[0].verdict for p in plans] == [DOES_NOT_FIT] * 5 + [FITS]
