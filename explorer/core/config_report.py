@@ -897,15 +897,15 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     report["config_class"] = config_cls.__name__ if config_cls is not None else None
     report["config_class_module"] = config_cls.__module__ if config_cls is not None else None
 
+    construction_error = None
     if config_cls is not None and obj is None:
         try:
             # What from_dict does without kwargs, minus its info log whose f-string serialises the
             # whole config on every call (half the cost of loading it).
             obj = config_cls(**dict(raw))
         except Exception as exc:  # wrong field types, invalid combinations: transformers would fail the same way
-            first = str(exc).strip().splitlines()
-            detail = " ".join(line.strip() for line in first[:2]) if first else type(exc).__name__
-            problems.append(f"transformers cannot build {config_cls.__name__} from this config.json: {detail}")
+            lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+            construction_error = " ".join(lines[:2]) if lines else type(exc).__name__
 
     yield Progress(2, 4, "Explaining fields")
     cancel.raise_if_cancelled()
@@ -915,7 +915,13 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
             report["defaults_note"] = info.defaults_error
     # A config the strict dataclass accepted has every declared field of the right type; check field
     # by field only to say which ones are wrong when it refused.
+    problems_before = len(problems)
     report["fields"] = _build_fields(raw, config_cls, problems, check_types=obj is None)
+    if construction_error is not None:
+        if len(problems) > problems_before:
+            problems.insert(problems_before, "transformers refuses this config.json (AutoConfig.from_pretrained fails) because of the field types below")
+        else:
+            problems.append(f"transformers cannot build {config_cls.__name__} from this config.json: {construction_error}")
     report["derived"] = _derive(raw, obj, weights.num_parameters, weights.dtypes)
 
     yield Progress(3, 4, "Resolving Auto classes")

@@ -558,11 +558,21 @@ class ConfigTab(QWidget):
             parts.append(f"<p>Alias: transformers reads it as <code>{escape(field['alias_of'])}</code>.</p>")
         if field.get("type_problem"):
             parts.append(f"<p style='color:#b00020'><b>Wrong type:</b> {escape(field['type_problem'])}</p>")
-        value = json.dumps(field["value"], indent=2, ensure_ascii=False)
-        parts.append(f"<p><b>Value</b></p><pre>{escape(value[:4000])}</pre>")
-        if field.get("has_default") and not field.get("children"):
-            default = json.dumps(field.get("default"), indent=2, ensure_ascii=False)
-            parts.append(f"<p><b>Default</b> ({escape('differs' if field.get('changed') else 'same')})</p><pre>{escape(default[:2000])}</pre>")
+        value = field["value"]
+        scalar = not isinstance(value, (dict, list))
+        has_default = field.get("has_default") and not field.get("children")
+        if scalar:
+            line = f"<b>Value:</b> <code>{escape(json.dumps(value, ensure_ascii=False))}</code>"
+            if has_default:
+                verdict = "changed" if field.get("changed") else "same"
+                line += f" &nbsp;·&nbsp; <b>Default:</b> <code>{escape(value_text(field.get('default'), 400))}</code> ({verdict})"
+            parts.append(f"<p>{line}</p>")
+        else:
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            parts.append(f"<p><b>Value</b></p><pre>{escape(text[:4000])}</pre>")
+            if has_default:
+                default = json.dumps(field.get("default"), indent=2, ensure_ascii=False)
+                parts.append(f"<p><b>Default</b> ({'changed' if field.get('changed') else 'same'})</p><pre>{escape(default[:2000])}</pre>")
         return "".join(parts)
 
     def _fill_facts(self, report: dict) -> None:
