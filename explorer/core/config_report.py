@@ -19,6 +19,7 @@ import re
 from typing import Any, Iterable
 
 from explorer.core import config_docs
+from explorer.core.checkpoint import TOKENIZER_FILES
 from explorer.core.consent import (
     STATE_CHANGED,
     STATE_GRANTED,
@@ -79,6 +80,15 @@ def _checkpoint_files(folder: str) -> dict[str, str]:
                         files[entry.name] = entry.path
                 except OSError:
                     continue
+    except OSError:
+        pass
+    # transformers saves named chat templates in a subfolder, one file each.
+    templates = os.path.join(folder, "additional_chat_templates")
+    try:
+        with os.scandir(templates) as entries:
+            for entry in entries:
+                if entry.name.endswith(".jinja") and entry.is_file():
+                    files[f"additional_chat_templates/{entry.name}"] = entry.path
     except OSError:
         pass
     return files
@@ -799,7 +809,7 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
         problems.append(f"{path} is not a folder")
         return report
     files = _checkpoint_files(path)
-    report["has_tokenizer"] = any(n in files for n in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "tokenizer.model", "sentencepiece.bpe.model"))
+    report["has_tokenizer"] = any(n in files for n in TOKENIZER_FILES)
 
     raw: dict | None = None
     if "config.json" not in files:

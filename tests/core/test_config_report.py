@@ -205,6 +205,14 @@ def test_other_files_sections(sample):
     assert report["chat_templates"] and "add_generation_prompt" in report["chat_templates"][0]["text"]
 
 
+def test_named_chat_templates_in_their_folder(sample, tmp_path):
+    folder = copy_sample(sample("tiny-gpt2-lm"), tmp_path / "named")
+    (folder / "additional_chat_templates").mkdir()
+    (folder / "additional_chat_templates" / "tool_use.jinja").write_text("{{ tools }}")
+    templates = {t["name"]: t for t in build_config_report(str(folder))["chat_templates"]}
+    assert templates["tool_use"]["text"] == "{{ tools }}"
+
+
 def test_adapter_config_names_the_base_model(tmp_path):
     folder = tmp_path / "adapter"
     folder.mkdir()
