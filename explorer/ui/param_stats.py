@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from explorer.core.formatting import human_count
 from explorer.core.tensor_stats import LayerNorms, TensorStats
@@ -62,15 +62,21 @@ class StatsPanel(QWidget):
         self.histogram.setLabel("left", "count")
         self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(70, 130, 200, 160), pen=pg.mkPen((40, 90, 160)))
         self.histogram.addItem(self._bars)
-        layout.addWidget(self.histogram, 2)
+        # Plots share the height in a splitter so the user can give room to the one that matters.
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.setChildrenCollapsible(False)
+        plots.addWidget(self.histogram)
 
         self.heatmap = _plot("|value| heatmap (averaged per cell)")
         self.heatmap.invertY(True)
         self.heatmap.setAspectLocked(False)
         self._image = pg.ImageItem()
-        self._image.setColorMap(pg.colormap.get("viridis"))
+        colormap = pg.colormap.get("viridis")
+        self._image.setColorMap(colormap)
         self.heatmap.addItem(self._image)
-        layout.addWidget(self.heatmap, 3)
+        self._colorbar = pg.ColorBarItem(colorMap=colormap, interactive=False, width=12)
+        self._colorbar.setImageItem(self._image, insert_in=self.heatmap.getPlotItem())
+        plots.addWidget(self.heatmap)
 
         norms_row = QHBoxLayout()
         self.norms_button = QPushButton("Norms across layers")
@@ -81,12 +87,15 @@ class StatsPanel(QWidget):
         self.norms_note = QLabel("")
         self.norms_note.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         norms_row.addWidget(self.norms_note)
-        layout.addLayout(norms_row)
         self.norms = _plot("L2 norm per layer")
         self.norms.setLabel("bottom", "layer")
         self._norm_curve = self.norms.plot([], [], pen=pg.mkPen((200, 90, 40), width=2), symbol="o", symbolSize=5)
-        layout.addWidget(self.norms, 2)
-        layout.addStretch(0)
+        plots.addWidget(self.norms)
+        plots.setStretchFactor(0, 2)
+        plots.setStretchFactor(1, 3)
+        plots.setStretchFactor(2, 2)
+        layout.addWidget(plots, 1)
+        layout.addLayout(norms_row)
         self.clear()
 
     def clear(self, message: str | None = None) -> None:
@@ -130,6 +139,8 @@ class StatsPanel(QWidget):
             matrix = np.asarray(stats.heatmap, dtype=np.float32)
             # ImageItem's first axis is x; transpose so rows run down like the tensor's rows.
             self._image.setImage(matrix.T, autoLevels=True)
+            low, high = float(matrix.min()), float(matrix.max())
+            self._colorbar.setLevels((low, high if high > low else low + 1e-12))
             rows, cols = stats.heatmap_rows or matrix.shape
             self._image.setRect(0, 0, cols, rows)
             self.heatmap.setLabel("bottom", f"columns (0–{cols - 1})")
