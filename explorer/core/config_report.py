@@ -742,6 +742,27 @@ def _other_files(files: dict[str, str], problems: list[str]) -> tuple[list[dict]
     return sections, _chat_templates(files, tokenizer_config, problems)
 
 
+def _load_hint(rows: list[dict], architectures: list[str], needs_consent: bool) -> str:
+    """One sentence on which Auto class to use, the point tutorials most often get wrong."""
+    if not rows:
+        return ""
+    same = [r for r in rows if r["relation"] == "same"]
+    preferred = next((r for r in same if r["auto_class"] != "AutoModel"), same[0] if same else None)
+    base = next((r for r in rows if r["auto_class"] == "AutoModel"), None)
+    parts = []
+    if preferred is not None:
+        parts.append(f"Load with {preferred['auto_class']}: it builds {preferred['resolves_to']}, the class the weights were saved with.")
+        if base is not None and base["relation"] == "drops-head":
+            parts.append(f"AutoModel gives the bare {base['resolves_to']} and drops the {architectures[0]} head.")
+    elif any(r["needs_consent"] for r in rows) and needs_consent:
+        parts.append("The Auto classes need this checkpoint's own code: read it and allow it under Custom code.")
+    elif architectures and any(r["resolves_to"] for r in rows):
+        parts.append(f"No Auto class builds {architectures[0]}, the class the weights were saved with; the ones below load only part of them.")
+    elif not any(r["resolves_to"] for r in rows):
+        parts.append("No Auto class of the installed transformers can load this checkpoint.")
+    return " ".join(parts)
+
+
 # --------------------------------------------------------------------------- copy as Python
 
 
@@ -793,6 +814,7 @@ def _empty_report(path: str) -> dict[str, Any]:
         "config": None,
         "config_text": None,
         "python": "",
+        "load_hint": "",
         "has_tokenizer": False,
     }
 
@@ -941,6 +963,7 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     report["auto_classes"] = {row["auto_class"]: row["resolves_to"] for row in rows}
     report["saved_head"] = report["architectures"][0] if report["architectures"] else None
     report["tasks"] = offered_tasks(raw, report["has_tokenizer"], report["auto_classes"])
+    report["load_hint"] = _load_hint(rows, report["architectures"], consent.needs_code)
     report["python"] = _python_snippet(path, rows, report["architectures"], consent.state == STATE_GRANTED, consent.needs_code)
     yield Progress(4, 4, "Done")
     return report

@@ -163,6 +163,10 @@ class ConfigTab(QWidget):
         head.addWidget(self.copy_python_button)
         head.addWidget(self.copy_json_button)
 
+        self.hint = _selectable_label()
+        self.hint.setObjectName("configHint")
+        self.hint.hide()
+
         self.banner = _selectable_label()
         self.banner.setObjectName("configProblems")
         self.banner.setTextFormat(Qt.TextFormat.RichText)
@@ -180,6 +184,7 @@ class ConfigTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
+        layout.addWidget(self.hint)
         layout.addWidget(self.banner)
         layout.addWidget(self.sections, 1)
         self._show_placeholder("Select a checkpoint to see its configuration.")
@@ -455,6 +460,7 @@ class ConfigTab(QWidget):
 
     def _show_placeholder(self, text: str) -> None:
         self.title.setText(f"<i>{escape(text)}</i>")
+        self.hint.hide()
         self.banner.hide()
         self.fields_model.set_fields([])
         self.detail.clear()
@@ -485,6 +491,8 @@ class ConfigTab(QWidget):
         if report.get("transformers_version"):
             bits.append(f"transformers {escape(report['transformers_version'])}")
         self.title.setText(" · ".join(bits))
+        self.hint.setText(report.get("load_hint") or "")
+        self.hint.setVisible(bool(report.get("load_hint")))
         self._show_banner(report.get("problems") or [], report.get("warnings") or [])
         self.copy_python_button.setEnabled(bool(report.get("python")))
         self.copy_json_button.setEnabled(report.get("config_text") is not None)

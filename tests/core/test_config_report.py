@@ -39,6 +39,10 @@ def test_masked_lm_checkpoint_with_automodel_drops_the_head(sample):
     assert rows["AutoModelForMaskedLM"]["relation"] == "same"
     assert rows["AutoModelForSequenceClassification"]["relation"] == "different-head"
     assert "randomly initialised" in rows["AutoModelForSequenceClassification"]["note"]
+    assert report["load_hint"] == (
+        "Load with AutoModelForMaskedLM: it builds BertForMaskedLM, the class the weights were saved with. "
+        "AutoModel gives the bare BertModel and drops the BertForMaskedLM head."
+    )
 
 
 def test_bert_with_image_classification_is_not_supported_with_reason(sample):
