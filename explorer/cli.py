@@ -141,12 +141,19 @@ def print_inspect_report(report: dict) -> None:
                 print(f"  {value.get('label', key)}: {value.get('text', value.get('value'))}")
             else:
                 print(f"  {key}: {value}")
+    if report.get("load_hint"):
+        print(f"how to load:   {report['load_hint']}")
     autos = report.get("auto_classes") or {}
+    notes = {row.get("auto_class"): row for row in report.get("resolution") or [] if isinstance(row, dict)}
     supported = {auto: cls for auto, cls in autos.items() if cls}
     if autos:
         print(f"auto classes ({len(supported)} of {len(autos)} can load this checkpoint):")
         for auto, cls in supported.items():
-            print(f"  {auto:<45} {cls}")
+            row = notes.get(auto, {})
+            consent = "  [custom code: needs your consent]" if row.get("needs_consent") else ""
+            print(f"  {auto:<40} {cls}{consent}")
+            if row.get("note"):
+                print(f"  {'':<40}   {row['note']}")
     if report.get("tasks"):
         print(f"demos:         {', '.join(report['tasks'])}")
     if report.get("head"):
