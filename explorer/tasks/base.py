@@ -65,6 +65,7 @@ class Field:
     help: str = ""
     required: bool = False
     placeholder: str = ""
+    requires: str = ""  # name of a bool field that must be on for this one to matter (forms grey it out)
 
     def convert(self, raw: Any) -> Any:
         """Turn a form or command-line value into the declared type, or raise TaskInputError."""

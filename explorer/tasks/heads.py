@@ -150,4 +150,48 @@ def task_choices(architectures: list[str] | None, model_type: str | None, label_
     return choices
 
 
-__all__ = ["TaskChoice", "task_choices", "head_classes"]
+
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    """What the demo form needs before anything is loaded (read from small JSON files)."""
+
+    label_names: tuple[str, ...] = ()
+    mask_token: str | None = None
+    has_chat_template: bool = False
+
+
+def _small_json(path: str, limit: int = 4 * 1024 * 1024) -> dict:
+    import json
+
+    try:
+        if os.path.getsize(path) > limit:
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _token_text(value) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return value["content"]
+    return None
+
+
+def checkpoint_facts(folder: str) -> CheckpointFacts:
+    config = _small_json(os.path.join(folder, "config.json"))
+    id2label = config.get("id2label") if isinstance(config.get("id2label"), dict) else {}
+    labels = tuple(str(v) for _, v in sorted(id2label.items(), key=lambda kv: int(kv[0]) if str(kv[0]).lstrip("-").isdigit() else 0))
+    tokenizer_config = _small_json(os.path.join(folder, "tokenizer_config.json"))
+    special = _small_json(os.path.join(folder, "special_tokens_map.json"))
+    mask = _token_text(tokenizer_config.get("mask_token")) or _token_text(special.get("mask_token"))
+    chat = bool(tokenizer_config.get("chat_template")) or any(
+        os.path.isfile(os.path.join(folder, name)) for name in ("chat_template.jinja", "chat_template.json")
+    )
+    return CheckpointFacts(labels, mask, chat)
+__all__ = ["TaskChoice", "task_choices", "head_classes", "CheckpointFacts", "checkpoint_facts"]

@@ -33,11 +33,11 @@ SPEC = TaskSpec(
     parameters=(
         Field("max_length", "Max length (tokens)", KIND_INT, 40, 1, 4096, 1, help="Longest output, in tokens"),
         Field("num_beams", "Beams", KIND_INT, 4, 1, 32, 1, help="1: greedy or sampling; more beams search several candidates"),
-        Field("early_stopping", "Early stopping", KIND_BOOL, True, help="Stop beam search when every beam has finished"),
+        Field("early_stopping", "Early stopping", KIND_BOOL, True, help="Stop beam search when every beam has finished (beams > 1)"),
         Field("do_sample", "Sampling", KIND_BOOL, False),
-        Field("temperature", "Temperature", KIND_FLOAT, 1.0, 0.01, 5.0, 0.05),
-        Field("top_p", "Top-p", KIND_FLOAT, 1.0, 0.01, 1.0, 0.01),
-        Field("seed", "Seed", KIND_INT, 0, 0, 2**32 - 1, 1),
+        Field("temperature", "Temperature", KIND_FLOAT, 1.0, 0.01, 5.0, 0.05, requires="do_sample"),
+        Field("top_p", "Top-p", KIND_FLOAT, 1.0, 0.01, 1.0, 0.01, requires="do_sample"),
+        Field("seed", "Seed", KIND_INT, 0, 0, 2**31 - 1, 1, requires="do_sample"),
     ),
 )
 
