@@ -115,6 +115,27 @@ def _report_when_shown(app) -> None:
     QTimer.singleShot(0, report)
 
 
+def _wait_until_tabs_are_idle(app, window, timeout_s: float = 60.0) -> None:
+    """Let the shown tab finish its background work, so the picture shows results, not 'loading'."""
+    import time
+
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for _ in range(3):
+            app.processEvents()
+        current = window.tabs.currentWidget()
+        busy = getattr(current, "is_busy", None)
+        if busy is None or not busy():
+            break
+        loop = QEventLoop()
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
+    for _ in range(5):
+        app.processEvents()
+
+
 def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -138,10 +159,12 @@ def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int
     for index in range(window.tabs.count()):
         if window.tabs.tabText(index).lower() == tab.lower():
             window.tabs.setCurrentIndex(index)
-    for _ in range(5):
-        app.processEvents()
+    _wait_until_tabs_are_idle(app, window)
     ok = window.grab().save(path)
     window.close()
+    from explorer.ui.workers import stop_all_jobs
+
+    stop_all_jobs(2000)
     if not ok:
         print(f"model-explorer: could not write {path}", file=sys.stderr)
         return 1

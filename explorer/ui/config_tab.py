@@ -397,6 +397,10 @@ class ConfigTab(QWidget):
     def current_report(self) -> dict | None:
         return self._report
 
+    def is_busy(self) -> bool:
+        """True while a report is being built (the --screenshot mode waits for this)."""
+        return self._runner is not None or (self._dirty and self._checkpoint is not None and self.isVisible())
+
     def refresh(self) -> None:
         if self._checkpoint is not None:
             self._report = None
