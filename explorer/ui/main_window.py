@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([460, 820])
+        self.splitter.setSizes([390, 890])
         self.setCentralWidget(self.splitter)
 
         self.status_count = QLabel()
