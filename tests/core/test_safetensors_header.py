@@ -206,3 +206,36 @@ def test_summary_keeps_tensors_on_request(mixed_file):
     summary = summarize_safetensors({"mixed.safetensors": str(mixed_file)}, keep_tensors=True)
     assert summary.num_parameters == 61
     assert sorted(t.name for t in summary.tensors) == ["embed.weight", "layer.bias", "layer.weight", "step"]
+
+
+def single_dtype_file(tmp_path, name="uniform.safetensors"):
+    path = tmp_path / name
+    save_file(
+        {"a": np.zeros((8, 4), dtype=np.float32), "b": np.zeros((4,), dtype=np.float32), "c": np.zeros((2, 2), dtype=np.float32)},
+        str(path),
+    )
+    return path
+
+
+def test_uniform_file_counts_match_a_full_parse(tmp_path):
+    path = single_dtype_file(tmp_path)
+    header = read_header(path)
+    assert count_parameters(path) == (40, {"float32": 40}, header.data_bytes)
+
+
+def test_uniform_file_cut_exactly_between_two_tensors_is_truncated(tmp_path):
+    path = single_dtype_file(tmp_path)
+    header = read_header(path)
+    last = max(header.tensors, key=lambda t: t.data_offsets[1])
+    with open(path, "r+b") as handle:  # drop the last tensor whole: the rest still looks tidy
+        handle.truncate(8 + header.header_size + last.data_offsets[0])
+    with pytest.raises(SafetensorsHeaderError, match="truncated"):
+        count_parameters(path)
+
+
+def test_uniform_file_with_extra_bytes_is_not_miscounted(tmp_path):
+    path = single_dtype_file(tmp_path)
+    with open(path, "ab") as handle:
+        handle.write(b"\0" * 16)  # trailing bytes no tensor covers
+    total, by_dtype, _ = count_parameters(path)
+    assert total == 40 and by_dtype == {"float32": 40}
