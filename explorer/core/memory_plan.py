@@ -51,8 +51,10 @@ def system_memory() -> DeviceMemory:
 
 def cuda_memory() -> list[DeviceMemory]:
     """Free memory of each CUDA device; empty without CUDA. Imports torch: call it from a worker."""
+    from explorer.core.torch_import import import_torch
+
     try:
-        import torch
+        torch = import_torch()
     except ImportError:
         return []
     if not torch.cuda.is_available():

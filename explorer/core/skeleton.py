@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.torch_import import import_transformers
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 
@@ -363,6 +364,8 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
     path = _source_path(source)
     yield Progress(0, 3, "reading config")
     config_json = _config_json(path)
+    yield Progress(0, 3, "loading transformers")
+    import_transformers()
     custom = needs_remote_code(config_json)
     trusted = custom and remote_code_consented(path)
     if custom and not trusted:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.safetensors_header import TensorInfo
 from explorer.core.tensors_on_disk import DiskTensors
+from explorer.core.torch_import import import_torch
 
 DEFAULT_MAX_ELEMENTS = 4_000_000
 HISTOGRAM_BINS = 64
@@ -70,7 +71,7 @@ class _Reader:
         self.tensor = tensor
 
     def read(self, max_elements: int, cancel: CancelToken):
-        import torch
+        torch = import_torch()
 
         tensor = self.tensor
         if self.path.endswith(".safetensors"):
@@ -230,7 +231,7 @@ def layer_norms_job(
     disk: DiskTensors, name: str, cancel: CancelToken | None = None, max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> Job[LayerNorms]:
     """L2 norm of one parameter in every repeated block, along the depth."""
-    import torch
+    torch = import_torch()
 
     cancel = cancel or CancelToken()
     members = same_parameter_across_layers(disk, name)

@@ -52,3 +52,19 @@ def test_plan_every_precision_orders_and_decides():
     plans = plan_every_precision(params, params * 2, LLAMA_70B, 4096, 1, devices=[ram], disk_free=0)
     assert [p.precision for p in plans] == ["stored", "float32", "bfloat16", "float16", "int8", "int4"]
     assert [p.verdicts[0].verdict for p in plans] == [DOES_NOT_FIT] * 5 + [FITS]
+
+
+def test_stack_imports_serialised_across_threads():
+    import sys
+    import threading
+
+    from explorer.core.torch_import import import_torch, import_transformers
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(import_transformers())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [sys.modules["transformers"]] * 3
+    assert import_torch() is sys.modules["torch"]
