@@ -30,9 +30,13 @@ class TensorTableModel(QAbstractTableModel):
         """Mark checkpoint tensors the chosen model drops. transformers reports them under their renamed key
         (base-model prefix added or removed), so a stored name also matches by dotted suffix either way."""
         status = {}
+        # The reverse suffix scan is quadratic; it only matters for a handful of dropped keys.
+        scan_suffixes = len(names) <= 500
         for tensor in self._tensors:
             name = tensor.name
-            if name in names or name.partition(".")[2] in names or any(n.endswith("." + name) for n in names if len(n) > len(name)):
+            if name in names or name.partition(".")[2] in names or (
+                scan_suffixes and any(n.endswith("." + name) for n in names if len(n) > len(name))
+            ):
                 status[name] = "unexpected"
         self._status = status
         if self._tensors:

@@ -105,3 +105,46 @@ def test_inspect_parameters_json(sample):
     assert {"name", "shape", "dtype", "file"} <= set(report["tensors"][0])
     assert "missing" not in report
     json.dumps(report)
+
+
+CUSTOM_CODE = '''
+import torch
+from transformers import PreTrainedConfig, PreTrainedModel
+
+
+class TinyCustomConfig(PreTrainedConfig):
+    model_type = "tiny-custom-explorer"
+
+    def __init__(self, hidden=8, blocks=3, **kwargs):
+        self.hidden = hidden
+        self.blocks = blocks
+        super().__init__(**kwargs)
+
+
+class TinyCustomModel(PreTrainedModel):
+    config_class = TinyCustomConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.blocks = torch.nn.ModuleList(torch.nn.Linear(config.hidden, config.hidden) for _ in range(config.blocks))
+        self.post_init()
+'''
+
+
+def test_custom_code_with_consent_builds(tmp_path):
+    from explorer.core.consent import ConsentStore
+
+    (tmp_path / "modeling_tiny.py").write_text(CUSTOM_CODE)
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "tiny-custom-explorer", "architectures": ["TinyCustomModel"], "hidden": 8, "blocks": 3,
+        "auto_map": {"AutoConfig": "modeling_tiny.TinyCustomConfig", "AutoModel": "modeling_tiny.TinyCustomModel"},
+    }))
+    with pytest.raises(SkeletonError, match="custom code"):
+        build_skeleton(tmp_path)
+    ConsentStore().grant(str(tmp_path))
+    skeleton = build_skeleton(tmp_path)
+    assert skeleton.custom_code and skeleton.head == "AutoModel"
+    assert skeleton.total_params == 3 * (8 * 8 + 8)
+    blocks = skeleton.root.children[0]
+    assert blocks.name == "blocks.0-2" and blocks.repeat == 3
+    assert "class TinyCustomModel" in module_source(skeleton, "TinyCustomModel")

@@ -191,3 +191,22 @@ def test_sparse_70b_headers_are_instant(tmp_path):
     assert disk.total_params == 70_553_706_496
     assert disk.total_bytes == total
     assert elapsed < 1.0
+
+
+def test_sharded_pytorch_bin_index(tmp_path):
+    import torch
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(vocab_size=200, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+    state = model.state_dict()
+    names = sorted(state)
+    halves = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2], "pytorch_model-00002-of-00002.bin": names[len(names) // 2 :]}
+    weight_map = {}
+    for file_name, keys in halves.items():
+        torch.save({k: state[k] for k in keys}, tmp_path / file_name)
+        weight_map.update({k: file_name for k in keys})
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": weight_map}))
+    disk = read_disk_tensors(tmp_path)
+    assert disk.format == "pytorch" and disk.problems == []
+    assert sorted(disk.files) == sorted(halves)
+    assert {t.name for t in disk.tensors} == set(names)

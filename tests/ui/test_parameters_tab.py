@@ -122,3 +122,42 @@ def test_bad_checkpoint_shows_what_it_can(tab, tmp_path, qtbot):
     assert "c0392b" in tab.summary.text()
     tab.set_checkpoint(None)
     assert tab.tensor_model.rowCount() == 0
+
+
+def test_tree_model_stays_fast_with_tens_of_thousands_of_nodes(qtbot):
+    import time
+
+    from PySide6.QtWidgets import QTreeView
+
+    from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton
+    from explorer.ui.param_tree_model import ModuleTreeModel
+
+    root = ModuleNode(name="Big", path="", class_name="Big")
+    for block in range(400):
+        node = ModuleNode(name=str(block), path=f"blocks.{block}", class_name="Block", parent=root)
+        for leaf in range(60):
+            child = ModuleNode(name=f"leaf{leaf}", path=f"blocks.{block}.leaf{leaf}", class_name="Linear", parent=node)
+            child.params.append(ParamInfo("weight", f"blocks.{block}.leaf{leaf}.weight", (4, 4), "float32", 16, 64))
+            child.total_params = child.own_params = 16
+            node.children.append(child)
+        node.total_params = 60 * 16
+        root.children.append(node)
+    root.total_params = 400 * 60 * 16
+    skeleton = Skeleton(root=root, model_class="Big", head="AutoModel", dtype="float32", total_params=root.total_params,
+                        trainable_params=root.total_params, total_bytes=0, by_dtype={}, tied={}, class_modules={})
+    assert skeleton.node_count() > 24_000
+    model = ModuleTreeModel()
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.show()
+    start = time.perf_counter()
+    model.set_skeleton(skeleton)
+    view.expand(model.index(0, 0))
+    view.expandRecursively(model.index(0, 0), 2)
+    qtbot.wait(1)
+    matches = model.set_filter("leaf59.weight")
+    assert len(matches) == 400
+    model.set_status({"blocks.7.leaf3.weight": "missing"})
+    assert time.perf_counter() - start < 3.0
+    assert model.index_of(matches[-1]).isValid()
