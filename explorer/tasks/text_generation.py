@@ -132,6 +132,7 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     steps: list[dict] = []
     emitted = ""
     stopped = "max_new_tokens"
+    yield Partial("prompt", {"text": tokenizer.decode(input_ids[0], skip_special_tokens=False), "chat_template_used": chat_used})
     yield Progress(0, max_new_tokens, "Generating")
     started = time.perf_counter()
     with torch.inference_mode():

@@ -233,7 +233,10 @@ class GenerationView(ResultView):
         scroll.setValue(scroll.maximum())
 
     def show_partial(self, partial: Partial) -> None:
-        if partial.kind == "token":
+        if partial.kind == "prompt":  # the prompt as the model sees it (chat template applied)
+            self._prompt_html = f"<span style='color:#777;'>{html.escape(partial.data['text'])}</span>"
+            self._render_text()
+        elif partial.kind == "token":
             self._generated += partial.data["text"]
             if partial.data.get("top"):
                 self._steps.append({"chosen": partial.data["token_id"], "top": partial.data["top"]})

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -44,6 +44,13 @@ from explorer.ui.demo_results import ResultView, create_view
 from explorer.ui.workers import JobRunner
 
 SHUTDOWN_BUDGET_SECONDS = 1.8
+
+
+def _ended(runner: JobRunner, msecs: int) -> bool:
+    try:
+        return runner.wait(msecs)
+    except RuntimeError:  # already deleted by Qt: its thread is gone
+        return True
 
 
 class ErrorPanel(QFrame):
@@ -321,16 +328,23 @@ class DemoTab(QWidget):
     def is_busy(self) -> bool:
         return self._current is not None
 
-    def shutdown(self) -> None:
-        """Window closing: cancel every job and wait briefly (the threads stop within a step)."""
+    def shutdown(self) -> bool:
+        """Window closing: cancel every job and wait briefly (the threads stop within a step).
+
+        Returns True when every worker thread ended within the budget.
+        """
         self._shut_down = True
         deadline = time.monotonic() + SHUTDOWN_BUDGET_SECONDS
         runners = list(self._runners) + ([self._device_runner] if self._device_runner else [])
         for runner in runners:
             runner.cancel()
-        for runner in runners:
-            remaining = max(0.0, deadline - time.monotonic())
-            runner.wait(int(remaining * 1000))
+        # A worker asks its thread to quit through a queued signal, so the event loop has to run
+        # while we wait for the threads to end.
+        pending = list(runners)
+        while pending and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            pending = [runner for runner in pending if not _ended(runner, 20)]
+        return not pending
 
     # ------------------------------------------------------------------ checkpoint and tasks
 

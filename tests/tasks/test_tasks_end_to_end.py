@@ -17,7 +17,8 @@ def test_text_generation_greedy_matches_generate_and_streams(run_task, session):
     result, partials = run_task("text-generation", "tiny-gpt2-lm", values)
     tokens = [p for p in partials if p.kind == "token"]
     assert len(tokens) == result["new_tokens"] == len(result["token_ids"])
-    assert "".join(p.data["text"] for p in partials) == result["generated_text"]
+    assert partials[0].kind == "prompt" and partials[0].data["text"] == "Once upon a time"
+    assert "".join(p.data["text"] for p in partials[1:]) == result["generated_text"]
     assert result["tokens_per_second"] > 0
     assert result["text"].startswith("Once upon a time")
     model, tokenizer = session.loaded.model, session.loaded.tokenizer

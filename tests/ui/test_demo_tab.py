@@ -1,0 +1,213 @@
+"""The Demo tab driven like a user: pick a task, fill the form, Run, wait on the worker's signals."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from explorer.core.checkpoint import Checkpoint
+from explorer.ui import demo_results
+from explorer.ui.demo_tab import DemoTab
+
+pytestmark = pytest.mark.slow
+
+WAIT = 60_000
+
+
+def checkpoint_for(path) -> Checkpoint:
+    config = json.loads((path / "config.json").read_text())
+    return Checkpoint(id=path.name, source="folder", path=str(path), model_type=config.get("model_type"), architectures=config.get("architectures", []))
+
+
+@pytest.fixture
+def make_tab(qtbot, sample):
+    tabs = []
+
+    def make(name: str, show: bool = True) -> DemoTab:
+        tab = DemoTab()
+        qtbot.addWidget(tab)
+        tabs.append(tab)
+        tab.resize(1200, 800)
+        if show:
+            with qtbot.waitSignal(tab.devices_ready, timeout=WAIT):
+                tab.show()
+        tab.set_checkpoint(checkpoint_for(sample(name)))
+        return tab
+
+    yield make
+    for tab in tabs:
+        tab.shutdown()
+
+
+def run_and_wait(qtbot, tab: DemoTab) -> dict:
+    with qtbot.waitSignal(tab.run_finished, timeout=WAIT) as blocker:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    return blocker.args[0]
+
+
+def slow_down(tab: DemoTab, seconds: float) -> None:
+    """Make each forward pass of the loaded model take a while, so a run can be stopped midway."""
+    tab._session.loaded.model.register_forward_pre_hook(lambda *args: time.sleep(seconds))
+
+
+def load(qtbot, tab: DemoTab) -> None:
+    with qtbot.waitSignal(tab.job_stopped, timeout=WAIT):
+        qtbot.mouseClick(tab.load_button, Qt.MouseButton.LeftButton)
+    assert tab._session.loaded is not None
+
+
+def test_nothing_heavy_until_shown(make_tab):
+    tab = make_tab("tiny-bert-mlm", show=False)
+    assert tab._device_runner is None
+    assert tab.task_combo.count() == 0
+
+
+def test_suggested_task_fill_mask_with_insert_button(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    assert tab.current_task().id == "fill-mask"
+    assert tab.task_combo.currentText().startswith("★")
+    editor = tab.form().editors["text"]
+    editor.setPlainText("Paris is the capital of ")
+    editor.moveCursor(editor.textCursor().MoveOperation.End)
+    qtbot.mouseClick(tab.form().findChild(type(tab.run_button), "insert_text"), Qt.MouseButton.LeftButton)
+    assert editor.toPlainText() == "Paris is the capital of [MASK]"
+    tab.form().set_value("top_k", 3)
+    with qtbot.waitSignal(tab.status_changed, timeout=WAIT) as status:
+        result = run_and_wait(qtbot, tab)
+    assert "BertForMaskedLM" in status.args[0] and "cpu" in status.args[0]
+    view = tab.result_view()
+    assert isinstance(view, demo_results.FillMaskView)
+    chart = view.findChild(demo_results.BarChart)
+    assert chart.labels == [p["token"] for p in result["masks"][0]["predictions"]] and len(chart.labels) == 3
+    assert tab.unload_button.isEnabled() and tab.script_button.isEnabled()
+
+
+def test_generation_streams_then_stop_ends_it(qtbot, make_tab):
+    tab = make_tab("tiny-gpt2-lm")
+    assert tab.current_task().id == "text-generation"
+    assert tab.form().editors["use_chat_template"].isEnabled()  # the sample's tokenizer has one
+    load(qtbot, tab)
+    slow_down(tab, 0.03)
+    tab.form().set_values({"max_new_tokens": 100, "do_sample": False})
+    view_text = lambda: tab.result_view().text.toPlainText() if tab.result_view() else ""  # noqa: E731
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "tokens/s" in tab.result_view().stats.text(), timeout=WAIT)
+    started = time.monotonic()
+    with qtbot.waitSignal(tab.job_stopped, timeout=WAIT):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    assert time.monotonic() - started < 1.0  # within a step or two
+    assert "Stopped before the end" in tab.notices.text()
+    assert view_text().startswith("user: Once upon a time")
+    steps = int(tab.result_view().stats.text().split()[0])
+    assert 1 <= steps < 100
+
+
+def test_new_run_cancels_the_running_one(qtbot, make_tab):
+    tab = make_tab("tiny-gpt2-lm")
+    load(qtbot, tab)
+    slow_down(tab, 0.03)
+    tab.form().set_values({"max_new_tokens": 100, "do_sample": False})
+    finished = []
+    tab.run_finished.connect(finished.append)
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "tokens/s" in tab.result_view().stats.text(), timeout=WAIT)
+    tab.form().set_values({"max_new_tokens": 3})
+    with qtbot.waitSignal(tab.run_finished, timeout=WAIT):
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    assert len(finished) == 1 and finished[0]["new_tokens"] == 3
+
+
+@pytest.mark.parametrize(
+    "sample_name, task_id, values, check",
+    [
+        ("tiny-distilbert-sentiment", "text-classification", {"texts": "good\nbad"}, lambda v, r: v.findChild(demo_results.QTableWidget, "classification_table").rowCount() == 2),
+        ("tiny-bert-ner", "token-classification", {"aggregation": "first"}, lambda v, r: v.table.rowCount() == len(r["entities"]) and "background-color" in v.text.toHtml()),
+        ("tiny-bert-qa", "question-answering", {}, lambda v, r: v.table.rowCount() == len(r["answers"]) and v.plot is not None),
+        ("tiny-t5", "text2text-generation", {"max_length": 8}, lambda v, r: v.text.toPlainText().strip() == (r["generated_text"].strip() or "(empty output)")),
+        ("tiny-bert-nli", "zero-shot-classification", {"labels": "sport, food"}, lambda v, r: sorted(v.chart.labels) == ["food", "sport"]),
+        ("tiny-bert-mlm", "feature-extraction", {}, lambda v, r: v.heatmap is not None and len(r["similarity"]) == 3),
+        ("tiny-bert-mlm", "tokenize", {"text": "Hello world"}, lambda v, r: v.table.rowCount() == r["counts"]["tokens"] == 4),
+    ],
+)
+def test_every_task_renders(qtbot, make_tab, sample_name, task_id, values, check):
+    tab = make_tab(sample_name)
+    tab.select_task(task_id)
+    tab.form().set_values(values)
+    result = run_and_wait(qtbot, tab)
+    assert result["task"] == task_id
+    assert check(tab.result_view(), result)
+    assert not tab.error_panel.isVisible()
+
+
+def test_head_not_in_checkpoint_is_warned(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    tab.select_task("text-classification")
+    assert tab.task_warning.isVisible() and "newly initialised" in tab.task_warning.text()
+    run_and_wait(qtbot, tab)
+    assert tab.notices.isVisible() and "newly initialised" in tab.notices.text()
+
+
+def test_unavailable_head_is_disabled_in_the_picker(make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    index = next(i for i in range(tab.task_combo.count()) if tab.task_combo.itemData(i) == "text2text-generation")
+    assert not tab.task_combo.model().item(index).isEnabled()
+
+
+def test_bad_input_shows_inline_error(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    tab.form().set_value("text", "no mask here")
+    with qtbot.waitSignal(tab.run_failed, timeout=WAIT) as failed:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert "no mask token" in failed.args[0]
+    assert tab.error_panel.isVisible() and "no mask token" in tab.error_panel.message.text()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    tab.form().set_value("text", "")
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)  # checked before any job starts
+    assert "empty" in tab.error_panel.message.text() and not tab.is_busy()
+
+
+def test_missing_device_is_an_error_not_a_fallback(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    tab.device_combo.addItem("cuda:5 · gone", "cuda:5")
+    tab.device_combo.setCurrentIndex(tab.device_combo.count() - 1)
+    with qtbot.waitSignal(tab.run_failed, timeout=WAIT) as failed:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert "'cuda:5' is not available" in failed.args[0]
+    assert tab._session.loaded is None
+
+
+def test_copy_as_python_and_export_json(qtbot, make_tab, tmp_path):
+    tab = make_tab("tiny-bert-qa")
+    result = run_and_wait(qtbot, tab)
+    script = tab.script_for_last_run()
+    assert "AutoModelForQuestionAnswering.from_pretrained" in script and "What is Hugging Face creating?" in script
+    compile(script, "run.py", "exec")
+    target = tmp_path / "result.json"
+    tab.export_json(str(target))
+    assert json.loads(target.read_text())["answers"] == result["answers"]
+
+
+def test_unload_frees_and_reports(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    run_and_wait(qtbot, tab)
+    with qtbot.waitSignal(tab.status_changed, timeout=WAIT) as status:
+        qtbot.mouseClick(tab.unload_button, Qt.MouseButton.LeftButton)
+    assert status.args[0].startswith("No model loaded")
+    assert tab._session.loaded is None and not tab.unload_button.isEnabled()
+
+
+def test_shutdown_during_a_run_is_quick(qtbot, make_tab):
+    tab = make_tab("tiny-gpt2-lm")
+    load(qtbot, tab)
+    slow_down(tab, 0.05)
+    tab.form().set_values({"max_new_tokens": 100})
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "tokens/s" in tab.result_view().stats.text(), timeout=WAIT)
+    started = time.monotonic()
+    assert tab.shutdown() is True  # every worker thread ended
+    assert time.monotonic() - started < 2.0
