@@ -125,6 +125,9 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
     if len(raw) > MAX_CONFIG_BYTES:
         problems.append("config.json is larger than 16 MiB, too large to be a model config; not read")
         return None
+    if not raw.strip():
+        problems.append("config.json is empty (or not a regular file)")
+        return None
     try:
         config = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -685,8 +688,7 @@ def _looks_like_checkpoint(folder: str, names: set[str]) -> bool:
     if "config.json" in names:
         # A config.json alone counts if it is a model config (or unreadable: then we say so).
         try:
-            with open(os.path.join(folder, "config.json"), "rb") as handle:
-                head = handle.read(65536)
+            head = _read_small_file(os.path.join(folder, "config.json"), 65536)
         except OSError:
             return True
         return any(key in head for key in (b'"model_type"', b'"architectures"', b'"transformers_version"')) or not head.lstrip().startswith(b"{")
@@ -722,10 +724,9 @@ def scan_flat_legacy_cache(root: str, stats: ScanStats) -> Iterator[Checkpoint]:
         if not entry.name.endswith(".json") or entry.name.endswith(".lock"):
             continue
         try:
-            with open(entry.path, encoding="utf-8") as handle:
-                meta = json.load(handle)
+            meta = json.loads(_read_small_file(entry.path, 1024 * 1024))
             url = meta["url"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             continue
         parsed = _parse_legacy_url(str(url))
         data_path = entry.path[: -len(".json")]

@@ -387,10 +387,30 @@ class WeightsSummary:
     problems: list[str] = field(default_factory=list)
 
 
+MAX_INDEX_BYTES = 256 * 1024 * 1024
+
+
+def _read_index_json(index_path: str):
+    """The parsed index; never blocks on a FIFO, refuses absurd sizes. OSError/ValueError otherwise."""
+    fd = os.open(index_path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > MAX_INDEX_BYTES:
+            raise ValueError(f"{st.st_size // (1024 * 1024)} MiB is too large for an index")
+        raw = _read_exactly(fd, st.st_size)
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(raw)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
 def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
     """Return (tensor -> shard file, metadata.total_size) from a *.safetensors.index.json."""
-    with open(index_path, "rb") as handle:
-        index = json.loads(handle.read())
+    index = _read_index_json(index_path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ValueError("no weight_map")
@@ -401,8 +421,7 @@ def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
 
 def _index_shards(index_path: str) -> tuple[set[str], int | None]:
     """The shard files an index names and its total_size, without copying the weight map."""
-    with open(index_path, "rb") as handle:
-        index = json.loads(handle.read())
+    index = _read_index_json(index_path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ValueError("no weight_map")

@@ -599,3 +599,17 @@ print(sorted(m for m in ("torch", "transformers", "PySide6") if m in sys.modules
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_fifos_in_place_of_config_and_index_do_not_block(tmp_path):
+    config_only = tmp_path / "root" / "config-only"
+    config_only.mkdir(parents=True)
+    os.mkfifo(config_only / "config.json")
+    indexed = tmp_path / "root" / "indexed"
+    indexed.mkdir()
+    (indexed / "config.json").write_text('{"model_type": "bert"}')
+    os.mkfifo(indexed / "model.safetensors.index.json")
+    found, _ = scan_folder(tmp_path / "root")
+    facts = {c.id: c for c in found}
+    assert has_problem(facts["config-only"], "config.json is empty")
+    assert has_problem(facts["indexed"], "model.safetensors.index.json", "not a regular file")
