@@ -25,6 +25,12 @@ class HeadMatch:
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)  # (key, checkpoint, model)
     conversions: list[str] = field(default_factory=list)  # transformations that matched some checkpoint key
     problems: list[str] = field(default_factory=list)
+    load_report: str | None = None  # the table transformers logs as "<Class> LOAD REPORT" (None: nothing to report)
+
+    @property
+    def load_fails(self) -> bool:
+        """from_pretrained raises on shape mismatches (unless ignore_mismatched_sizes=True) and on conversion errors."""
+        return bool(self.mismatched) or any(p.startswith("conversion of") for p in self.problems)
 
     @property
     def clean(self) -> bool:
@@ -75,6 +81,7 @@ def match_head(model, tensors: list[TensorInfo], head: str | None = None) -> Hea
         loading_info, _ = convert_and_load_state_dict_in_model(model, meta_state_dict(tensors), load_config)
         model.tie_weights(missing_keys=loading_info.missing_keys, recompute_mapping=False)
         model._adjust_missing_and_unexpected_keys(loading_info)
+        report = loading_info.create_loading_report(None)
     finally:
         transformers_logger.setLevel(previous_level)
         if bar_was_on:
@@ -85,6 +92,8 @@ def match_head(model, tensors: list[TensorInfo], head: str | None = None) -> Hea
     for key, message in (loading_info.conversion_errors or {}).items():
         result.problems.append(f"conversion of {key} failed: {message}")
     result.conversions = [_describe(t) for t in getattr(model, "_weight_conversions", []) or []]
+    if report:
+        result.load_report = f"{result.model_class} LOAD REPORT\n{report}"
     return result
 
 

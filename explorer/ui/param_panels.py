@@ -128,6 +128,16 @@ def match_summary_html(match: HeadMatch | None, head: str | None, problems: list
         "#f08080",
         [f"{key}: checkpoint {list(ckpt)} vs model {list(model)}" for key, ckpt, model in match.mismatched],
     )
+    if match.load_fails:
+        parts.append(
+            "<p><b style='color:#c0392b'>from_pretrained will raise an error</b> for the shape mismatches unless you pass "
+            "<code>ignore_mismatched_sizes=True</code>; then those weights are newly initialised too.</p>"
+        )
+    if match.load_report:
+        parts.append(
+            "<p><b>What transformers prints when loading this way</b></p>"
+            f"<pre style='background:#f4f4f4; color:#202020; padding:6px'>{html.escape(match.load_report)}</pre>"
+        )
     if match.conversions:
         items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in match.conversions)
         parts.append(f"<p><b>Conversions transformers applies when loading</b></p><ul>{items}</ul>")

@@ -50,6 +50,8 @@ def test_shape_mismatch(tmp_path):
     mismatched = {m["name"]: (m["checkpoint_shape"], m["model_shape"]) for m in report["mismatched"]}
     assert mismatched["classifier.weight"] == ([3, 32], [5, 32])
     assert mismatched["classifier.bias"] == ([3], [5])
+    result = run_to_end(parameters_job(tmp_path, "AutoModelForSequenceClassification"))
+    assert result.match.load_fails
 
 
 def test_mixtral_legacy_expert_layout_has_no_false_reports(tmp_path):
@@ -95,3 +97,13 @@ def test_stored_name_for_prefix_differences():
     assert stored_name_for("embeddings.word_embeddings.weight", stored) == "bert.embeddings.word_embeddings.weight"
     assert stored_name_for("bert.pooler.dense.weight", stored) == "pooler.dense.weight"
     assert stored_name_for("model.layers.0.mlp.experts.gate_up_proj", stored) is None
+
+
+def test_load_report_and_failure_flag(tmp_path):
+    from explorer.core.jobs import run_to_end
+
+    _tiny_bert_base(tmp_path)
+    match = run_to_end(parameters_job(tmp_path, "AutoModelForSequenceClassification")).match
+    assert "LOAD REPORT" in match.load_report and "classifier.weight" in match.load_report and "MISSING" in match.load_report
+    assert not match.load_fails
+    assert run_to_end(parameters_job(tmp_path)).match.load_report is None
