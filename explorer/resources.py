@@ -42,11 +42,11 @@ def resource_path(name: str) -> Path:
 
 
 def app_icon_paths() -> list[Path]:
-    """The icon's SVG and every PNG size present: a window icon gets all of them."""
-    paths = [resource_path(APP_ICON_SVG)]
-    for size in APP_ICON_SIZES:
+    """The icon's SVG and every PNG size present (a window icon takes them all); [] if none."""
+    paths = []
+    for name in (APP_ICON_SVG, *(f"icons/model-explorer-{size}.png" for size in APP_ICON_SIZES)):
         try:
-            paths.append(resource_path(f"icons/model-explorer-{size}.png"))
+            paths.append(resource_path(name))
         except FileNotFoundError:
             continue
     return paths

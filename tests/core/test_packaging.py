@@ -32,6 +32,9 @@ def metainfo() -> ET.Element:
 
 
 def test_desktop_entry_fields():
+    import explorer
+
+    assert explorer.APP_ID == APP_ID  # the running app names its desktop file with it
     entry = desktop_entry()
     assert entry["Type"] == "Application"
     assert entry["Name"] == "Model Explorer"
@@ -99,6 +102,8 @@ def test_resource_path_prefers_the_packaged_copy(tmp_path, monkeypatch):
         resources.resource_path("style-missing.qss")
     with pytest.raises(ValueError):
         resources.resource_path("../pyproject.toml")
+    monkeypatch.setattr(resources, "_PACKAGE_DIR", tmp_path / "nowhere" / "explorer")
+    assert resources.app_icon_paths() == [] and resources.style_sheet_text() == ""  # no crash without resources
 
 
 def test_png_icons_have_their_sizes_and_match_the_svg():
