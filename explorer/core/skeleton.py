@@ -89,9 +89,9 @@ class Skeleton:
 # --- configuration and class resolution -------------------------------------------------------------
 
 
-def _config_json(path: str) -> dict:
+def _config_json(config_file: str) -> dict:
     try:
-        with open(os.path.join(path, "config.json"), "rb") as handle:
+        with open(config_file, "rb") as handle:
             data = json.loads(handle.read())
     except FileNotFoundError:
         raise SkeletonError("no config.json: the model structure cannot be built (tensors on disk are still listed)") from None
@@ -121,10 +121,14 @@ def remote_code_consented(path: str) -> bool:
         return False
 
 
-def load_config(path: str, trust_remote_code: bool):
+def load_config(path: str, trust_remote_code: bool, config_json: dict | None = None):
+    """The config object; from the folder, or from the JSON alone when the file is not stored under its name there."""
     from transformers import AutoConfig
 
     try:
+        if config_json is not None:
+            values = dict(config_json)
+            return AutoConfig.for_model(values.pop("model_type", None), **values)
         return AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as exc:  # transformers raises many kinds for bad configs; the user needs the reason
         raise SkeletonError(f"config.json could not be loaded: {exc}") from None
@@ -363,7 +367,10 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
     cancel = cancel or CancelToken()
     path = _source_path(source)
     yield Progress(0, 3, "reading config")
-    config_json = _config_json(path)
+    in_folder = os.path.join(path, "config.json")
+    # Legacy caches keep files under content hashes; the record knows where config.json really is.
+    config_file = (source.file_path("config.json") if isinstance(source, Checkpoint) else None) or in_folder
+    config_json = _config_json(config_file)
     yield Progress(0, 3, "loading transformers")
     import_transformers()
     custom = needs_remote_code(config_json)
@@ -372,7 +379,7 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
         raise SkeletonError(
             "this checkpoint needs its own code to build the model; allow its custom code (Config tab) to see the module tree"
         )
-    config = load_config(path, trusted)
+    config = load_config(path, trusted, None if os.path.abspath(config_file) == os.path.abspath(in_folder) else config_json)
     heads = available_heads(config, config_json if trusted else None)
     chosen = head or default_head(config, config_json if trusted else None)
     cancel.raise_if_cancelled()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.safetensors_header import TensorInfo
-from explorer.core.tensors_on_disk import DiskTensors
+from explorer.core.tensors_on_disk import FORMAT_SAFETENSORS, DiskTensors
 from explorer.core.torch_import import import_torch
 
 DEFAULT_MAX_ELEMENTS = 4_000_000
@@ -66,15 +66,17 @@ def _row_blocks(rows: int, rows_wanted: int) -> list[tuple[int, int]]:
 class _Reader:
     """Reads (a sample of) one tensor from its file; safetensors sliced, .bin via mmap'd torch.load."""
 
-    def __init__(self, path: str, tensor: TensorInfo):
+    def __init__(self, path: str, tensor: TensorInfo, file_format: str | None):
         self.path = path
         self.tensor = tensor
+        # By the checkpoint's format, not the file name: legacy caches store files under content hashes.
+        self.is_safetensors = file_format == FORMAT_SAFETENSORS if file_format else path.endswith(".safetensors")
 
     def read(self, max_elements: int, cancel: CancelToken):
         torch = import_torch()
 
         tensor = self.tensor
-        if self.path.endswith(".safetensors"):
+        if self.is_safetensors:
             from safetensors import safe_open
 
             with safe_open(self.path, framework="pt", device="cpu") as handle:
@@ -183,7 +185,7 @@ def tensor_stats_job(
     if path is None:
         raise KeyError(f"the file holding {name} ({tensor.file}) could not be read")
     yield Progress(0, 2, f"reading {name}")
-    sample = _Reader(path, tensor).read(max_elements, cancel)
+    sample = _Reader(path, tensor, disk.format).read(max_elements, cancel)
     cancel.raise_if_cancelled()
     yield Progress(1, 2, "computing statistics")
     return summarize(tensor.name, tensor.shape, tensor.dtype, tensor.numel, sample)
@@ -239,7 +241,7 @@ def layer_norms_job(
     for done, (layer, tensor) in enumerate(members):
         cancel.raise_if_cancelled()
         yield Progress(done, len(members), f"layer {layer}")
-        sample = _Reader(disk.file_paths[tensor.file], tensor).read(max_elements, cancel).to(torch.float32)
+        sample = _Reader(disk.file_paths[tensor.file], tensor, disk.format).read(max_elements, cancel).to(torch.float32)
         sq_sum = float(sample.double().pow(2).sum())
         scale = tensor.numel / max(1, sample.numel())
         result.estimated = result.estimated or scale > 1

@@ -148,3 +148,16 @@ def test_custom_code_with_consent_builds(tmp_path):
     blocks = skeleton.root.children[0]
     assert blocks.name == "blocks.0-2" and blocks.repeat == 3
     assert "class TinyCustomModel" in module_source(skeleton, "TinyCustomModel")
+
+
+def test_config_stored_under_another_name(tmp_path, sample):
+    """Legacy caches store config.json under a content hash; the checkpoint record says where."""
+    import shutil
+
+    from explorer.core.checkpoint import Checkpoint, CheckpointFile
+
+    blob = tmp_path / "3f1c0a9e.json"
+    shutil.copy(sample("tiny-bert-mlm") / "config.json", blob)
+    record = Checkpoint(id="legacy/bert", source="legacy-cache", path=str(tmp_path), files=[CheckpointFile("config.json", str(blob), blob.stat().st_size)])
+    skeleton = build_skeleton(record)
+    assert skeleton.model_class == "BertForMaskedLM"
