@@ -328,8 +328,6 @@ def _list_files(
                         known = blob_stats.get(blob) if blob is not None else None
                         if known is not None:
                             size, mtime_ns = known
-                    if blob is None:
-                        blob = os.path.basename(target)
                     if size is None:
                         st = os.stat(entry.path)
                         is_dir = stat_module.S_ISDIR(st.st_mode)
