@@ -38,6 +38,7 @@ def parameters_job(source: Checkpoint | str | os.PathLike, head: str | None = No
         built = yield from build_model_job(source, head, cancel)
     except SkeletonError as exc:
         result.problems.append(str(exc))
+        result.heads, result.head = list(exc.heads), exc.head
         return result
     result.heads, result.head, result.config_json = built.heads, built.head, built.config_json
     yield Progress(2, 3, "walking the module tree")

@@ -25,7 +25,13 @@ DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64":
 
 
 class SkeletonError(Exception):
-    """The model could not be built on meta; the message is for the user."""
+    """The model could not be built on meta; the message is for the user.
+
+    ``heads``/``head`` are filled when the config was readable, so the user can pick another head.
+    """
+
+    heads: list[str] = []
+    head: str | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -384,8 +390,12 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
     chosen = head or default_head(config, config_json if trusted else None)
     cancel.raise_if_cancelled()
     yield Progress(1, 3, f"building {chosen} on the meta device")
-    model_class = resolve_model_class(config, chosen, path, config_json, trusted)
-    model = build_meta_model(model_class, config)
+    try:
+        model_class = resolve_model_class(config, chosen, path, config_json, trusted)
+        model = build_meta_model(model_class, config)
+    except SkeletonError as exc:
+        exc.heads, exc.head = heads, chosen
+        raise
     cancel.raise_if_cancelled()
     return BuiltModel(model=model, config=config, config_json=config_json, head=chosen, heads=heads, custom_code=trusted)
 

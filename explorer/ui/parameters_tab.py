@@ -212,7 +212,7 @@ class ParametersTab(QWidget):
         if checkpoint is None:
             return
         self._cancel_all()
-        self._reset_views(keep_heads=True)
+        self._reset_views()
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self._start(
@@ -241,7 +241,7 @@ class ParametersTab(QWidget):
 
     # --- results ------------------------------------------------------------------------------------
 
-    def _reset_views(self, keep_heads: bool = False) -> None:
+    def _reset_views(self) -> None:
         self._result = None
         self._disk = None
         self._skeleton = None

@@ -161,3 +161,15 @@ def test_tree_model_stays_fast_with_tens_of_thousands_of_nodes(qtbot):
     model.set_status({"blocks.7.leaf3.weight": "missing"})
     assert time.perf_counter() - start < 3.0
     assert model.index_of(matches[-1]).isValid()
+
+
+def test_head_that_does_not_fit_keeps_the_chooser(tab, base_bert, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(base_bert))
+    _wait_loaded(qtbot, tab)
+    first = tab.result()
+    tab._load("AutoModelForImageClassification")
+    qtbot.waitUntil(lambda: tab.result() is not None and tab.result() is not first and not tab.is_busy(), timeout=20000)
+    assert any("does not support" in p for p in tab.result().problems)
+    assert tab.head_combo.isEnabled() and tab.head_combo.findData("AutoModel") >= 0
+    assert tab.tensor_model.rowCount() > 0
