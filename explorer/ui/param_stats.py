@@ -24,7 +24,7 @@ def _fmt(value: float) -> str:
 def _plot(title: str) -> pg.PlotWidget:
     widget = pg.PlotWidget(background=None)
     widget.setTitle(title, size="9pt")
-    widget.setMinimumHeight(150)
+    widget.setMinimumSize(200, 150)
     widget.showGrid(x=True, y=True, alpha=0.2)
     widget.setMenuEnabled(False)
     return widget
@@ -56,6 +56,7 @@ class StatsPanel(QWidget):
             grid.addWidget(name, position // 4, (position % 4) * 2, Qt.AlignmentFlag.AlignRight)
             grid.addWidget(value, position // 4, (position % 4) * 2 + 1)
             self._values[label] = value
+        grid.setColumnStretch(8, 1)
         layout.addWidget(numbers)
 
         self.histogram = _plot("Value histogram")
@@ -63,7 +64,7 @@ class StatsPanel(QWidget):
         self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(70, 130, 200, 160), pen=pg.mkPen((40, 90, 160)))
         self.histogram.addItem(self._bars)
         # Plots share the height in a splitter so the user can give room to the one that matters.
-        plots = QSplitter(Qt.Orientation.Vertical)
+        plots = QSplitter(Qt.Orientation.Horizontal)
         plots.setChildrenCollapsible(False)
         plots.addWidget(self.histogram)
 
@@ -91,9 +92,9 @@ class StatsPanel(QWidget):
         self.norms.setLabel("bottom", "layer")
         self._norm_curve = self.norms.plot([], [], pen=pg.mkPen((200, 90, 40), width=2), symbol="o", symbolSize=5)
         plots.addWidget(self.norms)
-        plots.setStretchFactor(0, 2)
-        plots.setStretchFactor(1, 3)
-        plots.setStretchFactor(2, 2)
+        plots.setStretchFactor(0, 1)
+        plots.setStretchFactor(1, 1)
+        plots.setStretchFactor(2, 1)
         layout.addWidget(plots, 1)
         layout.addLayout(norms_row)
         self.clear()
@@ -161,9 +162,9 @@ class StatsPanel(QWidget):
     def show_norms(self, norms: LayerNorms) -> None:
         self._norm_curve.setData(norms.layers, norms.norms)
         self.norms.setVisible(True)
-        self.norms.setTitle(f"L2 norm per layer: {norms.pattern}", size="9pt")
+        # The pattern goes in the note: a long plot title would force the plot wider than the panel.
         self.norms.enableAutoRange()
-        note = f"{len(norms.layers)} layers"
+        note = f"{norms.pattern}: {len(norms.layers)} layers"
         if norms.estimated:
             note += " (large tensors estimated from samples)"
         self.norms_note.setText(note)

@@ -20,6 +20,8 @@ COL_NAME, COL_CLASS, COL_PARAMS, COL_SHARE, COL_SHAPE, COL_DTYPE, COL_BYTES, COL
 ShareRole = Qt.ItemDataRole.UserRole + 1
 ItemRole = Qt.ItemDataRole.UserRole + 2
 
+SHARE_BAR_COLOUR = QColor(60, 120, 200)
+
 STATUS_COLOURS = {
     "missing": QColor(255, 196, 120),  # newly initialised: orange
     "mismatched": QColor(240, 128, 128),  # shape differs: red
@@ -325,7 +327,8 @@ class ShareBarDelegate(QStyledItemDelegate):
         painter.drawRect(bar)
         width = int(bar.width() * max(0.0, min(1.0, share)))
         if width:
-            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+            # A fixed mid blue: style sheets often make Highlight too pale to read as a bar.
+            painter.setBrush(SHARE_BAR_COLOUR)
             painter.drawRect(QRect(bar.left(), bar.top(), width, bar.height()))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))

@@ -79,7 +79,8 @@ class ParametersTab(QWidget):
         status_row.addWidget(self.progress)
         layout.addLayout(status_row)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # Tree above, details below: the tree needs the width for its columns, the plots sit side by side.
+        splitter = QSplitter(Qt.Orientation.Vertical)
         self.left_tabs = QTabWidget()
         self.tree_model = ModuleTreeModel(self)
         self.tree = QTreeView()
@@ -91,7 +92,7 @@ class ParametersTab(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((210, 170, 65, 110, 95, 65, 65, 150)):
+        for column, width in enumerate((200, 165, 75, 110, 125, 70, 70, 150)):
             header.resizeSection(column, width)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)
         self.left_tabs.addTab(self.tree, "Modules")
@@ -139,7 +140,7 @@ class ParametersTab(QWidget):
         splitter.addWidget(self.right_tabs)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([950, 450])
+        splitter.setSizes([480, 320])
         layout.addWidget(splitter, 1)
 
     # --- public -------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_search_and_stats(tab, base_bert, qtbot):
     assert tab.stats.norms_button.isEnabled()
     tab.stats.norms_button.click()
     qtbot.waitUntil(lambda: "3 layers" in tab.stats.norms_note.text(), timeout=10000)
+    assert "encoder.layer.{}.attention" in tab.stats.norms_note.text()
 
 
 def test_module_source_and_memory_plan(tab, sample, qtbot):
