@@ -146,7 +146,7 @@ class StatsPanel(QWidget):
             self._image.setRect(0, 0, cols, rows)
             self.heatmap.setLabel("bottom", f"columns (0–{cols - 1})")
             if stats.is_sample and len(stats.shape) == 2 and rows < stats.shape[0]:
-                self.heatmap.setLabel("left", f"{rows} evenly spaced rows of {stats.shape[0]}")
+                self.heatmap.setLabel("left", f"{rows} of {stats.shape[0]} rows")
             else:
                 self.heatmap.setLabel("left", f"rows (0–{rows - 1})")
             self.heatmap.setVisible(True)

@@ -101,9 +101,10 @@ def totals_html(disk: DiskTensors) -> str:
         totals = disk.by_file.get(name)
         if totals:
             files.append(f"<tr><td>{html.escape(name)}</td><td align=right>{totals.tensors:,}</td><td align=right>{human_count(totals.params)}</td><td align=right>{human_bytes(totals.bytes)}</td></tr>")
-    if len(files) > 8:
-        hidden = len(files) - 6
-        files = files[:6] + [f"<tr><td colspan=4><i>… and {hidden} more files</i></td></tr>"]
+    if len(files) > 4:
+        # The table below lists every tensor with its file; here a few lines are enough to show the pattern.
+        hidden = len(files) - 3
+        files = files[:3] + [f"<tr><td colspan=4><i>… and {hidden} more files (sort the table by File)</i></td></tr>"]
     index = ""
     if disk.index_total_size is not None:
         agrees = disk.index_total_size == disk.total_bytes
