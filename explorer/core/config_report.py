@@ -763,6 +763,94 @@ def _load_hint(rows: list[dict], architectures: list[str], needs_consent: bool) 
     return " ".join(parts)
 
 
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def exact_load_hint(rows: list[dict], architectures: list[str], checks: dict[str, dict]) -> str:
+    """The load hint from checked weights (``head_survey`` results as JSON, by Auto class) instead of class names.
+
+    Says which class loads every weight, which others do too, which keep every saved weight
+    and only add new ones (BertForPreTraining from an MLM checkpoint), and what AutoModel drops.
+    """
+    from explorer.core.head_survey import STATUS_LOADS, STATUS_MISMATCH, STATUS_PARTIAL, group_keys, module_names
+
+    checked = [(row, checks[row["auto_class"]]) for row in rows if row["resolves_to"] and row["auto_class"] in checks]
+    if not checked:
+        return ""
+    saved = set(architectures)
+    loaders = [(row, check) for row, check in checked if check["status"] == STATUS_LOADS]
+    parts = []
+    mentioned: set[str] = set()
+    if loaders:
+        preferred = (
+            next(((r, c) for r, c in loaders if r["resolves_to"] in saved and r["auto_class"] != "AutoModel"), None)
+            or next(((r, c) for r, c in loaders if r["resolves_to"] in saved), None)
+            or next(((r, c) for r, c in loaders if r["auto_class"] != "AutoModel"), None)
+            or loaders[0]
+        )
+        row = preferred[0]
+        mentioned.add(row["resolves_to"])
+        if row["resolves_to"] in saved:
+            parts.append(f"Load with {row['auto_class']}: it builds {row['resolves_to']}, the class the weights were saved with, and every weight loads.")
+        else:
+            parts.append(f"Load with {row['auto_class']}: it builds {row['resolves_to']} and every saved weight loads.")
+        others = []
+        for other, _ in loaders:
+            if other["resolves_to"] not in mentioned:
+                mentioned.add(other["resolves_to"])
+                others.append(f"{other['auto_class']} ({other['resolves_to']})")
+        if others:
+            parts.append(f"{_join(others[:2])} also load{'s' if len(others[:2]) == 1 else ''} every weight.")
+    else:
+        candidates = [(r, c) for r, c in checked if c["status"] == STATUS_PARTIAL]
+        if candidates:
+            row, check = min(candidates, key=lambda rc: (len(rc[1]["unexpected"]), len(rc[1]["missing"])))
+            mentioned.add(row["resolves_to"])
+            parts.append(f"No Auto class loads every saved weight; {row['auto_class']} ({row['resolves_to']}) comes closest: {check['verdict']}.")
+        elif any(c["status"] == STATUS_MISMATCH for _, c in checked):
+            parts.append("No Auto class loads this checkpoint as saved: tensor shapes differ from what config.json builds.")
+    keepers = []
+    for row, check in checked:
+        if check["status"] == STATUS_PARTIAL and not check["unexpected"] and row["resolves_to"] not in mentioned:
+            mentioned.add(row["resolves_to"])
+            new = module_names(check["missing"])
+            keepers.append(f"{row['auto_class']} also loads every saved weight; only {_join(new)} {'is' if len(new) == 1 else 'are'} new.")
+    parts.extend(keepers[:2])
+    base = next(((r, c) for r, c in checked if r["auto_class"] == "AutoModel"), None)
+    if base is not None and base[0]["resolves_to"] not in mentioned and base[1]["status"] == STATUS_PARTIAL and base[1]["unexpected"]:
+        row, check = base
+        text = f"AutoModel gives the bare {row['resolves_to']}: it drops {_join(group_keys(check['unexpected']))}"
+        if check["missing"]:
+            text += f" and initialises {_join(module_names(check['missing']))} randomly"
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
+    """A copy of the report whose resolution rows carry the checked weights and whose load hint is exact.
+
+    Each checked row gets ``weights`` (the check as JSON) and its heuristic ``note`` replaced by
+    the verdict; rows that could not be checked keep their note.
+    """
+    from explorer.core.head_survey import STATUS_UNCHECKED
+
+    report = dict(report)
+    rows = []
+    for row in report.get("resolution") or []:
+        check = checks.get(row["auto_class"]) if row.get("resolves_to") else None
+        if check is not None:
+            row = {**row, "weights": check}
+            if check["status"] != STATUS_UNCHECKED:
+                row["note"] = check["verdict"]
+        rows.append(row)
+    report["resolution"] = rows
+    hint = exact_load_hint(rows, report.get("architectures") or [], checks)
+    if hint:
+        report["load_hint"] = hint
+    return report
+
+
 # --------------------------------------------------------------------------- copy as Python
 
 
@@ -973,13 +1061,35 @@ def build_config_report(path: str, store: ConsentStore | None = None) -> dict:
     return run_to_end(config_report_job(path, store=store))
 
 
-def inspect_config(path: str) -> dict:
-    """The Config facts for ``model-explorer inspect --json`` (never runs code without consent)."""
+def inspect_config(path: str, check_weights: bool = True) -> dict:
+    """The Config facts for ``model-explorer inspect --json`` (never runs code without consent).
+
+    With ``check_weights``, each Auto class is checked against the weights on disk (meta device,
+    nothing loaded) so the notes and the load hint say exactly what loads.
+    """
     report = build_config_report(path)
+    if check_weights:
+        report = _with_checked_weights(path, report)
     report = dict(report)
     # Source text of custom code is for the window's viewer; the command line lists files only.
     report["remote_code"] = {k: v for k, v in report["remote_code"].items() if k != "sources"}
     report.pop("config_text", None)
+    return report
+
+
+def _with_checked_weights(path: str, report: dict) -> dict:
+    from explorer.core.head_survey import survey_heads_now
+    from explorer.core.skeleton import SkeletonError
+
+    autos = [row["auto_class"] for row in report.get("resolution") or [] if row.get("resolves_to")]
+    if not autos:
+        return report
+    try:
+        checks = survey_heads_now(path, autos)
+    except SkeletonError as exc:
+        return {**report, "weights_checked": False, "weights_note": str(exc)}
+    report = apply_head_checks(report, {name: check.to_json() for name, check in checks.items()})
+    report["weights_checked"] = True
     return report
 
 
@@ -1037,6 +1147,8 @@ __all__ = [
     "build_config_report",
     "config_report_job",
     "inspect_config",
+    "apply_head_checks",
+    "exact_load_hint",
     "compare_configs",
     "compare_derived",
     "iter_fields",
