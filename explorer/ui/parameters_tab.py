@@ -26,7 +26,7 @@ from explorer.core.tensors_on_disk import DiskTensors
 from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
-from explorer.ui.param_tree_model import COL_CLASS, COL_NAME, COL_SHARE, ItemRole, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.param_tree_model import COL_SHARE, ModuleTreeModel, ShareBarDelegate
 from explorer.ui.workers import JobRunner
 
 DEFAULT_HEAD_LABEL = "as declared (architectures)"
