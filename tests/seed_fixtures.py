@@ -478,3 +478,50 @@ def add_to_hub_cache(cache: Path, repo_id: str, folder: Path, commit: str = "0" 
         os.symlink(os.path.relpath(blob, snapshot), snapshot / path.name)
     (repo / "refs" / "main").write_text(commit)
     return snapshot
+
+
+# --------------------------------------------------------------------------- RoBERTa/BART family (seed 004's pipeline table)
+
+
+def roberta_style_tokenizer(corpus: str):
+    """Byte-level BPE with <s> … </s> around every text and a <mask> token, as RoBERTa and BART use."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, show_progress=False, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus.splitlines(), trainer)
+    tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
+        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=128,
+    )
+
+
+def build_roberta_family(folder: Path, class_name: str, **config_extra) -> Path:
+    """distilroberta-base (RobertaForMaskedLM), bart-large-mnli (BartForSequenceClassification),
+    distilbart-cnn (BartForConditionalGeneration): tiny, with a RoBERTa-style tokenizer."""
+    import torch
+    import transformers
+    from explorer.core.samples import CORPUS
+
+    tokenizer = roberta_style_tokenizer(CORPUS)
+    ids = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    if class_name.startswith("Roberta"):
+        config = transformers.RobertaConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=130, **ids, **config_extra,
+        )
+    else:
+        config = transformers.BartConfig(
+            vocab_size=len(tokenizer), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=128,
+            decoder_start_token_id=tokenizer.eos_token_id, forced_eos_token_id=tokenizer.eos_token_id, **ids, **config_extra,
+        )
+    getattr(transformers, class_name)(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

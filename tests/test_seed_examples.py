@@ -109,6 +109,13 @@ def built(tmp_path_factory, sample) -> dict[str, Path]:
             label2id={f"{i + 1} star" + ("s" if i else ""): i for i in range(5)},
         ),
     }
+    # Seed 004's pipeline defaults: distilroberta (fill-mask), bart-large-mnli (zero-shot), distilbart-cnn (summarization).
+    nli = ["contradiction", "neutral", "entailment"]
+    paths["distilroberta-base"] = fx.build_roberta_family(root / "distilroberta-base", "RobertaForMaskedLM")
+    paths["bart-large-mnli"] = fx.build_roberta_family(
+        root / "bart-large-mnli", "BartForSequenceClassification", id2label=dict(enumerate(nli)), label2id={n: i for i, n in enumerate(nli)}
+    )
+    paths["distilbart-cnn-12-6"] = fx.build_roberta_family(root / "distilbart-cnn-12-6", "BartForConditionalGeneration")
     # Seed 002 without auto_map (what AutoConfig.register works around): same code, nothing points at it.
     unregistered = shutil.copytree(paths["ltgbert"], root / "ltgbert-unregistered")
     config = json.loads((unregistered / "config.json").read_text())
@@ -536,6 +543,20 @@ def test_seed002_custom_masked_lm_runs_only_after_consent(built, capsys):
     assert result["masks"][0]["predictions"][0]["token_id"] == int(logits[0, index].argmax())
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="gap: explorer.tasks.heads.head_classes returns () for a model_type transformers does not know, so the "
+    "Demo tab greys out every task of a custom-code checkpoint although auto_map provides the head and `run` works",
+)
+def test_seed002_demo_tab_offers_the_custom_heads(built):
+    """The Demo tab's task picker for LTG-BERT: AutoModelForMaskedLM comes from auto_map, so fill-mask is available."""
+    from explorer.tasks.heads import task_choices
+
+    config = json.loads((built["ltgbert"] / "config.json").read_text())
+    choices = {c.task_id: c for c in task_choices(config["architectures"], config["model_type"])}
+    assert choices["fill-mask"].suggested and choices["fill-mask"].available
+
+
 # =========================================================================== seed 003
 
 
@@ -893,7 +914,7 @@ def test_seed004_save_pretrained_then_from_pretrained(sample, capsys, tmp_path):
     tokenizer_of(source).save_pretrained(save_directory)
     load("DistilBertForSequenceClassification", source).save_pretrained(save_directory)
     before, after = inspect_json(capsys, source), inspect_json(capsys, save_directory)
-    assert after["tensors"] == [{**t, "file": t["file"]} for t in before["tensors"]]
+    assert after["tensors"] == before["tensors"]
     assert after["auto_classes"] == before["auto_classes"]
     text = ["We hope you don't hate it."]
     first = run_json(capsys, "text-classification", source, "--text", text[0])["results"]
@@ -901,3 +922,49 @@ def test_seed004_save_pretrained_then_from_pretrained(sample, capsys, tmp_path):
     assert first == second
     concrete = inspect_json(capsys, save_directory, "--head", "DistilBertForSequenceClassification")
     assert concrete["missing"] == [] and concrete["unexpected"] == []
+
+
+def test_seed004_pipeline_default_zero_shot_model_bart_large_mnli(built, capsys):
+    """`pipeline("zero-shot-classification")` → bart-large-mnli: each label becomes the hypothesis
+    "This example is {label}." and the entailment logits are compared across labels."""
+    import torch
+
+    path = built["bart-large-mnli"]
+    text, labels = "I have been waiting for a course like this my whole life.", ["education", "politics", "business"]
+    result = run_json(capsys, "zero-shot-classification", path, "--text", text, "--labels", ",".join(labels))
+    assert result["model"]["class"] == "BartForSequenceClassification" and result["entailment_label"] == "entailment"
+    tokenizer, model = tokenizer_of(path), load("AutoModelForSequenceClassification", path)
+    hypotheses = [f"This example is {label}." for label in labels]
+    with torch.no_grad():
+        logits = model(**tokenizer([text] * len(labels), hypotheses, padding=True, return_tensors="pt")).logits
+    expected = dict(zip(labels, logits[:, model.config.label2id["entailment"]].softmax(dim=0).tolist()))
+    assert dict(zip(result["labels"], result["scores"])) == pytest.approx(expected, abs=1e-5)
+
+
+def test_seed004_pipeline_default_fill_mask_model_distilroberta(built, capsys):
+    """`pipeline("fill-mask")` → distilroberta-base, whose mask token is <mask>, not [MASK]."""
+    import torch
+
+    path = built["distilroberta-base"]
+    result = run_json(capsys, "fill-mask", path, "--text", "Paris is the [MASK] of France.")
+    assert result["mask_token"] == "<mask>" and result["text"] == "Paris is the <mask> of France."
+    tokenizer, model = tokenizer_of(path), load("AutoModelForMaskedLM", path)
+    inputs = tokenizer("Paris is the <mask> of France.", return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    index = int((inputs.input_ids[0] == tokenizer.mask_token_id).nonzero()[0, 0])
+    assert result["masks"][0]["predictions"][0]["token_id"] == int(logits[0, index].argmax())
+
+
+def test_seed004_pipeline_default_summarization_model_distilbart(built, capsys):
+    """`pipeline("summarization")` → distilbart-cnn-12-6, an encoder-decoder that generates the summary."""
+    import torch
+
+    path = built["distilbart-cnn-12-6"]
+    text = "The report describes the results. The weather is nice today."
+    result = run_json(capsys, "text2text-generation", path, "--text", text, "--set", "max_length=12")
+    assert result["model"]["class"] == "BartForConditionalGeneration"
+    tokenizer, model = tokenizer_of(path), load("AutoModelForSeq2SeqLM", path)
+    with torch.no_grad():
+        outputs = model.generate(**tokenizer(text, return_tensors="pt"), max_length=12, num_beams=4, early_stopping=True)
+    assert result["token_ids"] == outputs[0].tolist()
