@@ -613,3 +613,34 @@ def test_fifos_in_place_of_config_and_index_do_not_block(tmp_path):
     facts = {c.id: c for c in found}
     assert has_problem(facts["config-only"], "config.json is empty")
     assert has_problem(facts["indexed"], "model.safetensors.index.json", "not a regular file")
+
+
+def test_cache_wide_shared_blob_store(tmp_path, sample):
+    """huggingface_hub 2.x can keep Xet files once per cache: repo blobs link into <cache>/blobs/."""
+    import hashlib
+
+    from huggingface_hub import scan_cache_dir
+
+    cache = tmp_path / "hub"
+    store = cache / "blobs"
+    store.mkdir(parents=True)
+    (store / ".huggingface-shared-blobs").write_text("1\n")
+    weights = (sample("tiny-bert-mlm") / "model.safetensors").read_bytes()
+    xet_hash = hashlib.sha256(b"xet" + weights).hexdigest()
+    (store / xet_hash[:2]).mkdir()
+    (store / xet_hash[:2] / xet_hash).write_bytes(weights)
+    for repo_id in ("org/first", "org/second"):
+        repo = HubRepo(cache, repo_id)
+        for path in sorted(sample("tiny-bert-mlm").iterdir()):
+            if path.name != "model.safetensors":
+                repo.add(REV_1, path.name, path.read_bytes())
+        etag_blob = repo.path / "blobs" / hashlib.sha256(weights).hexdigest()
+        os.symlink(os.path.relpath(store / xet_hash[:2] / xet_hash, etag_blob.parent), etag_blob)
+        repo.link(REV_1, "model.safetensors", etag_blob)
+        repo.ref("main", REV_1)
+    found, _ = scan_hub(cache)
+    assert sorted(c.id for c in found) == ["org/first", "org/second"]
+    info = scan_cache_dir(cache)
+    assert {c.id: c.repo_size_bytes for c in found} == {r.repo_id: r.size_on_disk for r in info.repos}
+    for ckpt in found:
+        assert ckpt.problems == [] and ckpt.num_parameters and ckpt.file("model.safetensors").size == len(weights)
