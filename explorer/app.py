@@ -88,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     locations = fixed_locations(args)
     loaded = load_settings()
     window = MainWindow(loaded, locations=locations, persist_settings=not args.screenshot)
-    from explorer.ui.workers import stop_all_jobs
-
-    app.aboutToQuit.connect(lambda: stop_all_jobs(2000))
     _install_excepthook(lambda: window)
     if args.screenshot:
         return take_screenshot(app, window, args.screenshot, args.select, args.tab)
@@ -98,7 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("MODEL_EXPLORER_STARTUP_PROBE"):
         _report_when_shown(app)
     window.start_background_work()
-    return app.exec()
+    code = app.exec()
+    return _exit_after_jobs(code)
+
+
+def _exit_after_jobs(code: int) -> int:
+    """Give running jobs 2 s to stop after their cancel; a job stuck in a native call (a model load,
+    an import) must not keep the app open, nor abort it when its QThread is torn down."""
+    import threading
+
+    from explorer.ui.workers import stop_all_jobs
+
+    # A daemon thread still importing torch at interpreter shutdown can crash the exit too.
+    if not stop_all_jobs(2000) or threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _report_when_shown(app) -> None:
@@ -116,24 +129,27 @@ def _report_when_shown(app) -> None:
 
 
 def _wait_until_tabs_are_idle(app, window, timeout_s: float = 60.0) -> None:
-    """Let the shown tab finish its background work, so the picture shows results, not 'loading'."""
+    """Let the shown tab finish its background work, so the picture shows results, not 'loading'.
+
+    Waits in a real event loop: spinning processEvents() while a worker imports torch has crashed PySide.
+    """
     import time
 
     from PySide6.QtCore import QEventLoop, QTimer
 
+    def settle(msecs: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(msecs, loop.quit)
+        loop.exec()
+
     deadline = time.monotonic() + timeout_s
+    settle(50)
     while time.monotonic() < deadline:
-        for _ in range(3):
-            app.processEvents()
-        current = window.tabs.currentWidget()
-        busy = getattr(current, "is_busy", None)
+        busy = getattr(window.tabs.currentWidget(), "is_busy", None)
         if busy is None or not busy():
             break
-        loop = QEventLoop()
-        QTimer.singleShot(50, loop.quit)
-        loop.exec()
-    for _ in range(5):
-        app.processEvents()
+        settle(50)
+    settle(100)
 
 
 def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int:
@@ -162,11 +178,8 @@ def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int
     _wait_until_tabs_are_idle(app, window)
     ok = window.grab().save(path)
     window.close()
-    from explorer.ui.workers import stop_all_jobs
-
-    stop_all_jobs(2000)
     if not ok:
         print(f"model-explorer: could not write {path}", file=sys.stderr)
-        return 1
+        return _exit_after_jobs(1)
     print(path)
-    return 0
+    return _exit_after_jobs(0)

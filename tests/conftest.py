@@ -11,6 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The hub is unreachable here and the app is offline by default; make any accidental call fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Tests import torch on the main thread at any moment; the window's background warm-up import
+# would race with them (two first imports of torch crash it). Tests of the warm-up opt back in.
+os.environ["MODEL_EXPLORER_WARM_UP"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -918,6 +918,10 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     if not os.path.isdir(path):
         problems.append(f"{path} is not a folder")
         return report
+    # First import of the stack goes through the shared lock: two workers importing torch at once crash it.
+    from explorer.core.torch_import import import_transformers
+
+    import_transformers()
     files = _checkpoint_files(path)
     report["has_tokenizer"] = any(n in files for n in TOKENIZER_FILES)
 

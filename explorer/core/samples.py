@@ -216,6 +216,9 @@ def create_samples(dest: str | os.PathLike, names: Iterable[str] | None = None, 
     dest.mkdir(parents=True, exist_ok=True)
     created: list[Path] = []
     yield Progress(0, len(wanted), "Importing torch and transformers")
+    from explorer.core.torch_import import import_transformers
+
+    import_transformers()
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()

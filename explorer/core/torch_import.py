@@ -36,3 +36,15 @@ def import_transformers():
 
             _ready.update(("torch", "transformers"))
     return sys.modules["transformers"]
+
+
+def warm_up(cancel=None):
+    """Job: import the stack once in the background, so the first tab that needs it opens at once."""
+    from explorer.core.jobs import Progress
+
+    if "transformers" in _ready:
+        return False
+    yield Progress(0, 1, "Loading torch and transformers in the background…")
+    import_transformers()
+    yield Progress(1, 1, "torch and transformers are ready")
+    return True

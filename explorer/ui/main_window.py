@@ -7,6 +7,7 @@ import importlib
 import os
 import platform
 import sys
+import threading
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self._scan_runner: JobRunner | None = None
         self._samples_runner: JobRunner | None = None
         self._rescan_pending = False
+        self._warm_up_started = False
         self._extra_tabs: list[QWidget] = []
         self._pending_selection = self.settings.last_selection
         self.last_stats = None
@@ -301,7 +303,28 @@ class MainWindow(QMainWindow):
                 child = self.browser.proxy.index(0, 0, first)
                 self.browser.setCurrentIndex(child if child.isValid() else first)
         self._share_checkpoint_list()
+        self._start_warm_up()
         self.scan_finished.emit(stats)
+
+    def _start_warm_up(self) -> None:
+        """After the first scan, import torch/transformers in the background: the next tab to need them opens at once.
+
+        A daemon thread rather than a QThread: an import cannot be cancelled, and quitting during
+        it must neither wait for it nor abort on a still-running QThread.
+        """
+        if self._warm_up_started or os.environ.get("MODEL_EXPLORER_WARM_UP") == "0":
+            return
+        self._warm_up_started = True
+        from explorer.core.jobs import run_to_end
+        from explorer.core.torch_import import warm_up
+
+        def work() -> None:
+            try:
+                run_to_end(warm_up())
+            except Exception:  # the tab that needs the stack will report the error with details
+                pass
+
+        threading.Thread(target=work, name="warm-up-imports", daemon=True).start()
 
     def _on_scan_stopped(self) -> None:
         self._scan_runner = None

@@ -174,3 +174,30 @@ def test_screenshot_command_writes_a_png(tmp_path, samples_root):
 
     image = QImage(str(png))
     assert (image.width(), image.height()) == (1280, 800)
+
+
+def test_warm_up_imports_the_stack_after_the_first_scan(tmp_path, samples_root):
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        from PySide6.QtCore import QEventLoop, QTimer
+        from explorer.app import create_application
+        from explorer.core.settings import LoadedSettings, Settings
+        from explorer.ui.main_window import MainWindow
+        app = create_application([])
+        window = MainWindow(LoadedSettings(Settings(folders=[sys.argv[1]])))
+        window.show()
+        loop = QEventLoop()
+        window.scan_finished.connect(lambda stats: loop.quit())
+        window.start_scan()
+        loop.exec()
+        warm = [t for t in threading.enumerate() if t.name == "warm-up-imports"]
+        warm[0].join(120)
+        from explorer.core import torch_import
+        print("ready", sorted(torch_import._ready))
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MODEL_EXPLORER_HOME=str(tmp_path), MODEL_EXPLORER_WARM_UP="1")
+    out = subprocess.run([sys.executable, "-c", script, str(samples_root)], capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert "ready ['torch', 'transformers']" in out.stdout
