@@ -525,3 +525,16 @@ def build_roberta_family(folder: Path, class_name: str, **config_extra) -> Path:
     getattr(transformers, class_name)(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def build_old_bert_layout(folder: Path, sample_folder: Path) -> Path:
+    """A BERT folder as the 2020 tutorials downloaded it: config.json, pytorch_model.bin, vocab.txt."""
+    import torch
+    from safetensors.torch import load_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = json.loads((sample_folder / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    (folder / "vocab.txt").write_text("".join(token + "\n" for token, _ in sorted(vocab.items(), key=lambda kv: kv[1])), encoding="utf-8")
+    torch.save(load_file(str(sample_folder / "model.safetensors")), folder / "pytorch_model.bin")
+    shutil.copy(sample_folder / "config.json", folder / "config.json")
+    return folder

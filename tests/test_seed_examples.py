@@ -116,6 +116,7 @@ def built(tmp_path_factory, sample) -> dict[str, Path]:
         root / "bart-large-mnli", "BartForSequenceClassification", id2label=dict(enumerate(nli)), label2id={n: i for i, n in enumerate(nli)}
     )
     paths["distilbart-cnn-12-6"] = fx.build_roberta_family(root / "distilbart-cnn-12-6", "BartForConditionalGeneration")
+    paths["bert-base-uncased-2020"] = fx.build_old_bert_layout(root / "bert-base-uncased-2020", bert_tokenizer)
     # Seed 002 without auto_map (what AutoConfig.register works around): same code, nothing points at it.
     unregistered = shutil.copytree(paths["ltgbert"], root / "ltgbert-unregistered")
     config = json.loads((unregistered / "config.json").read_text())
@@ -178,6 +179,17 @@ def test_seed000_chatglm_auto_map_needs_consent_then_builds_custom_class(built, 
     assert after["missing"] == [] and after["unexpected"] == []  # every stored weight loads
     # No built-in class: transformers knows no 'chatglm', only the auto_map makes it loadable.
     assert resolution(after)["AutoModelForCausalLM"]["resolves_to"] is None
+
+
+def test_seed000_automodel_swaps_bert_for_roberta_by_name_only(built, sample, capsys):
+    """"AutoModel lets us change only the argument, not the code, when switching models (BERT → RoBERTa)";
+    built-in classes BertModel, RobertaModel, GPT2Model."""
+    classes = {}
+    for path in (sample("tiny-bert-mlm"), built["distilroberta-base"]):
+        result = run_json(capsys, "feature-extraction", path, "--text", "Hello world.")
+        classes[path.name] = result["model"]["class"]
+    assert classes == {"tiny-bert-mlm": "BertModel", "distilroberta-base": "RobertaModel"}
+    assert inspect_json(capsys, sample("tiny-gpt2-lm"))["auto_classes"]["AutoModel"] == "GPT2Model"
 
 
 def test_seed000_without_auto_map_the_builtin_mapping_decides(sample, capsys):
@@ -333,6 +345,29 @@ def test_seed001_bertmodel_encodes_here_is_some_text_to_encode(sample, capsys):
         last_hidden_states = model(torch.tensor([input_ids]))[0]
     assert list(last_hidden_states.shape) == features["last_hidden_state_shape"]
     assert features["vectors"][0] == pytest.approx(last_hidden_states[0, 0].tolist(), abs=1e-5)
+
+
+def test_seed001_bert_tokenizer_and_model_from_vocab_txt_and_pytorch_model_bin(built, capsys):
+    """`tokenizer = BertTokenizer.from_pretrained(model_name)`; `model = BertModel.from_pretrained(model_name)`
+    on a folder of config.json, pytorch_model.bin and vocab.txt (the files' names must stay as they are)."""
+    import torch
+    from transformers import BertModel, BertTokenizer
+
+    path = built["bert-base-uncased-2020"]
+    assert {p.name for p in path.iterdir()} == {"config.json", "pytorch_model.bin", "vocab.txt"}
+    text = "Here is some text to encode"
+    tokens = run_json(capsys, "tokenize", path, "--text", text)
+    tokenizer = BertTokenizer.from_pretrained(str(path), local_files_only=True)
+    input_ids = tokenizer.encode(text, add_special_tokens=True)
+    assert tokens["tokenizer_class"] == "BertTokenizer" and tokens["input_ids"] == input_ids
+    features = run_json(capsys, "feature-extraction", path, "--text", text, "--set", "pooling=cls")
+    model = BertModel.from_pretrained(str(path), local_files_only=True).eval()
+    with torch.no_grad():
+        last_hidden_states = model(torch.tensor([input_ids]))[0]
+    assert features["last_hidden_state_shape"] == list(last_hidden_states.shape)
+    assert features["vectors"][0] == pytest.approx(last_hidden_states[0, 0].tolist(), abs=1e-5)
+    report = inspect_json(capsys, path, "--head", "AutoModelForMaskedLM")
+    assert report["tensors_on_disk"]["format"] == "pytorch" and report["missing"] == [] and report["unexpected"] == []
 
 
 def test_seed001_wordpiece_tokens_with_cls_and_sep(sample, capsys):
@@ -565,6 +600,10 @@ def test_seed003_gpt2_loads_with_auto_model_for_causal_lm(sample, capsys):
     report = inspect_json(capsys, sample("tiny-gpt2-lm"))
     assert report["load_hint"].startswith("Load with AutoModelForCausalLM: it builds GPT2LMHeadModel")
     assert "text-generation" in report["tasks"]
+    # The Config tab's "copy as Python" is that loading code, and it runs.
+    namespace: dict = {}
+    exec(compile(report["python"], "config-snippet", "exec"), namespace)
+    assert type(namespace["model"]).__name__ == "GPT2LMHeadModel"
 
 
 def test_seed003_parameter_shapes_and_precision(sample, capsys):
@@ -616,6 +655,11 @@ def test_seed003_example1_text_generation(sample, capsys):
         outputs = model.generate(**inputs, max_length=50, do_sample=True, top_p=0.95, temperature=0.7, pad_token_id=tokenizer.eos_token_id)
     assert result["token_ids"] == outputs[0, prompt_length:].tolist()
     assert result["text"] == tokenizer.decode(outputs[0], skip_special_tokens=True)
+    # "Copy as Python" writes the tutorial's generate call with the same settings.
+    assert cli.main(["run", "text-generation", str(path), "--script", "--set", "use_chat_template=false"]) == 0
+    script = capsys.readouterr().out
+    assert "AutoModelForCausalLM.from_pretrained(" in script and "model.generate(" in script
+    assert "do_sample=True" in script and "top_p=0.95" in script and "temperature=0.7" in script
 
 
 def test_seed003_example2_fill_mask(sample, capsys):
