@@ -273,7 +273,7 @@ def test_seed000_image_classification_on_bert_is_an_error(built, capsys):
     row = resolution(report)["AutoModelForImageClassification"]
     assert row["resolves_to"] is None
     assert row["reason"].startswith("not supported") and "image classification" in row["reason"] and "BertConfig" in row["reason"]
-    assert "AutoModelForImageClassification does not support model type 'bert'" in report["problems"]
+    assert any("AutoModelForImageClassification" in p and "model type 'bert'" in p for p in report["problems"])
     assert report["modules"] is None
 
 
