@@ -68,13 +68,18 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         raise TaskError("Answer offsets need a fast tokenizer (tokenizer.json); this checkpoint has only a slow one")
     question, context = values["question"].strip(), values["context"]
     limit = max_input_length(loaded)
-    question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
-    room = limit - question_tokens - tokenizer.num_special_tokens_to_add(pair=True)
-    if room < 8:
-        raise TaskInputError(f"The question is {question_tokens} tokens: too long for a model that reads {limit} tokens with the context")
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
     notices = []
     stride = values["stride"]
-    stride_lowered = stride >= room
+    stride_lowered = False
+    # A question has at most as many tokens as UTF-8 bytes: only tokenize it alone when that bound
+    # does not already leave room for the stride (saves a tokenizer call per run).
+    if stride + len(question.encode("utf-8")) + specials >= limit:
+        question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+        room = limit - question_tokens - specials
+        if room < 8:
+            raise TaskInputError(f"The question is {question_tokens} tokens: too long for a model that reads {limit} tokens with the context")
+        stride_lowered = stride >= room
     if stride_lowered:
         stride = room // 2
     pad_right = tokenizer.padding_side == "right"
