@@ -34,7 +34,19 @@ class CheckpointFile:
     name: str  # relative to the checkpoint folder, '/'-separated
     path: str  # absolute path where the content can be read (a symlink into blobs for the hub cache)
     size: int | None  # None when the content is missing (broken link, interrupted download)
-    blob: str | None = None  # hub cache: blob name (content hash) shared across revisions
+    # (device, inode) of the content: one blob behind several names or revisions has one.
+    content: tuple[int, int] | None = None
+
+    @property
+    def blob(self) -> str | None:
+        """Hub cache: the blob (content hash) this name links to; None for a plain file.
+
+        Read from the link when asked: a scan does not need it (sizes come from the blob).
+        """
+        try:
+            return os.path.basename(os.readlink(self.path))
+        except (OSError, ValueError):
+            return None
 
 
 @dataclass(slots=True)

@@ -180,8 +180,23 @@ def known_model_types() -> frozenset[str] | None:
 
 def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Checkpoint:
     """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers)."""
-    names = {f.name: f for f in ckpt.files}
-    top_level = [n for n in names if "/" not in n]
+    names: dict[str, CheckpointFile] = {}
+    present: dict[str, str] = {}  # top-level names whose content is there -> readable path
+    remote_code: list[str] = []
+    has_tokenizer = has_weights = False
+    for f in ckpt.files:
+        name = f.name
+        names[name] = f
+        if "/" in name:
+            continue
+        if f.size is not None:
+            present[name] = f.path
+        if name.endswith(".py"):
+            remote_code.append(name)
+        elif name in TOKENIZER_FILES:
+            has_tokenizer = True
+        elif name.endswith(WEIGHT_SUFFIXES):
+            has_weights = True
     config_entry = names.get("config.json")
     if config_entry is None:
         ckpt.problems.append("no config.json: the Auto classes cannot resolve this checkpoint")
@@ -208,17 +223,15 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
                     ckpt.problems.append(
                         f"model_type '{ckpt.model_type}' is unknown to the installed transformers and the checkpoint has no auto_map"
                     )
-    ckpt.remote_code_files = sorted(n for n in top_level if n.endswith(".py"))
-    if ckpt.remote_code_files:
+    ckpt.remote_code_files = sorted(remote_code)
+    if remote_code:
         ckpt.needs_remote_code = True
-    ckpt.has_tokenizer = any(n in TOKENIZER_FILES for n in top_level)
+    ckpt.has_tokenizer = has_tokenizer
     ckpt.has_model_card = "README.md" in names
-    present = {n: names[n].path for n in top_level if names[n].size is not None}
     summary = summarize_safetensors(present)
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
     ckpt.dtypes = summary.dtypes
-    has_weights = any(n.endswith(WEIGHT_SUFFIXES) for n in top_level)
     if not has_weights:
         ckpt.problems.append("no weight files (config only)")
     if not ckpt.size_bytes:
@@ -249,23 +262,22 @@ def _link_problem(name: str, exc: OSError) -> str:
     return f"{display_text(name)}: cannot be read ({exc.strerror or exc})"
 
 
-def _list_files(
-    folder: str,
-    root_stat: os.stat_result | None = None,
-    max_depth: int = 2,
-    blobs_dir: str | None = None,
-    blob_stats: dict[str, tuple[int, int]] | None = None,
-) -> _Listing:
+def _list_files(folder: str, root_stat: os.stat_result | None = None, max_depth: int = 2, stamped: bool = True) -> _Listing:
     """Files of a checkpoint folder (and its small subfolders), following links safely.
 
-    In a hub snapshot every file is a relative link into ``blobs_dir``; ``blob_stats``
-    (blob name -> (size, mtime_ns), read once per repo) then gives sizes without a stat
-    per file, and the same blob behind several names is counted once in ``size_bytes``.
+    One stat per file, following links: in a hub snapshot each name is a relative link into
+    the repo's blobs/, so this reads the blob's size and mtime directly, and the blob's
+    identity (device, inode) lets content shared by several names or revisions be counted
+    once, as `hf cache` does. Reading the links themselves is left for when a blob name is
+    asked for (CheckpointFile.blob).
     """
     listing = _Listing()
     problems = listing.problems
+    files = listing.files
+    # Per-file stamps are the change detector of user folders; hub snapshots use folder mtimes.
+    stamps = listing.file_stamps if stamped else None
     latest_ns = -1
-    counted_blobs: set[str] = set()
+    counted: set[tuple[int, int]] = set()
     if root_stat is None:
         try:
             root_stat = os.stat(folder)
@@ -273,10 +285,7 @@ def _list_files(
             problems.append(f"{display_text(folder)}: cannot be read ({exc.strerror or exc})")
             return listing
     ancestors = [(root_stat.st_dev, root_stat.st_ino)]
-
-    readlink = os.readlink
-    files = listing.files
-    stamps = listing.file_stamps if blob_stats is None else None  # hub snapshots use folder mtimes
+    is_dir_mode = stat_module.S_ISDIR
 
     def walk(directory: str, prefix: str, depth: int) -> None:
         nonlocal latest_ns
@@ -286,63 +295,18 @@ def _list_files(
         except OSError as exc:
             problems.append(f"{display_text(prefix) or display_text(directory)}: cannot list folder ({exc.strerror or exc})")
             return
-        # What huggingface_hub writes: <repo>/snapshots/<commit>/<name> -> ../../blobs/<hash>.
-        blob_prefix = "../" * (depth + 2) + "blobs/"
-        prefix_length = len(blob_prefix)
         for entry in entries:
             entry_name = entry.name
-            name = prefix + entry_name
+            name = prefix + entry_name if prefix else entry_name
             if not entry_name.isascii() and _bad_name(entry_name):
                 problems.append(f"file name {display_text(name)!r} is not valid UTF-8")
-            if blob_stats is not None and entry.is_symlink():
-                # The common case in a hub snapshot, kept to one system call per file.
-                try:
-                    target = readlink(entry.path)
-                except OSError:
-                    target = ""
-                if target.startswith(blob_prefix):
-                    blob = target[prefix_length:]
-                    known = blob_stats.get(blob)
-                    if known is not None and "/" not in blob:
-                        size, mtime_ns = known
-                        files.append(CheckpointFile(name, entry.path, size, blob))
-                        if mtime_ns > latest_ns:
-                            latest_ns = mtime_ns
-                        if blob not in counted_blobs:
-                            counted_blobs.add(blob)
-                            listing.size_bytes += size
-                        continue
-            size = mtime_ns = None
-            blob = None
-            is_dir = False
             try:
-                if entry.is_symlink():
-                    target = readlink(entry.path)
-                    if blob_stats is not None:
-                        if target.startswith(blob_prefix) and "/" not in target[len(blob_prefix) :]:
-                            blob = target[len(blob_prefix) :]
-                        else:
-                            blob_path = os.path.normpath(os.path.join(directory, target))
-                            if os.path.dirname(blob_path) == blobs_dir:
-                                blob = os.path.basename(blob_path)
-                        known = blob_stats.get(blob) if blob is not None else None
-                        if known is not None:
-                            size, mtime_ns = known
-                    if size is None:
-                        st = os.stat(entry.path)
-                        is_dir = stat_module.S_ISDIR(st.st_mode)
-                        size, mtime_ns = st.st_size, st.st_mtime_ns
-                elif entry.is_dir(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    is_dir = True
-                else:
-                    st = entry.stat(follow_symlinks=False)
-                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                st = entry.stat()
             except OSError as exc:
                 problems.append(_link_problem(name, exc))
-                files.append(CheckpointFile(name=name, path=entry.path, size=None, blob=blob))
+                files.append(CheckpointFile(name, entry.path, None))
                 continue
-            if is_dir:
+            if is_dir_mode(st.st_mode):
                 identity = (st.st_dev, st.st_ino)
                 if identity in ancestors:
                     problems.append(f"{display_text(name)}: symbolic link loop; not followed")
@@ -356,21 +320,27 @@ def _list_files(
                 walk(entry.path, name + "/", depth + 1)
                 ancestors.pop()
                 continue
-            files.append(CheckpointFile(name, entry.path, size, blob))
+            size = st.st_size
+            mtime_ns = st.st_mtime_ns
+            content = (st.st_dev, st.st_ino)
+            files.append(CheckpointFile(name, entry.path, size, content))
             if stamps is not None:
                 stamps.append((name, size, mtime_ns))
             if mtime_ns > latest_ns:
                 latest_ns = mtime_ns
-            key = blob if blob is not None else name
-            if key not in counted_blobs:
-                counted_blobs.add(key)
+            if content not in counted:
+                counted.add(content)
                 listing.size_bytes += size
 
     walk(folder, "", 0)
-    listing.files.sort(key=lambda f: f.name)
+    files.sort(key=_file_name)
     if latest_ns >= 0:
         listing.latest_mtime = latest_ns / 1e9
     return listing
+
+
+def _file_name(entry: CheckpointFile) -> str:
+    return entry.name
 
 
 def _bad_name(name: str) -> bool:
@@ -390,21 +360,21 @@ def _read_refs(repo_dir: str) -> dict[str, list[str]]:
 
     def walk(directory: str, prefix: str, depth: int) -> None:
         try:
-            with os.scandir(directory) as it:
-                entries = list(it)
+            names = os.listdir(directory)
         except OSError:
             return
-        for entry in entries:
+        for name in names:
+            path = directory + "/" + name
             try:
-                if entry.is_dir():
-                    if depth < 4:
-                        walk(entry.path, prefix + entry.name + "/", depth + 1)
-                    continue
-                commit = _read_small_file(entry.path, 256).decode("ascii").strip()
+                commit = _read_small_file(path, 256).decode("ascii").strip()
+            except IsADirectoryError:  # refs/pr/<n>, refs/refs/...: opening a folder works, reading it does not
+                if depth < 4:
+                    walk(path, prefix + name + "/", depth + 1)
+                continue
             except (OSError, UnicodeDecodeError):
                 continue
             if commit:
-                refs.setdefault(commit, []).append(prefix + entry.name)
+                refs.setdefault(commit, []).append(prefix + name)
 
     walk(os.path.join(repo_dir, "refs"), "", 0)
     return refs
@@ -429,28 +399,28 @@ class ScanStats:
     problems: list[str] = field(default_factory=list)
 
 
-def _blob_stats(blobs_dir: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """blob name -> (size, mtime_ns) for a repo's blobs/, and the names of interrupted downloads.
-
-    Blobs may themselves be links into a cache-wide shared store, hence stat() follows links.
-    """
-    stats: dict[str, tuple[int, int]] = {}
-    incomplete: list[str] = []
+def _interrupted_downloads(blobs_dir: str) -> int:
+    """How many ``*.incomplete`` blobs a repo holds (downloads that stopped midway)."""
     try:
-        with os.scandir(blobs_dir) as it:
-            for blob in it:
-                name = blob.name
-                if name.endswith(".incomplete"):
-                    incomplete.append(name)
-                    continue
-                try:
-                    st = blob.stat()
-                except OSError:
-                    continue  # a dangling shared-store link: the file naming it reports the problem
-                stats[name] = (st.st_size, st.st_mtime_ns)
+        return sum(1 for name in os.listdir(blobs_dir) if name.endswith(".incomplete"))
     except OSError:
-        pass
-    return stats, incomplete
+        return 0
+
+
+def _repo_size(checkpoints: list[Checkpoint]) -> int:
+    """Like `hf cache`: the blobs some revision uses, each once."""
+    if len(checkpoints) == 1:
+        return checkpoints[0].size_bytes
+    used: dict[object, int] = {}
+    for ckpt in checkpoints:
+        for f in ckpt.files:
+            if f.size is not None:
+                used[f.content if f.content is not None else f.path] = f.size
+    return sum(used.values())
+
+
+def _entry_name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 def _mtime_ns(path: str) -> int | None:
@@ -521,8 +491,11 @@ class Scanner:
         return None
 
     def _remember(self, new_cache, key: str, fingerprint: tuple, ckpt: Checkpoint, mtimes: tuple) -> None:
-        if max((m for m in mtimes if m is not None), default=0) < self._settled_before_ns:
-            new_cache[key] = (fingerprint, ckpt)
+        settled = self._settled_before_ns
+        for mtime in mtimes:
+            if mtime is not None and mtime >= settled:
+                return
+        new_cache[key] = (fingerprint, ckpt)
 
     # hub layout: <root>/models--org--name/{blobs,refs,snapshots/<commit>}
     def _scan_cache_root(self, root: str, source: str, cancel, stats, new_cache) -> Iterator[Checkpoint]:
@@ -558,20 +531,17 @@ class Scanner:
         snapshots_dir = os.path.join(repo_dir, "snapshots")
         # Stamped before anything is read, so a change during the scan shows at the next one.
         blobs_mtime = _mtime_ns(blobs_dir)
-        blob_stats: dict[str, tuple[int, int]] | None = None
-        incomplete: list[str] = []
+        incomplete: int | None = None
         checkpoints: list[Checkpoint] = []
         try:
             with os.scandir(snapshots_dir) as it:
-                snapshots = sorted(it, key=lambda e: e.name)
+                snapshots = sorted(it, key=_entry_name)
         except OSError as exc:
-            blob_stats, incomplete = _blob_stats(blobs_dir)
             problems = [f"no downloaded revision: the snapshots folder cannot be listed ({exc.strerror or exc})"]
+            incomplete = _interrupted_downloads(blobs_dir)
             if incomplete:
-                problems.append(f"{len(incomplete)} interrupted download(s) (.incomplete blobs) in this repo")
-            ckpt = Checkpoint(id=repo_id, source=source, path=repo_dir, repo_path=repo_dir, problems=problems)
-            ckpt.repo_size_bytes = sum(size for size, _ in blob_stats.values())
-            return [ckpt]
+                problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
+            return [Checkpoint(id=repo_id, source=source, path=repo_dir, repo_path=repo_dir, problems=problems, repo_size_bytes=0)]
         for snap in snapshots:
             try:
                 snap_stat = snap.stat()
@@ -579,16 +549,20 @@ class Scanner:
                 continue
             if not stat_module.S_ISDIR(snap_stat.st_mode):
                 continue
+            snap_mtime = snap_stat.st_mtime_ns
             cached = self._cache.get(snap.path)
-            subfolders = cached[0][2] if cached is not None else ()
-            fingerprint = (snap_stat.st_mtime_ns, blobs_mtime, subfolders, tuple(_mtime_ns(p) for p in subfolders))
-            ckpt = self._reuse(snap.path, fingerprint, stats, new_cache)
+            if cached is not None:
+                subfolders = cached[0][2]
+                fingerprint = (snap_mtime, blobs_mtime, subfolders, tuple(map(_mtime_ns, subfolders)) if subfolders else ())
+                ckpt = self._reuse(snap.path, fingerprint, stats, new_cache)
+            else:
+                ckpt = None
             if ckpt is None:
-                if blob_stats is None:
-                    blob_stats, incomplete = _blob_stats(blobs_dir)
-                listing = _list_files(snap.path, snap_stat, blobs_dir=blobs_dir, blob_stats=blob_stats)
+                if incomplete is None:
+                    incomplete = _interrupted_downloads(blobs_dir)
+                listing = _list_files(snap.path, snap_stat, stamped=False)
                 if incomplete:
-                    listing.problems.append(f"{len(incomplete)} interrupted download(s) (.incomplete blobs) in this repo")
+                    listing.problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
                 ckpt = Checkpoint(
                     id=repo_id,
                     source=source,
@@ -602,17 +576,12 @@ class Scanner:
                 )
                 describe_checkpoint(ckpt, self.check_model_type)
                 subfolders = tuple(listing.subfolders)
-                fingerprint = (snap_stat.st_mtime_ns, blobs_mtime, subfolders, tuple(_mtime_ns(p) for p in subfolders))
-                self._remember(new_cache, snap.path, fingerprint, ckpt, (snap_stat.st_mtime_ns, blobs_mtime or 0, *fingerprint[3]))
-            ckpt.refs = sorted(refs.get(snap.name, []))
+                sub_mtimes = tuple(map(_mtime_ns, subfolders)) if subfolders else ()
+                fingerprint = (snap_mtime, blobs_mtime, subfolders, sub_mtimes)
+                self._remember(new_cache, snap.path, fingerprint, ckpt, (snap_mtime, blobs_mtime or 0, *sub_mtimes))
+            ckpt.refs = sorted(refs[snap.name]) if snap.name in refs else []
             checkpoints.append(ckpt)
-        # Like `hf cache`: the repo's size is its blobs that some revision uses, each once.
-        used: dict[str, int] = {}
-        for ckpt in checkpoints:
-            for f in ckpt.files:
-                if f.size is not None:
-                    used[f.blob if f.blob is not None else f.path] = f.size
-        repo_size = sum(used.values())
+        repo_size = _repo_size(checkpoints)
         for ckpt in checkpoints:
             ckpt.repo_size_bytes = repo_size
         return checkpoints

@@ -442,7 +442,15 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> 
     *.safetensors. Adapter files are left out: they are not the model's own weights.
     """
     summary = WeightsSummary()
-    index_names = sorted(n for n in files if n.endswith(".safetensors.index.json"))
+    index_names: list[str] = []
+    weight_files: list[str] = []
+    for name in files:
+        if name.endswith(".safetensors"):
+            if not name.startswith("adapter_model"):
+                weight_files.append(name)
+        elif name.endswith(".safetensors.index.json"):
+            index_names.append(name)
+    index_names.sort()
     shard_files: list[str] = []
     for index_name in index_names:
         try:
@@ -457,7 +465,7 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> 
             elif shard not in shard_files:
                 shard_files.append(shard)
     if not index_names:
-        shard_files = sorted(n for n in files if n.endswith(".safetensors") and not n.startswith("adapter_model"))
+        shard_files = sorted(weight_files)
     if not shard_files:
         return summary
     total_params = 0
