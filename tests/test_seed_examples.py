@@ -6,6 +6,14 @@ window's core shares) and the core/task functions the tabs call. Checkpoints are
 random weights, so the tests assert mechanics, shapes, class resolution and loading facts,
 and compare the app's numbers with the tutorial's own code run on the same checkpoint;
 never the semantic answers of the real models.
+
+Seed files: seed000 = 000_e0864ec1fcc3218e.txt (Transformers quick start 4: AutoModel, auto_map, heads),
+seed001 = 001_0e0e68ad0cbc219c.txt (using pre-trained models: BERT encode, config, caches),
+seed002 = 002_91bd71b47896d060.txt (custom LTG-BERT code: config, model, auto_map registration),
+seed003 = 003_26d997b43ae91b29.txt (the AutoModel family, seven task examples),
+seed004 = 004_c44a15fe4a26a2b0.txt (pipeline, tokenizer, model outputs, DistilBERT heads).
+Out of scope (no checkpoint involved): seed000's torch.nn / torch.optim / scheduler examples,
+seed002's Trainer and Dataset, seed004's TensorFlow lines (transformers 5 has no TF).
 """
 
 from __future__ import annotations
