@@ -827,22 +827,33 @@ def exact_load_hint(rows: list[dict], architectures: list[str], checks: dict[str
     return " ".join(parts)
 
 
+def exact_note(row: dict, check: dict, architectures: list[str]) -> str:
+    """The note for one resolution row from its checked weights (replaces the guess from class names)."""
+    from explorer.core.head_survey import STATUS_LOADS, STATUS_UNCHECKED
+
+    if check["status"] == STATUS_UNCHECKED:
+        return row.get("note") or check["verdict"]
+    if check["status"] == STATUS_LOADS:
+        if row["resolves_to"] in architectures:
+            return "the class the weights were saved with: every weight loads"
+        if architectures:
+            return f"every weight loads, though the weights were saved with {architectures[0]}"
+    return check["verdict"]
+
+
 def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
     """A copy of the report whose resolution rows carry the checked weights and whose load hint is exact.
 
     Each checked row gets ``weights`` (the check as JSON) and its heuristic ``note`` replaced by
-    the verdict; rows that could not be checked keep their note.
+    the exact one; rows that could not be checked keep their note.
     """
-    from explorer.core.head_survey import STATUS_UNCHECKED
-
     report = dict(report)
+    architectures = report.get("architectures") or []
     rows = []
     for row in report.get("resolution") or []:
         check = checks.get(row["auto_class"]) if row.get("resolves_to") else None
         if check is not None:
-            row = {**row, "weights": check}
-            if check["status"] != STATUS_UNCHECKED:
-                row["note"] = check["verdict"]
+            row = {**row, "weights": check, "note": exact_note(row, check, architectures)}
         rows.append(row)
     report["resolution"] = rows
     hint = exact_load_hint(rows, report.get("architectures") or [], checks)
@@ -1153,6 +1164,7 @@ __all__ = [
     "inspect_config",
     "apply_head_checks",
     "exact_load_hint",
+    "exact_note",
     "compare_configs",
     "compare_derived",
     "iter_fields",

@@ -41,8 +41,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.checkpoint import Checkpoint, display_text
-from explorer.core.config_report import compare_configs, compare_derived, config_report_job
+from explorer.core.config_report import apply_head_checks, compare_configs, compare_derived, config_report_job, exact_note
 from explorer.core.consent import STATE_CHANGED, STATE_GRANTED, ConsentStore
+from explorer.core.head_survey import STATUS_LOADS, STATUS_MISMATCH, STATUS_PARTIAL, STATUS_UNCHECKED, HeadCheck, survey_heads
 from explorer.ui.config_fields_model import (
     FIELD_ROLE,
     FILTER_ALL,
@@ -68,6 +69,15 @@ RELATION_COLORS = {
     "different-head": "#a15c00",
     "new-head": "#a15c00",
 }
+WEIGHTS_COLORS = {
+    STATUS_LOADS: "#1b7f3b",
+    STATUS_PARTIAL: "#a15c00",
+    STATUS_MISMATCH: "#b00020",
+    STATUS_UNCHECKED: "#888888",
+}
+WEIGHTS_COLUMN = 2
+WHY_COLUMN = 3
+KEYS_SHOWN = 24  # per list in the detail line; the rest is counted
 DIFF_BRUSH = QBrush(QColor("#fff4cc"))
 ONLY_BRUSH = QBrush(QColor("#e3eefc"))
 
@@ -134,6 +144,8 @@ class ConfigTab(QWidget):
     """Emitted when a comparison has been rendered."""
     consent_changed = Signal(str)
     """Emitted with the checkpoint path after the user allowed or revoked its code."""
+    weights_checked = Signal(dict)
+    """Emitted with {Auto class: HeadCheck} once every Auto class was checked against the weights."""
 
     def __init__(self, parent: QWidget | None = None, consent_store: ConsentStore | None = None) -> None:
         super().__init__(parent)
@@ -148,6 +160,9 @@ class ConfigTab(QWidget):
         self._compare_other: dict | None = None
         self._code_sources: dict[str, str] = {}
         self._resolution_rows: dict[str, dict] = {}
+        self._survey_runner: JobRunner | None = None
+        self._head_checks: dict[str, HeadCheck] = {}
+        self._survey_problem: str | None = None
 
         self.title = _selectable_label()
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -263,8 +278,11 @@ class ConfigTab(QWidget):
         self.tasks_label.setTextFormat(Qt.TextFormat.RichText)
         self.show_unsupported = QCheckBox("Show Auto classes that do not support it")
         self.show_unsupported.toggled.connect(lambda _: self._fill_resolution())
-        self.resolution_table = _table(["Auto class", "Builds", "Against the saved head", "Why"])
+        self.resolution_table = _table(["Auto class", "Builds", "Weights", "Why"])
         self.resolution_table.currentCellChanged.connect(self._on_resolution_selected)
+        # Weights summaries are short; verdicts go to the stretching Why column and the detail line.
+        self.resolution_table.horizontalHeader().setSectionResizeMode(WEIGHTS_COLUMN, QHeaderView.ResizeMode.Interactive)
+        self.resolution_table.horizontalHeader().resizeSection(WEIGHTS_COLUMN, 190)
         self.resolution_detail = _selectable_label()
         self.resolution_detail.setTextFormat(Qt.TextFormat.RichText)
         self.resolution_detail.setMinimumHeight(48)
@@ -287,11 +305,36 @@ class ConfigTab(QWidget):
             return
         target = entry["resolves_to"] or "nothing"
         lines = [f"<b>{escape(entry['auto_class'])}</b> — {escape(entry['head'])} — builds <b>{escape(target)}</b>."]
-        if entry["note"]:
-            lines.append(escape(entry["note"][0].upper() + entry["note"][1:]) + ".")
+        check = self._head_checks.get(entry["auto_class"]) if entry["resolves_to"] else None
+        if check is not None and check.status != STATUS_UNCHECKED:
+            color = WEIGHTS_COLORS[check.status]
+            lines.append(f"<span style='color:{color}'><b>Weights:</b> {escape(check.summary)}.</span>")
+            lines += self._key_lines(check)
+        else:
+            if entry["note"]:
+                guess = " <i>(guessed from class names; the weights are being checked)</i>" if self._survey_runner is not None else ""
+                lines.append(escape(entry["note"][0].upper() + entry["note"][1:]) + "." + guess)
+            if check is not None:
+                lines.append(f"<span style='color:#888'>Weights {escape(check.verdict)}.</span>")
         if entry["reason"]:
             lines.append("Why: " + escape(entry["reason"]) + ".")
         self.resolution_detail.setText("<br>".join(lines))
+
+    @staticmethod
+    def _key_lines(check: HeadCheck) -> list[str]:
+        def listed(keys: list[str]) -> str:
+            shown = ", ".join(f"<code>{escape(k)}</code>" for k in keys[:KEYS_SHOWN])
+            return shown + (f" and {len(keys) - KEYS_SHOWN} more" if len(keys) > KEYS_SHOWN else "")
+
+        lines = []
+        if check.mismatched:
+            shapes = [f"{k} {'×'.join(map(str, a))} → {'×'.join(map(str, b))}" for k, a, b in check.mismatched]
+            lines.append("Different shape (saved → built): " + listed(shapes))
+        if check.missing:
+            lines.append("New, randomly initialised: " + listed(check.missing))
+        if check.unexpected:
+            lines.append("Dropped (saved, not loaded): " + listed(check.unexpected))
+        return lines
 
     def _build_files_page(self) -> QWidget:
         self.files_scroll = QScrollArea()
@@ -398,8 +441,16 @@ class ConfigTab(QWidget):
         return self._report
 
     def is_busy(self) -> bool:
-        """True while a report is being built (the --screenshot mode waits for this)."""
-        return self._runner is not None or (self._dirty and self._checkpoint is not None and self.isVisible())
+        """True while a report is being built or its weights checked (the --screenshot mode waits for this)."""
+        return (
+            self._runner is not None
+            or self._survey_runner is not None
+            or (self._dirty and self._checkpoint is not None and self.isVisible())
+        )
+
+    def head_checks(self) -> dict[str, HeadCheck]:
+        """The Auto classes checked so far against the current checkpoint's weights."""
+        return dict(self._head_checks)
 
     def refresh(self) -> None:
         if self._checkpoint is not None:
@@ -419,6 +470,11 @@ class ConfigTab(QWidget):
         if self._runner is not None:
             self._runner.cancel()
             self._runner = None
+        if self._survey_runner is not None:
+            self._survey_runner.cancel()
+            self._survey_runner = None
+        self._head_checks = {}
+        self._survey_problem = None
 
     def _start_build(self) -> None:
         ckpt = self._checkpoint
@@ -456,9 +512,74 @@ class ConfigTab(QWidget):
         if generation != self._generation or report is None:
             return
         self._report = report
+        self._head_checks = {}
+        self._survey_problem = None
         self._render(report)
         self.status_changed.emit("")
         self.report_shown.emit(report)
+        self._start_survey(generation, report)
+
+    # ------------------------------------------------------------------ checking the weights
+
+    def _start_survey(self, generation: int, report: dict) -> None:
+        """Replace the name-based guesses with what from_pretrained would really load, class by class."""
+        autos = [row["auto_class"] for row in report.get("resolution") or [] if row["resolves_to"]]
+        ckpt = self._checkpoint
+        if not autos or ckpt is None:
+            return
+        runner = JobRunner(lambda token: survey_heads(ckpt, autos, token), self)
+        runner.yielded.connect(lambda item, g=generation: self._on_head_checked(g, item))
+        runner.finished.connect(lambda checks, g=generation: self._on_survey_finished(g, checks))
+        runner.failed.connect(lambda message, _details, g=generation: self._on_survey_failed(g, message))
+        runner.stopped.connect(lambda r=runner: self._on_survey_stopped(r))
+        self._survey_runner = runner
+        self._refresh_weights_cells()  # the guesses now say that they are being checked
+        runner.start()
+
+    def _on_head_checked(self, generation: int, item) -> None:
+        if generation != self._generation or not isinstance(item, HeadCheck):
+            return
+        self._head_checks[item.auto_class] = item
+        self._refresh_weights_cells(item.auto_class)
+
+    def _refresh_weights_cells(self, auto_class: str | None = None) -> None:
+        """Redraw the Weights and Why cells of one Auto class (or all) and the detail line if it is selected."""
+        table = self.resolution_table
+        for row in range(table.rowCount()):
+            cell = table.item(row, 0)
+            entry = self._resolution_rows.get(cell.text()) if cell is not None else None
+            if entry is None or (auto_class is not None and entry["auto_class"] != auto_class):
+                continue
+            self._set_weights_cells(row, entry)
+            if row == table.currentRow():
+                self._on_resolution_selected(row, 0, -1, -1)
+
+    def _on_survey_finished(self, generation: int, checks) -> None:
+        if generation != self._generation or not isinstance(checks, dict) or self._report is None:
+            return
+        self._head_checks = dict(checks)
+        self._report = apply_head_checks(self._report, {name: check.to_json() for name, check in checks.items()})
+        self._resolution_rows = {r["auto_class"]: r for r in self._report.get("resolution") or []}
+        hint = self._report.get("load_hint") or ""
+        self.hint.setText(hint)
+        self.hint.setVisible(bool(hint))
+        self._survey_runner = None
+        self._refresh_weights_cells()
+        self.weights_checked.emit(dict(checks))
+
+    def _on_survey_failed(self, generation: int, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._survey_problem = message
+        self._survey_runner = None
+        self._refresh_weights_cells()
+        self.status_changed.emit(f"Config: weights not checked: {message}")
+
+    def _on_survey_stopped(self, runner: JobRunner) -> None:
+        if self._survey_runner is runner:
+            self._survey_runner = None
+            self._refresh_weights_cells()
+        runner.deleteLater()
 
     # ------------------------------------------------------------------ rendering
 
@@ -611,7 +732,9 @@ class ConfigTab(QWidget):
         if architectures:
             self.saved_head_label.setText(
                 f"Weights saved with <b>{escape(', '.join(architectures))}</b> (<code>architectures</code>). "
-                "Each Auto class below builds the class shown; where it differs, part of the weights is dropped or a new head starts untrained."
+                "Weights says what <code>from_pretrained</code> does with them for each class, checked against the tensors on disk: "
+                "<span style='color:#1b7f3b'>every weight loads</span>, <span style='color:#a15c00'>some are dropped or start random</span>, "
+                "or <span style='color:#b00020'>shapes differ</span>."
             )
         else:
             self.saved_head_label.setText("config.json lists no <code>architectures</code>: the head the weights were saved with is unknown.")
@@ -633,14 +756,37 @@ class ConfigTab(QWidget):
             target = entry["resolves_to"] or ("needs consent" if entry["needs_consent"] else "not supported")
             color = None if entry["resolves_to"] else ("#a15c00" if entry["needs_consent"] else "#888888")
             self.resolution_table.setItem(row, 1, _cell(target, color=color))
-            relation = entry.get("relation")
-            self.resolution_table.setItem(
-                row, 2, _cell(RELATION_TEXT.get(relation, ""), tooltip=entry.get("note") or "", color=RELATION_COLORS.get(relation))
-            )
-            why = entry["note"] or entry["reason"]
-            self.resolution_table.setItem(row, 3, _cell(why))
+            self._set_weights_cells(row, entry)
         if shown:
             self.resolution_table.setCurrentCell(0, 0)
+
+    def _set_weights_cells(self, row: int, entry: dict) -> None:
+        """The exact check once it has arrived; until then the guess from class names, marked as one."""
+        check = self._head_checks.get(entry["auto_class"]) if entry["resolves_to"] else None
+        if check is not None and check.status != STATUS_UNCHECKED:
+            weights = _cell(check.summary, tooltip=check.verdict, color=WEIGHTS_COLORS[check.status], bold=check.status == STATUS_LOADS)
+            note = exact_note(entry, check.to_json(), (self._report or {}).get("architectures") or [])
+            why = _cell(note, tooltip=f"{note}\n\nWhy {check.model_class}: {entry['reason']}")
+        else:
+            relation = entry.get("relation")
+            if check is not None:
+                tooltip = f"{check.verdict}; guessed from class names: {entry.get('note') or ''}"
+            elif not entry["resolves_to"]:
+                tooltip = ""
+            elif self._survey_runner is not None:
+                tooltip = "Guessed from class names; checking the weights…"
+            elif self._survey_problem:
+                tooltip = f"Guessed from class names; the weights could not be checked: {self._survey_problem}"
+            else:
+                tooltip = "Guessed from class names"
+            weights = _cell(RELATION_TEXT.get(relation, ""), tooltip=tooltip, color=RELATION_COLORS.get(relation))
+            if relation and entry["resolves_to"]:
+                font = weights.font()
+                font.setItalic(True)
+                weights.setFont(font)
+            why = _cell(entry["note"] or entry["reason"])
+        self.resolution_table.setItem(row, WEIGHTS_COLUMN, weights)
+        self.resolution_table.setItem(row, WHY_COLUMN, why)
 
     def _clear_files(self) -> None:
         while self.files_layout.count() > 1:

@@ -12,6 +12,7 @@ from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from explorer.core.consent import ConsentStore
 from explorer.ui.config_fields_model import FILTER_CHANGED, FILTER_UNKNOWN
 from explorer.ui.config_tab import ConfigTab
+from explorer.ui.workers import JobRunner
 from tests.core.config_fixtures import copy_sample, write_config, write_custom_code_checkpoint
 
 
@@ -22,8 +23,14 @@ def _checkpoint(folder) -> Checkpoint:
 
 @pytest.fixture
 def tab(qtbot):
+    def finish_jobs(widget):
+        # Each shown report starts a weights check. Cancel it and run the event loop until its thread has
+        # ended: pytest-qt deletes the widget next, and its runners with it.
+        widget.set_checkpoint(None)
+        qtbot.waitUntil(lambda: not any(r.is_running() for r in widget.findChildren(JobRunner)), timeout=30_000)
+
     widget = ConfigTab()
-    qtbot.addWidget(widget)
+    qtbot.addWidget(widget, before_close_func=finish_jobs)
     widget.resize(1100, 750)
     return widget
 
@@ -93,6 +100,40 @@ def test_facts_and_resolution(qtbot, tab, sample):
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     assert table.item(rows["AutoModelForImageClassification"], 1).text() == "not supported"
     assert "fill-mask" in tab.tasks_label.text()
+
+
+def test_weights_column_fills_with_the_exact_check(qtbot, tab, sample):
+    with qtbot.waitSignal(tab.weights_checked, timeout=60_000) as checked:
+        _show(qtbot, tab, sample("tiny-bert-mlm"))
+    assert checked.args[0]["AutoModelForPreTraining"].unexpected == []
+    table = tab.resolution_table
+    assert table.horizontalHeaderItem(2).text() == "Weights"
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+
+    def cell(auto_class, column):
+        return table.item(rows[auto_class], column)
+
+    assert cell("AutoModelForMaskedLM", 2).text() == "every weight loads"
+    assert cell("AutoModelForMaskedLM", 2).foreground().color().name() == "#1b7f3b"
+    # The class names suggested a different head; the weights say every MLM weight loads.
+    assert cell("AutoModelForPreTraining", 2).text() == "4 new"
+    assert cell("AutoModelForPreTraining", 2).foreground().color().name() == "#a15c00"
+    assert cell("AutoModel", 3).text() == "2 new (randomly initialised): pooler.dense.bias, pooler.dense.weight; 5 dropped: cls.predictions.*"
+    assert "AutoModelForPreTraining also loads every saved weight; only bert.pooler.dense and cls.seq_relationship are new." in tab.hint.text()
+    assert tab.current_report()["resolution"][0]["weights"]["status"] == "partial"
+    table.setCurrentCell(rows["AutoModelForPreTraining"], 0)
+    assert "cls.seq_relationship.weight" in tab.resolution_detail.text()
+    tab.show_unsupported.setChecked(True)  # a redraw keeps the checked answers
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert cell("AutoModelForCausalLM", 2).text() == "every weight loads"
+
+    tab.set_checkpoint(_checkpoint(sample("tiny-gpt2-lm")))
+    assert tab.head_checks() == {}
+    with qtbot.waitSignal(tab.weights_checked, timeout=60_000, check_params_cb=lambda checks: "AutoModelForCausalLM" in checks):
+        pass
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert cell("AutoModelForCausalLM", 2).text() == "every weight loads"
+    assert set(tab.head_checks()) <= {table.item(r, 0).text() for r in range(table.rowCount())}
 
 
 def test_bad_input_is_shown_not_raised(qtbot, tab, tmp_path):
