@@ -573,6 +573,7 @@ def test_rescan_rereads_only_what_changed(hub_cache, sample, tmp_path, monkeypat
 
 def test_changes_in_the_last_seconds_are_read_again(sample, tmp_path, monkeypatch):
     folder = copy_sample(sample, "tiny-bert-mlm", tmp_path / "fresh")
+    os.utime(folder)  # copytree keeps the sample's old times: make the folder just-written
     scanner = Scanner()
     scan_folder(folder, scanner)
     _, stats = scan_folder(folder, scanner)
