@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print a JSON array, one object per checkpoint")
 
     inspect = sub.add_parser("inspect", help="explain one checkpoint: config, resolution, parameters")
-    inspect.add_argument("path", help="a checkpoint folder or a hub cache snapshot")
+    inspect.add_argument("path", help="a checkpoint folder, a file in it, a hub cache snapshot, or a repo id (org/name[@revision]) found on this machine")
     inspect.add_argument("--json", action="store_true", help="print a JSON object")
     inspect.add_argument("--head", metavar="AUTO_CLASS", help="compare the checkpoint with this Auto class (missing/unexpected weights)")
 
@@ -106,9 +106,12 @@ def cmd_scan(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    path = os.path.abspath(args.path)
-    if not os.path.isdir(path):
-        print(f"model-explorer: {args.path} is not a folder", file=sys.stderr)
+    from explorer.core.locate import CheckpointNotFound, locate_checkpoint
+
+    try:
+        path = locate_checkpoint(args.path)
+    except CheckpointNotFound as exc:
+        print(f"model-explorer: {exc}", file=sys.stderr)
         return 2
     from explorer.core.config_report import inspect_config
     from explorer.core.parameters_report import inspect_parameters

@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
             status = getattr(tab, "status_changed", None)
             if status is not None:
                 status.connect(self.status_model.setText)
-            tab.set_checkpoint(self.browser.current_checkpoint())
+            tab.set_checkpoint(self._loadable(self.browser.current_checkpoint()))
         self._share_checkpoint_list()
         self.tabs_ready.emit()
 
@@ -350,11 +350,23 @@ class MainWindow(QMainWindow):
     def _on_checkpoint_selected(self, ckpt: Checkpoint | None) -> None:
         self.overview.set_checkpoint(ckpt)
         for tab in self._extra_tabs:
-            tab.set_checkpoint(ckpt)
+            tab.set_checkpoint(self._loadable(ckpt))
         if ckpt is not None:
             self.settings.last_selection = ckpt.key
             self.setWindowTitle(f"{display_text(ckpt.id)} — {explorer.APP_NAME}")
         self._on_tab_changed(self.tabs.currentIndex())
+
+    def _loadable(self, ckpt: Checkpoint | None) -> Checkpoint | None:
+        """Tabs load files by name; flat legacy caches get a named view in the app's cache first."""
+        if ckpt is None:
+            return None
+        from explorer.core.locate import loadable_checkpoint
+
+        try:
+            return loadable_checkpoint(ckpt)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not prepare {display_text(ckpt.id)} for loading: {exc}", 10000)
+            return ckpt
 
     def _on_tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)

@@ -36,4 +36,22 @@ def test_inspect_text_output_and_bad_path(sample, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "model_type:    t5" in out and "AutoModelForSeq2SeqLM" in out
     assert cli.main(["inspect", str(tmp_path / "absent")]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "neither a folder nor a checkpoint found" in capsys.readouterr().err
+
+
+def test_inspect_accepts_a_file_inside_the_checkpoint(sample, capsys):
+    report = run_json(capsys, sample("tiny-bert-qa") / "config.json")
+    assert report["architectures"] == ["BertForQuestionAnswering"]
+
+
+def test_inspect_accepts_a_repo_id_from_the_hub_cache(sample, capsys, tmp_path, monkeypatch):
+    from tests.ui.test_hub_browser import make_hub_repo
+
+    cache = tmp_path / "hub"
+    files = sorted(p for p in sample("tiny-gpt2-lm").iterdir() if p.is_file())
+    make_hub_repo(cache, "org/tiny-gpt2", {"c" * 40: files}, {"main": "c" * 40})
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    report = run_json(capsys, "org/tiny-gpt2")
+    assert report["model_type"] == "gpt2"
+    assert cli.main(["inspect", "org/absent", "--json"]) == 2
+    assert "works offline" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""Turn what a user types (a folder, a file in it, or a repo id like ``org/name@rev``) into a
+checkpoint folder that transformers can load by file name, offline.
+
+Flat legacy caches store files under hashed names; for those, a folder of named links is made
+in the app's own cache dir (never in the user's cache) so every tool sees ordinary file names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+from explorer.core.checkpoint import Checkpoint
+from explorer.core.paths import cache_dir
+
+
+class CheckpointNotFound(LookupError):
+    """No checkpoint matches what the user named; the message says where the app looked."""
+
+
+def needs_named_view(ckpt: Checkpoint) -> bool:
+    """True when the files are not readable under their own names in ckpt.path (flat legacy caches)."""
+    return any(
+        f.size is not None and os.path.join(ckpt.path, f.name) != f.path and os.path.basename(f.path) != os.path.basename(f.name)
+        for f in ckpt.files
+    )
+
+
+def loadable_checkpoint(ckpt: Checkpoint) -> Checkpoint:
+    """The same checkpoint with .path pointing at a folder where every file has its real name."""
+    if not needs_named_view(ckpt):
+        return ckpt
+    key = hashlib.sha256(f"{ckpt.path}\0{ckpt.id}\0{ckpt.revision}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    view = cache_dir() / "named-views" / key
+    view.mkdir(parents=True, exist_ok=True)
+    for entry in ckpt.files:
+        if entry.size is None:
+            continue
+        link = view / entry.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if os.path.islink(link) and os.readlink(link) == entry.path:
+                continue
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(entry.path, link)
+        except OSError:
+            continue
+    files = [dataclasses.replace(f, path=str(view / f.name)) for f in ckpt.files]
+    return dataclasses.replace(ckpt, path=str(view), files=files)
+
+
+def locate_checkpoint(text: str, locations=None) -> str:
+    """A loadable folder for a path, a file inside a checkpoint, or a repo id (``org/name`` or ``org/name@rev``)."""
+    expanded = os.path.expanduser(text)
+    if os.path.isdir(expanded):
+        return os.path.abspath(expanded)
+    if os.path.isfile(expanded):
+        return os.path.dirname(os.path.abspath(expanded))
+    from explorer.core.discovery import default_locations, scan_all
+    from explorer.core.settings import load_settings
+
+    repo_id, _, revision = text.partition("@")
+    if locations is None:
+        locations = default_locations(load_settings().settings.folders)
+    checkpoints, stats = scan_all(locations)
+    matches = [c for c in checkpoints if c.id == repo_id]
+    if revision:
+        matches = [c for c in matches if (c.revision or "").startswith(revision) or revision in c.refs]
+    if not matches:
+        where = ", ".join(stats.locations) or "nowhere"
+        raise CheckpointNotFound(
+            f"{text} is neither a folder nor a checkpoint found on this machine (looked in: {where}). "
+            "Model Explorer works offline: download the model first, or give its folder."
+        )
+    matches.sort(key=lambda c: ("main" not in c.refs, -(c.last_modified or 0)))
+    return loadable_checkpoint(matches[0]).path

@@ -1,0 +1,42 @@
+"""Flat legacy caches get a folder of named links in the app's cache, so tools can load them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from explorer.core.discovery import ScanLocation, scan_all
+from explorer.core.locate import loadable_checkpoint, needs_named_view
+from explorer.core.paths import cache_dir
+
+
+def make_flat_legacy_cache(root, sample_dir, repo_id: str) -> None:
+    root.mkdir(parents=True)
+    for source in sample_dir.iterdir():
+        url = f"https://huggingface.co/{repo_id}/resolve/main/{source.name}"
+        hashed = hashlib.sha256(url.encode()).hexdigest() + "." + hashlib.sha256(b"etag").hexdigest()
+        (root / hashed).write_bytes(source.read_bytes())
+        (root / (hashed + ".json")).write_text(json.dumps({"url": url, "etag": "etag"}))
+
+
+def test_flat_legacy_checkpoint_loads_through_a_named_view(sample, tmp_path):
+    cache = tmp_path / "torch-transformers"
+    make_flat_legacy_cache(cache, sample("tiny-bert-mlm"), "bert-base-uncased")
+    before = sorted(os.listdir(cache))
+    [ckpt], _ = scan_all([ScanLocation("legacy-cache", str(cache))])
+    assert needs_named_view(ckpt)
+    view = loadable_checkpoint(ckpt)
+    assert view.path.startswith(str(cache_dir()))
+    assert sorted(os.listdir(view.path)) == sorted(p.name for p in sample("tiny-bert-mlm").iterdir())
+    assert sorted(os.listdir(cache)) == before  # nothing written into the user's cache
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(view.path, local_files_only=True).model_type == "bert"
+    assert loadable_checkpoint(view).path == view.path  # already loadable: unchanged
+
+
+def test_ordinary_folders_are_used_as_they_are(sample):
+    [ckpt], _ = scan_all([ScanLocation("folder", str(sample("tiny-t5")))])
+    assert not needs_named_view(ckpt)
+    assert loadable_checkpoint(ckpt) is ckpt
