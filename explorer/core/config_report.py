@@ -783,13 +783,12 @@ def exact_load_hint(rows: list[dict], architectures: list[str], checks: dict[str
     parts = []
     mentioned: set[str] = set()
     if loaders:
-        preferred = (
-            next(((r, c) for r, c in loaders if r["resolves_to"] in saved and r["auto_class"] != "AutoModel"), None)
-            or next(((r, c) for r, c in loaders if r["resolves_to"] in saved), None)
-            or next(((r, c) for r, c in loaders if r["auto_class"] != "AutoModel"), None)
-            or loaders[0]
+        # The task class over the generic ones: T5's weights load with AutoModelForSeq2SeqLM and AutoModelForPreTraining alike.
+        generic = ("AutoModel", "AutoModelForPreTraining", "AutoModelForTextEncoding")
+        row = min(
+            (r for r, _ in loaders),
+            key=lambda r: (r["resolves_to"] not in saved, r["auto_class"] in generic, r["auto_class"] == "AutoModel"),
         )
-        row = preferred[0]
         mentioned.add(row["resolves_to"])
         if row["resolves_to"] in saved:
             parts.append(f"Load with {row['auto_class']}: it builds {row['resolves_to']}, the class the weights were saved with, and every weight loads.")
@@ -805,22 +804,24 @@ def exact_load_hint(rows: list[dict], architectures: list[str], checks: dict[str
     else:
         candidates = [(r, c) for r, c in checked if c["status"] == STATUS_PARTIAL]
         if candidates:
-            row, check = min(candidates, key=lambda rc: (len(rc[1]["unexpected"]), len(rc[1]["missing"])))
+            row, check = min(candidates, key=lambda rc: (len(rc[1]["unexpected"]) + len(rc[1].get("ignored") or []), len(rc[1]["missing"])))
             mentioned.add(row["resolves_to"])
             parts.append(f"No Auto class loads every saved weight; {row['auto_class']} ({row['resolves_to']}) comes closest: {check['verdict']}.")
         elif any(c["status"] == STATUS_MISMATCH for _, c in checked):
             parts.append("No Auto class loads this checkpoint as saved: tensor shapes differ from what config.json builds.")
     keepers = []
     for row, check in checked:
-        if check["status"] == STATUS_PARTIAL and not check["unexpected"] and row["resolves_to"] not in mentioned:
+        keeps_all = not check["unexpected"] and not check.get("ignored")
+        if check["status"] == STATUS_PARTIAL and check["missing"] and keeps_all and row["resolves_to"] not in mentioned:
             mentioned.add(row["resolves_to"])
             new = module_names(check["missing"])
             keepers.append(f"{row['auto_class']} also loads every saved weight; only {_join(new)} {'is' if len(new) == 1 else 'are'} new.")
     parts.extend(keepers[:2])
     base = next(((r, c) for r, c in checked if r["auto_class"] == "AutoModel"), None)
-    if base is not None and base[0]["resolves_to"] not in mentioned and base[1]["status"] == STATUS_PARTIAL and base[1]["unexpected"]:
+    dropped = (base[1]["unexpected"] + (base[1].get("ignored") or [])) if base is not None else []
+    if base is not None and base[0]["resolves_to"] not in mentioned and base[1]["status"] == STATUS_PARTIAL and dropped:
         row, check = base
-        text = f"AutoModel gives the bare {row['resolves_to']}: it drops {_join(group_keys(check['unexpected']))}"
+        text = f"AutoModel gives the bare {row['resolves_to']}: it drops {_join(group_keys(dropped))}"
         if check["missing"]:
             text += f" and initialises {_join(module_names(check['missing']))} randomly"
         parts.append(text + ".")

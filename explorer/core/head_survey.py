@@ -46,6 +46,9 @@ class HeadCheck:
     missing: list[str] = field(default_factory=list)  # built but not in the checkpoint: randomly initialised
     unexpected: list[str] = field(default_factory=list)  # in the checkpoint, no place in the model: dropped
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)  # (key, saved, built)
+    # Saved weights the class drops on purpose (_keys_to_ignore_on_load_unexpected, e.g. the decoder for
+    # T5EncoderModel): from_pretrained does not report them, but they are not loaded either.
+    ignored: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class HeadCheck:
             "missing": list(self.missing),
             "unexpected": list(self.unexpected),
             "mismatched": [{"name": k, "checkpoint_shape": list(a), "model_shape": list(b)} for k, a, b in self.mismatched],
+            "ignored": list(self.ignored),
             "problems": list(self.problems),
         }
 
@@ -132,12 +136,14 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
 
 def describe(
     missing: list[str], unexpected: list[str], mismatched: list[tuple[str, tuple, tuple]], saved_count: int | None = None,
+    ignored: list[str] | None = None,
 ) -> tuple[str, str, str]:
     """(status, verdict, summary) for one match result; ``saved_count`` (tensors in the checkpoint) lets it say when nothing loads."""
-    if not (missing or unexpected or mismatched):
+    ignored = ignored or []
+    if not (missing or unexpected or mismatched or ignored):
         return STATUS_LOADS, "every weight loads", "every weight loads"
     verdict, summary = [], []
-    if saved_count and len(unexpected) + len(mismatched) >= saved_count:
+    if saved_count and len(unexpected) + len(mismatched) + len(ignored) >= saved_count:
         # e.g. a class whose base-model prefix differs from the saved one: the whole model starts random.
         verdict.append("no saved weight loads")
         summary.append("nothing loads")
@@ -155,6 +161,9 @@ def describe(
     if unexpected:
         verdict.append(f"{len(unexpected)} dropped: {', '.join(group_keys(unexpected))}")
         summary.append(f"{len(unexpected)} dropped")
+    if ignored:
+        verdict.append(f"{len(ignored)} left out by design (from_pretrained does not list them): {', '.join(group_keys(ignored))}")
+        summary.append(f"{len(ignored)} left out")
     status = STATUS_MISMATCH if mismatched else STATUS_PARTIAL
     return status, "; ".join(verdict), ", ".join(summary)
 
@@ -204,18 +213,54 @@ def _quiet_model_code():
 # --------------------------------------------------------------------------- the job
 
 
-def _describe_match(match, auto_class: str, saved_count: int) -> HeadCheck:
-    status, verdict, summary = describe(match.missing, match.unexpected, match.mismatched, saved_count)
+def _match_and_describe(model, tensors, auto_class: str) -> HeadCheck:
+    from explorer.core.head_matching import match_head
+
+    ignored = _record_ignored_keys(model)
+    match = match_head(model, tensors, auto_class)
+    left_out = _weights_among(sorted(ignored), model)
+    status, verdict, summary = describe(match.missing, match.unexpected, match.mismatched, len(tensors), left_out)
     return HeadCheck(
         auto_class, match.model_class, status, verdict, summary,
-        missing=match.missing, unexpected=match.unexpected, mismatched=match.mismatched, problems=list(match.problems),
+        missing=match.missing, unexpected=match.unexpected, mismatched=match.mismatched, ignored=left_out,
+        problems=list(match.problems),
     )
+
+
+def _record_ignored_keys(model) -> set[str]:
+    """Collect the unexpected keys that the model's ignore rules remove from the loading report."""
+    ignored: set[str] = set()
+    adjust = model._adjust_missing_and_unexpected_keys
+
+    def adjust_and_record(loading_info) -> None:
+        before = set(loading_info.unexpected_keys)
+        adjust(loading_info)
+        ignored.update(before - set(loading_info.unexpected_keys))
+
+    # Only this meta instance is wrapped; it is discarded after the match.
+    object.__setattr__(model, "_adjust_missing_and_unexpected_keys", adjust_and_record)
+    return ignored
+
+
+def _weights_among(keys: list[str], model) -> list[str]:
+    """Drop the keys that are buffers the model recomputes (attention masks, position ids, inv_freq): not weights."""
+    if not keys:
+        return []
+    buffers = [name for name, _ in model.named_buffers()]
+    leaves = {name.rsplit(".", 1)[-1] for name in buffers}
+
+    def is_buffer(key: str) -> bool:
+        if key.rsplit(".", 1)[-1] not in leaves and not key.endswith(("position_ids", "inv_freq")):
+            return False
+        return key.endswith(("position_ids", "inv_freq")) or any(b == key or b.endswith("." + key) or key.endswith("." + b) for b in buffers)
+
+    return [key for key in keys if not is_buffer(key)]
 
 
 def _copy_for(check: HeadCheck, auto_class: str) -> HeadCheck:
     return HeadCheck(
         auto_class, check.model_class, check.status, check.verdict, check.summary,
-        list(check.missing), list(check.unexpected), list(check.mismatched), list(check.problems),
+        list(check.missing), list(check.unexpected), list(check.mismatched), list(check.ignored), list(check.problems),
     )
 
 
@@ -231,12 +276,11 @@ def survey_heads(
     Raises SkeletonError (message for the user) when nothing can be checked: no or unreadable
     config.json, custom model code not allowed, no readable weights.
     """
-    from explorer.core.head_matching import match_head
-
     cancel = cancel or CancelToken()
     folder = path.path if isinstance(path, Checkpoint) else os.fspath(path)
     # The class the weights were saved with, built the way the Parameters tab builds it: this reads
     # the config (consent rules included) once, and its model serves that class's check.
+    cancel.raise_if_cancelled()  # the first step may import torch, which no cancel interrupts
     with _quiet_model_code():
         built = yield from build_model_job(path, None, cancel)
     disk = yield from read_disk_tensors_job(path, cancel)
@@ -268,7 +312,7 @@ def survey_heads(
                 try:
                     with _quiet_model_code():
                         model = unmatched_models.pop(model_class, None) or build_meta_model(model_class, built.config)
-                        check = _describe_match(match_head(model, disk.tensors, auto_class), auto_class, len(disk.tensors))
+                        check = _match_and_describe(model, disk.tensors, auto_class)
                 except SkeletonError as exc:
                     check = _unchecked(auto_class, model_class.__name__, str(exc))
                 except Exception as exc:  # conversion and tying code is model-specific; one failure must not stop the rest

@@ -130,6 +130,21 @@ def test_llama_question_answering_loads_nothing_of_a_causal_lm(tmp_path):
     assert "transformer.* (" in check.verdict and "model.* (" in check.verdict
 
 
+def test_weights_a_class_leaves_out_by_design_are_named(sample):
+    from transformers import AutoModelForTextEncoding
+
+    path = sample("tiny-t5")
+    check = survey_heads_now(path, ["AutoModelForTextEncoding"])["AutoModelForTextEncoding"]
+    _, info = AutoModelForTextEncoding.from_pretrained(path, local_files_only=True, output_loading_info=True)
+    # T5EncoderModel ignores the decoder (_keys_to_ignore_on_load_unexpected): transformers reports nothing...
+    assert check.model_class == "T5EncoderModel"
+    assert check.unexpected == sorted(info["unexpected_keys"]) == [] and check.missing == []
+    # ...but the saved decoder is not loaded, and a learner should know.
+    assert check.ignored and all(key.startswith("decoder.") for key in check.ignored)
+    assert check.status == STATUS_PARTIAL
+    assert check.verdict == f"{len(check.ignored)} left out by design (from_pretrained does not list them): decoder.*"
+
+
 def _write_sparse_llama_70b(folder):
     """config.json plus one safetensors file whose header describes Llama-3-70B; the data is a sparse hole."""
     from transformers import LlamaConfig
