@@ -182,6 +182,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
     """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers)."""
     names: dict[str, CheckpointFile] = {}
     present: dict[str, str] = {}  # top-level names whose content is there -> readable path
+    sizes: dict[str, int] = {}
     remote_code: list[str] = []
     has_tokenizer = has_weights = False
     for f in ckpt.files:
@@ -191,6 +192,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
             continue
         if f.size is not None:
             present[name] = f.path
+            sizes[name] = f.size
         if name.endswith(".py"):
             remote_code.append(name)
         elif name in TOKENIZER_FILES:
@@ -228,7 +230,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
         ckpt.needs_remote_code = True
     ckpt.has_tokenizer = has_tokenizer
     ckpt.has_model_card = "README.md" in names
-    summary = summarize_safetensors(present)
+    summary = summarize_safetensors(present, sizes=sizes)
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
     ckpt.dtypes = summary.dtypes
@@ -286,6 +288,7 @@ def _list_files(folder: str, root_stat: os.stat_result | None = None, max_depth:
             return listing
     ancestors = [(root_stat.st_dev, root_stat.st_ino)]
     is_dir_mode = stat_module.S_ISDIR
+    is_regular_mode = stat_module.S_ISREG
 
     def walk(directory: str, prefix: str, depth: int) -> None:
         nonlocal latest_ns
@@ -319,6 +322,10 @@ def _list_files(folder: str, root_stat: os.stat_result | None = None, max_depth:
                 ancestors.append(identity)
                 walk(entry.path, name + "/", depth + 1)
                 ancestors.pop()
+                continue
+            if not is_regular_mode(st.st_mode):
+                problems.append(f"{display_text(name)}: not a regular file (a FIFO, socket or device); not read")
+                files.append(CheckpointFile(name, entry.path, None))
                 continue
             size = st.st_size
             mtime_ns = st.st_mtime_ns
@@ -707,7 +714,10 @@ def scan_flat_legacy_cache(root: str, stats: ScanStats) -> Iterator[Checkpoint]:
         groups.setdefault((repo_id, revision), []).append(CheckpointFile(name=filename, path=data_path, size=size))
     for (repo_id, revision), files in sorted(groups.items()):
         files.sort(key=lambda f: f.name)
-        ckpt = Checkpoint(id=repo_id, source=SOURCE_LEGACY, path=root, revision=revision, files=files, last_modified=_latest_mtime(files))
+        missing = [f"{display_text(f.name)}: content missing (its cache file is gone)" for f in files if f.size is None]
+        ckpt = Checkpoint(
+            id=repo_id, source=SOURCE_LEGACY, path=root, revision=revision, files=files, problems=missing, last_modified=_latest_mtime(files)
+        )
         yield describe_checkpoint(ckpt)
 
 

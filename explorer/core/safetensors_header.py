@@ -73,8 +73,6 @@ class SafetensorsHeader:
         return sum(t.nbytes for t in self.tensors)
 
 
-# One read usually covers the length prefix and the whole header (a 7B model's is ~30 KB).
-_FIRST_READ = 8 + 32 * 1024
 # Never block on a FIFO or device that someone named *.safetensors.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -90,26 +88,31 @@ def _read_exactly(fd: int, count: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_raw_header(path: str, label: str) -> tuple[int, int, bytes]:
-    """(file size, header length, header bytes); every failure is a SafetensorsHeaderError."""
+def _read_raw_header(path: str, label: str, file_size: int | None = None) -> tuple[int, int, bytes]:
+    """(file size, header length, header bytes); every failure is a SafetensorsHeaderError.
+
+    ``file_size`` from a listing that already stat-ed the file saves a system call; the
+    non-blocking open keeps a FIFO or device under a weight file's name from hanging the read.
+    """
     try:
         fd = os.open(path, _OPEN_FLAGS)
         try:
-            st = os.fstat(fd)
-            file_size = st.st_size
-            if not stat.S_ISREG(st.st_mode):
-                raise SafetensorsHeaderError(f"{label}: not a regular file")
-            chunk = os.read(fd, _FIRST_READ)
-            if len(chunk) < 8:
+            if file_size is None:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise SafetensorsHeaderError(f"{label}: not a regular file")
+                file_size = st.st_size
+            prefix = os.read(fd, 8)
+            if len(prefix) < 8:
                 raise SafetensorsHeaderError(f"{label}: file is {file_size} bytes, too short for a safetensors header (truncated?)")
-            (header_size,) = struct.unpack_from("<Q", chunk)
+            (header_size,) = struct.unpack("<Q", prefix)
             if header_size > MAX_HEADER_BYTES:
                 raise SafetensorsHeaderError(f"{label}: header length {header_size} is implausible (corrupt file)")
             if 8 + header_size > file_size:
                 raise SafetensorsHeaderError(
                     f"{label}: header length {header_size} runs past the end of the {file_size}-byte file (truncated or corrupt)"
                 )
-            raw = chunk[8 : 8 + header_size]
+            raw = os.read(fd, header_size)
             if len(raw) < header_size:
                 raw += _read_exactly(fd, header_size - len(raw))
         finally:
@@ -194,7 +197,9 @@ def read_header(path: str | os.PathLike, file_label: str | None = None) -> Safet
     return result
 
 
-def count_parameters(path: str | os.PathLike, file_label: str | None = None) -> tuple[int, dict[str, int], int]:
+def count_parameters(
+    path: str | os.PathLike, file_label: str | None = None, file_size: int | None = None
+) -> tuple[int, dict[str, int], int]:
     """(parameters, parameters per dtype, tensor data bytes) of one file.
 
     The scanner calls this for every shard on the machine, where a JSON parse of each
@@ -208,7 +213,7 @@ def count_parameters(path: str | os.PathLike, file_label: str | None = None) -> 
     """
     path = os.fspath(path)
     label = file_label or os.path.basename(path)
-    file_size, header_size, raw = _read_raw_header(path, label)
+    file_size, header_size, raw = _read_raw_header(path, label, file_size)
     data_size = file_size - 8 - header_size
     counted = _count_uniform(raw, data_size)
     if counted is None:
@@ -433,13 +438,14 @@ def _index_shards(index_path: str) -> tuple[set[str], int | None]:
     return shards, (int(total) if isinstance(total, (int, float)) else None)
 
 
-def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> WeightsSummary:
+def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False, sizes: dict[str, int] | None = None) -> WeightsSummary:
     """Sum parameters and dtypes over a checkpoint's safetensors weights.
 
     ``files`` maps each top-level file name of the checkpoint to a readable path (hub-cache
     snapshots and legacy caches store content under other names). When an index is present,
     every shard it names is read (a missing shard is a problem); otherwise every
     *.safetensors. Adapter files are left out: they are not the model's own weights.
+    ``sizes`` (name -> bytes, from a listing that stat-ed the files) spares a stat per shard.
     """
     summary = WeightsSummary()
     index_names: list[str] = []
@@ -480,7 +486,8 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False) -> 
                 shard_params, shard_bytes = sum(numel_by_dtype.values()), header.data_bytes
                 summary.tensors.extend(header.tensors)
             else:
-                shard_params, numel_by_dtype, shard_bytes = count_parameters(files[shard], shard)
+                known_size = sizes.get(shard) if sizes is not None else None
+                shard_params, numel_by_dtype, shard_bytes = count_parameters(files[shard], shard, known_size)
         except SafetensorsHeaderError as exc:
             summary.problems.append(str(exc))
             continue

@@ -269,6 +269,16 @@ def test_flat_legacy_cache_from_transformers_cache(monkeypatch, tmp_path, sample
     assert bert.num_parameters and bert.has_tokenizer
     assert json.loads(Path(bert.file_path("config.json")).read_text())["model_type"] == "bert"
     assert len({c.key for c in found}) == 2  # one flat folder, two distinct entries
+    assert bert.problems == []
+
+
+def test_flat_legacy_cache_with_a_missing_file(tmp_path, sample):
+    legacy = tmp_path / "old-cache"
+    write_flat_legacy(legacy, sample("tiny-bert-mlm"), "bert-tiny")
+    sidecar = next(p for p in legacy.glob("*.json") if "README.md" in p.read_text())
+    Path(str(sidecar)[: -len(".json")]).unlink()
+    (ckpt,), _ = run_to_end(Scanner().scan([ScanLocation(SOURCE_LEGACY, str(legacy))]))
+    assert has_problem(ckpt, "README.md", "content missing")
 
 
 def test_transformers_cache_in_hub_layout(monkeypatch, tmp_path, sample):
@@ -522,6 +532,7 @@ def test_fifo_named_like_a_checkpoint_file_does_not_block(sample, tmp_path):
     os.mkfifo(folder / "extra.safetensors")
     ckpt = only(scan_folder(folder)[0])
     assert has_problem(ckpt, "extra.safetensors", "not a regular file")
+    assert has_problem(ckpt, "config.json", "not a regular file")
 
 
 # --------------------------------------------------------------------------- safety and rescans
@@ -612,7 +623,7 @@ def test_fifos_in_place_of_config_and_index_do_not_block(tmp_path):
     os.mkfifo(indexed / "model.safetensors.index.json")
     found, _ = scan_folder(tmp_path / "root")
     facts = {c.id: c for c in found}
-    assert has_problem(facts["config-only"], "config.json is empty")
+    assert has_problem(facts["config-only"], "config.json", "not a regular file")
     assert has_problem(facts["indexed"], "model.safetensors.index.json", "not a regular file")
 
 
