@@ -334,6 +334,8 @@ class ConfigTab(QWidget):
             lines.append("New, randomly initialised: " + listed(check.missing))
         if check.unexpected:
             lines.append("Dropped (saved, not loaded): " + listed(check.unexpected))
+        if check.ignored:
+            lines.append("Left out by design (saved, not loaded, not in from_pretrained's report): " + listed(check.ignored))
         return lines
 
     def _build_files_page(self) -> QWidget:
