@@ -243,18 +243,24 @@ def _record_ignored_keys(model) -> set[str]:
 
 
 def _weights_among(keys: list[str], model) -> list[str]:
-    """Drop the keys that are buffers the model recomputes (attention masks, position ids, inv_freq): not weights."""
+    """The keys of parts the class does not have (T5EncoderModel: decoder.*).
+
+    A saved tensor of a module the class does have is a stale buffer (GPT-2's saved causal masks
+    ``h.N.attn.bias``, position ids, inv_freq), not a weight the user loses.
+    """
     if not keys:
         return []
-    buffers = [name for name, _ in model.named_buffers()]
-    leaves = {name.rsplit(".", 1)[-1] for name in buffers}
+    modules = {name for name, _ in model.named_modules()}
+    prefix = getattr(model, "base_model_prefix", "") or ""
 
-    def is_buffer(key: str) -> bool:
-        if key.rsplit(".", 1)[-1] not in leaves and not key.endswith(("position_ids", "inv_freq")):
-            return False
-        return key.endswith(("position_ids", "inv_freq")) or any(b == key or b.endswith("." + key) or key.endswith("." + b) for b in buffers)
+    def of_existing_module(key: str) -> bool:
+        parent = key.rpartition(".")[0]
+        candidates = {parent, f"{prefix}.{parent}" if parent else prefix}
+        if prefix and parent.startswith(prefix + "."):
+            candidates.add(parent[len(prefix) + 1:])
+        return bool(candidates & modules)
 
-    return [key for key in keys if not is_buffer(key)]
+    return [key for key in keys if not key.endswith(("position_ids", "inv_freq")) and not of_existing_module(key)]
 
 
 def _copy_for(check: HeadCheck, auto_class: str) -> HeadCheck:
@@ -311,7 +317,9 @@ def survey_heads(
             else:
                 try:
                     with _quiet_model_code():
-                        model = unmatched_models.pop(model_class, None) or build_meta_model(model_class, built.config)
+                        model = unmatched_models.pop(model_class, None)
+                        if model is None:
+                            model = build_meta_model(model_class, built.config)
                         check = _match_and_describe(model, disk.tensors, auto_class)
                 except SkeletonError as exc:
                     check = _unchecked(auto_class, model_class.__name__, str(exc))

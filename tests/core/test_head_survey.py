@@ -145,6 +145,21 @@ def test_weights_a_class_leaves_out_by_design_are_named(sample):
     assert check.verdict == f"{len(check.ignored)} left out by design (from_pretrained does not list them): decoder.*"
 
 
+def test_saved_causal_masks_are_not_reported_as_lost_weights(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32, bos_token_id=0, eos_token_id=0))
+    model.config.save_pretrained(tmp_path)
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    # Older GPT-2 checkpoints (the hub's gpt2 among them) store each layer's causal mask.
+    state["transformer.h.0.attn.bias"] = torch.ones(1, 1, 32, 32)
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    check = survey_heads_now(tmp_path, ["AutoModelForCausalLM"])["AutoModelForCausalLM"]
+    assert check.status == STATUS_LOADS and check.ignored == [] and check.unexpected == []
+
+
 def _write_sparse_llama_70b(folder):
     """config.json plus one safetensors file whose header describes Llama-3-70B; the data is a sparse hole."""
     from transformers import LlamaConfig
