@@ -125,7 +125,9 @@ def _mps_info(torch) -> DeviceInfo | None:
 
 def list_devices() -> list[DeviceInfo]:
     """Every device torch can use now (asks the drivers; call off the GUI thread)."""
-    import torch
+    from explorer.core.torch_import import import_torch
+
+    torch = import_torch()
 
     devices = [_cpu_info()]
     devices.extend(_cuda_infos(torch))

@@ -274,7 +274,10 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
     trust = _trust_remote_code(request.path)
     cancel.raise_if_cancelled()
     yield Progress(0, None, "Importing transformers")
-    import transformers
+    # Through the app's import lock: another thread (the start-up warm-up) may be importing it now.
+    from explorer.core.torch_import import import_transformers
+
+    transformers = import_transformers()
 
     _install_tqdm_hook()
     transformers.utils.logging.disable_progress_bar()  # our hook still sees every iteration
@@ -283,9 +286,10 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
     tokenizer = yield from _call_in_thread(lambda: _load_tokenizer(request.path, trust), cancel)
     if request.auto_class is None:
         return LoadedModel(request, None, tokenizer, "cpu", "-", load_seconds=time.perf_counter() - started)
-    auto = getattr(transformers, request.auto_class, None)
-    if auto is None:
-        raise TaskError(f"transformers {transformers.__version__} has no {request.auto_class}")
+    try:
+        auto = getattr(transformers, request.auto_class)
+    except Exception as error:  # AttributeError, or the lazy module's import failing
+        raise TaskError(f"transformers {transformers.__version__} has no {request.auto_class}: {error}", traceback.format_exc()) from error
 
     def load() -> tuple[Any, dict]:
         return auto.from_pretrained(

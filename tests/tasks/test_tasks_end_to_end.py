@@ -240,3 +240,15 @@ def test_progress_is_reported(session, sample):
             messages.append(item.message)
     assert "Loading the tokenizer" in messages and "Loading the weights" in messages
     assert any(m.startswith("Loading weights (") for m in messages)  # per-tensor progress from the loader
+
+
+def test_spread_over_devices_uses_accelerate_placement(run_task):
+    result, _ = run_task("fill-mask", "tiny-bert-mlm", {}, spread=True)
+    assert result["model"]["device"] == "auto"
+    assert result["masks"][0]["predictions"]
+
+
+def test_dtype_choice_is_applied(run_task, session):
+    result, _ = run_task("text-classification", "tiny-distilbert-sentiment", {}, dtype="bfloat16")
+    assert result["model"]["dtype"] == "bfloat16"
+    assert session.loaded.memory_bytes < 100_000  # half of the float32 sample
