@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from typing import Any, Callable, Generator
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from explorer.core.jobs import Cancelled, CancelToken, Progress
 
@@ -92,7 +92,10 @@ class JobRunner(QObject):
     """Emitted last, whatever the outcome."""
 
     def __init__(self, job_factory: JobFactory, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        # Not a Qt child of ``parent``: deleting a widget must not delete a runner whose thread
+        # still runs (its end would never be noticed); _ALIVE keeps it until the thread is done.
+        super().__init__(None)
+        self._owner = parent
         self._job_factory = job_factory
         self._thread: QThread | None = None
         self._worker: _JobWorker | None = None
@@ -117,7 +120,9 @@ class JobRunner(QObject):
         worker.finished.connect(self.finished)
         worker.failed.connect(self.failed)
         worker.cancelled.connect(self.cancelled)
-        worker.done.connect(thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for a GUI thread that may be
+        # blocked in wait() (stop_all_jobs on exit).
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker

@@ -65,3 +65,41 @@ def test_errors_become_a_message_with_details(qtbot):
     message, details = failed.args
     assert message == "config.json is not valid JSON"
     assert "Traceback" in details and "ValueError" in details
+
+
+def test_stop_all_jobs_ends_a_running_job_while_the_gui_thread_waits(qtbot):
+    from explorer.ui.workers import stop_all_jobs
+
+    started = threading.Event()
+
+    def job(token):
+        while True:
+            started.set()
+            token.raise_if_cancelled()
+            yield Progress(0)
+            threading.Event().wait(0.002)
+
+    runner = JobRunner(job)
+    runner.start()
+    assert started.wait(5)
+    assert stop_all_jobs(3000)  # the GUI thread is blocked in wait(): the thread must still end
+
+
+def test_a_runner_outlives_the_widget_that_started_it(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    release = threading.Event()
+
+    def job(token):
+        release.wait(5)
+        yield Progress(1, 1)
+        return "done"
+
+    owner = QWidget()
+    runner = JobRunner(job, owner)
+    with qtbot.waitSignal(runner.stopped, timeout=10_000):
+        runner.start()
+        with qtbot.waitSignal(owner.destroyed, timeout=5000):
+            owner.deleteLater()  # the widget goes while the job still runs
+        release.set()
+    assert not runner.is_running()
