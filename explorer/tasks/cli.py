@@ -130,7 +130,7 @@ def _print_human(result: dict) -> None:
 def run_command(args: argparse.Namespace) -> int:
     from explorer.tasks.base import get_task
     from explorer.tasks.script import python_script, result_json
-    from explorer.tasks.session import LoadRequest, ModelSession, _trust_remote_code
+    from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
 
     path = os.path.abspath(os.path.expanduser(args.path))
     try:
@@ -141,7 +141,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise TaskInputError(f"{args.path}: no such checkpoint folder")
         request = LoadRequest(path, task.auto_class, args.device, args.dtype, args.spread)
         if args.script:
-            print(python_script(task.id, request, values, trust_remote_code=_trust_remote_code(path)))
+            print(python_script(task.id, request, values, trust_remote_code=remote_code_allowed(path)))
             return 0
     except TaskInputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -179,7 +179,13 @@ def _call_in_thread(function: Any, cancel: CancelToken, grace_seconds: float = 1
 # --------------------------------------------------------------------------- loading
 
 
-def _trust_remote_code(path: str) -> bool:
+NEEDS_CONSENT = (
+    "This checkpoint needs its own Python code and you have not allowed it. Review the code files "
+    "and allow them in the Config tab, then load again."
+)
+
+
+def remote_code_allowed(path: str) -> bool:
     try:
         from explorer.core import consent
     except ImportError:
@@ -219,6 +225,8 @@ def _load_tokenizer(path: str, trust: bool) -> Any:
     try:
         return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust)
     except Exception as error:  # transformers raises many kinds here; the user needs one message
+        if "trust_remote_code" in str(error) and not trust:
+            raise TaskError(NEEDS_CONSENT, traceback.format_exc()) from error
         raise TaskError(f"The tokenizer could not be loaded: {error}", traceback.format_exc()) from error
 
 
@@ -236,11 +244,7 @@ def _model_error(error: Exception, request: LoadRequest, trust: bool) -> Excepti
             text,
         )
     if "trust_remote_code" in text and not trust:
-        return TaskError(
-            "This checkpoint needs its own Python code and you have not allowed it. Review the code files "
-            "and allow them in the Config tab, then load again.",
-            text,
-        )
+        return TaskError(NEEDS_CONSENT, text)
     return TaskError(f"The model could not be loaded: {text.splitlines()[0] if text else type(error).__name__}", traceback.format_exc())
 
 
@@ -271,7 +275,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
         check_dtype(find_device("cpu", devices), request.dtype)
     else:
         check_dtype(find_device(request.device, devices), request.dtype)
-    trust = _trust_remote_code(request.path)
+    trust = remote_code_allowed(request.path)
     cancel.raise_if_cancelled()
     yield Progress(0, None, "Importing transformers")
     # Through the app's import lock: another thread (the start-up warm-up) may be importing it now.

@@ -13,6 +13,7 @@ from explorer.tasks.base import (
     KIND_TEXT,
     RESULT_TOKENS,
     Field,
+    TaskInputError,
     TaskSpec,
     register,
 )
@@ -26,15 +27,33 @@ SPEC = TaskSpec(
     inputs=(
         Field("text", "Text", KIND_MULTILINE, "We are very happy to show you the 🤗 Transformers library.", required=True),
         Field("text_pair", "Second text (optional)", KIND_TEXT, "", placeholder="a pair, as for QA or NLI"),
+        Field("ids_to_decode", "Ids to decode (optional)", KIND_TEXT, "", placeholder="e.g. 101, 2057, 102", help="Token ids separated by commas or spaces, turned back into text"),
     ),
     parameters=(Field("add_special_tokens", "Add special tokens", KIND_BOOL, True),),
 )
+
+
+def parse_ids(text: str, vocabulary: int) -> list[int] | None:
+    """'101, 2057 102' -> [101, 2057, 102]; None when empty; TaskInputError for anything else."""
+    parts = text.replace(",", " ").replace("[", " ").replace("]", " ").split()
+    if not parts:
+        return None
+    ids = []
+    for part in parts:
+        if not part.lstrip("-").isdigit():
+            raise TaskInputError(f"Ids to decode: {part!r} is not a whole number")
+        value = int(part)
+        if not 0 <= value < vocabulary:
+            raise TaskInputError(f"Ids to decode: {value} is outside the vocabulary (0 to {vocabulary - 1})")
+        ids.append(value)
+    return ids
 
 
 @register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     tokenizer = loaded.tokenizer
     text, pair = values["text"], values["text_pair"] or None
+    ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer))
     yield Progress(0, 1, "Tokenizing")
     fast = getattr(tokenizer, "is_fast", False)
     encoding = tokenizer(
@@ -83,6 +102,7 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         "special_tokens": special_tokens,
         "decoded": tokenizer.decode(ids),
         "decoded_without_special": tokenizer.decode(ids, skip_special_tokens=True),
+        "decoded_ids": None if ids_to_decode is None else {"ids": ids_to_decode, "text": tokenizer.decode(ids_to_decode), "tokens": tokenizer.convert_ids_to_tokens(ids_to_decode)},
         "notices": [] if fast else ["Slow (Python) tokenizer: no character offsets."],
     }
 
@@ -96,6 +116,9 @@ def script(values: dict) -> str:
 text_pair = {values["text_pair"] or None!r}
 encoding = tokenizer(text, text_pair, add_special_tokens={values["add_special_tokens"]!r})
 print(encoding)
+ids_to_decode = [int(part) for part in {values["ids_to_decode"]!r}.replace(",", " ").replace("[", " ").replace("]", " ").split()]
+if ids_to_decode:
+    print(ids_to_decode, "->", repr(tokenizer.decode(ids_to_decode)))
 result = {{
     "input_ids": encoding["input_ids"],
     "tokens": tokenizer.convert_ids_to_tokens(encoding["input_ids"]),

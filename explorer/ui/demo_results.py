@@ -505,6 +505,13 @@ class TokensView(ResultView):
         decoded.setWordWrap(True)
         decoded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.layout_.addWidget(decoded)
+        if result.get("decoded_ids"):
+            given = result["decoded_ids"]
+            back = QLabel(f"Ids {given['ids']} → <code>{html.escape(given['text'])}</code> &nbsp; tokens: {html.escape(' '.join(given['tokens']))}")
+            back.setObjectName("decoded_ids")
+            back.setWordWrap(True)
+            back.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.layout_.addWidget(back)
         ids = QLabel(f"input_ids: <code>{result['input_ids']}</code>")
         ids.setWordWrap(True)
         ids.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

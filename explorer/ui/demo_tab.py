@@ -38,7 +38,7 @@ from explorer.core.jobs import Progress
 from explorer.tasks.base import Partial, TaskInputError, TaskSpec, all_tasks, get_task
 from explorer.tasks.devices import DTYPE_CHOICES, DeviceInfo
 from explorer.tasks.heads import CheckpointFacts, TaskChoice, checkpoint_facts, task_choices
-from explorer.tasks.session import LoadRequest, ModelSession
+from explorer.tasks.session import NEEDS_CONSENT, LoadRequest, ModelSession, remote_code_allowed, has_tokenizer_files
 from explorer.ui.demo_form import TaskForm
 from explorer.ui.demo_results import ResultView, create_view
 from explorer.ui.workers import JobRunner
@@ -135,6 +135,7 @@ class DemoTab(QWidget):
         self._checkpoint = None
         self._facts = CheckpointFacts()
         self._choices: list[TaskChoice] = []
+        self._checkpoint_warnings: list[str] = []
         self._devices: list[DeviceInfo] | None = None
         self._activated = False
         self._needs_refresh = True
@@ -361,6 +362,11 @@ class DemoTab(QWidget):
             self._show_form(None)
             return
         self._facts = checkpoint_facts(ckpt.path)
+        self._checkpoint_warnings = []
+        if not has_tokenizer_files(ckpt.path):
+            self._checkpoint_warnings.append("This checkpoint has no tokenizer files; the demos need one to turn text into ids.")
+        if ckpt.needs_remote_code and not remote_code_allowed(ckpt.path):
+            self._checkpoint_warnings.append(NEEDS_CONSENT)
         self._choices = task_choices(list(ckpt.architectures or []), ckpt.model_type, list(self._facts.label_names))
         model = self.task_combo.model()
         ordered = [c for c in self._choices if c.suggested] + [c for c in self._choices if not c.suggested]
@@ -387,8 +393,10 @@ class DemoTab(QWidget):
         if task_id is None:
             return
         choice = next((c for c in self._choices if c.task_id == task_id), None)
-        warning = choice.warning if choice else ""
-        self.task_warning.setText("⚠ " + warning if warning else "")
+        warnings = [choice.warning] if choice and choice.warning else []
+        warnings += self._checkpoint_warnings
+        warning = "\n".join("⚠ " + w for w in warnings)
+        self.task_warning.setText(warning)
         self.task_warning.setVisible(bool(warning))
         spec = get_task(task_id)
         if self._spec is None or spec.id != self._spec.id or self._form is None:
@@ -607,10 +615,9 @@ class DemoTab(QWidget):
         if self._last_run is None:
             return None
         from explorer.tasks.script import python_script
-        from explorer.tasks.session import _trust_remote_code
 
         run = self._last_run
-        return python_script(run["task_id"], run["request"], run["values"], trust_remote_code=_trust_remote_code(run["request"].path))
+        return python_script(run["task_id"], run["request"], run["values"], trust_remote_code=remote_code_allowed(run["request"].path))
 
     def show_script(self) -> None:
         code = self.script_for_last_run()

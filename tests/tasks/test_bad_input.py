@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -165,3 +166,40 @@ def session():
     session = ModelSession()
     yield session
     session.unload_now()
+
+
+def custom_code_checkpoint(sample, tmp_path):
+    """A checkpoint whose config points at its own modeling file (auto_map)."""
+    folder = tmp_path / "custom-code"
+    shutil.copytree(sample("tiny-bert-mlm"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "my-custom-bert"
+    config["auto_map"] = {"AutoConfig": "modeling_custom.CustomConfig", "AutoModelForMaskedLM": "modeling_custom.CustomModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "modeling_custom.py").write_text("raise RuntimeError('custom code must not run without consent')\n")
+    return folder
+
+
+def test_custom_code_without_consent_is_refused(session, sample, tmp_path):
+    folder = custom_code_checkpoint(sample, tmp_path)
+    with pytest.raises(TaskError, match="needs its own Python code and you have not allowed it"):
+        run(session, "fill-mask", folder)
+
+
+def test_consent_decides_trust_remote_code(sample, tmp_path, monkeypatch):
+    from explorer.core import consent
+    from explorer.tasks.session import remote_code_allowed
+
+    folder = custom_code_checkpoint(sample, tmp_path)
+    assert remote_code_allowed(str(folder)) is False
+    monkeypatch.setattr(consent, "trust_remote_code_for", lambda path: str(path) == str(folder))
+    assert remote_code_allowed(str(folder)) is True
+
+
+def test_tokenize_decodes_given_ids(session, sample):
+    result = run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "2, 4, 3"})
+    assert result["decoded_ids"] == {"ids": [2, 4, 3], "text": "[CLS] [MASK] [SEP]", "tokens": ["[CLS]", "[MASK]", "[SEP]"]}
+    with pytest.raises(TaskInputError, match="outside the vocabulary"):
+        run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "99999"})
+    with pytest.raises(TaskInputError, match="not a whole number"):
+        run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "1, x"})

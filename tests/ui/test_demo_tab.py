@@ -211,3 +211,32 @@ def test_shutdown_during_a_run_is_quick(qtbot, make_tab):
     started = time.monotonic()
     assert tab.shutdown() is True  # every worker thread ended
     assert time.monotonic() - started < 2.0
+
+
+def test_checkpoint_without_tokenizer_is_warned_before_running(qtbot, sample, tmp_path):
+    import shutil
+
+    folder = tmp_path / "weights-only"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(sample("tiny-bert-mlm") / name, folder / name)
+    tab = DemoTab()
+    qtbot.addWidget(tab)
+    with qtbot.waitSignal(tab.devices_ready, timeout=WAIT):
+        tab.show()
+    tab.set_checkpoint(checkpoint_for(folder))
+    assert tab.task_warning.isVisible() and "no tokenizer" in tab.task_warning.text()
+    with qtbot.waitSignal(tab.run_failed, timeout=WAIT) as failed:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert "no tokenizer" in failed.args[0]
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    tab.shutdown()
+
+
+def test_tokenizer_playground_decodes_ids(qtbot, make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    tab.select_task("tokenize")
+    tab.form().set_values({"text": "Hello world", "ids_to_decode": "2, 4"})
+    run_and_wait(qtbot, tab)
+    label = tab.result_view().findChild(demo_results.QLabel, "decoded_ids")
+    assert "[CLS] [MASK]" in label.text()
