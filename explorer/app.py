@@ -62,17 +62,16 @@ def create_application(argv: list[str]):
     app.setApplicationName(explorer.APP_NAME)
     app.setOrganizationName("Model Explorer")
     app.setDesktopFileName(explorer.APP_ID)
-    try:
-        from explorer.resources import resource_path
+    from explorer.resources import app_icon_paths, style_sheet_text
 
-        icon = resource_path("icons/model-explorer.svg")
-        if icon.exists():
-            app.setWindowIcon(QIcon(str(icon)))
-        style = resource_path("style.qss")
-        if style.exists():
-            app.setStyleSheet(style.read_text(encoding="utf-8"))
-    except ImportError:
-        pass
+    icon = QIcon()
+    for path in app_icon_paths():
+        icon.addFile(str(path))
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+    style = style_sheet_text()
+    if style:
+        app.setStyleSheet(style)
     return app
 
 

@@ -16,7 +16,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
 LOCATION_ROLE = Qt.ItemDataRole.UserRole + 4
 
-COLUMNS = ("Name", "Model type", "Parameters", "Size")
+COLUMNS = ("Name", "Type", "Params", "Size")
 SOURCE_TITLES = {SOURCE_HUB_CACHE: "Hugging Face cache", SOURCE_LEGACY: "Legacy transformers cache", SOURCE_FOLDER: "Folder"}
 
 
@@ -182,8 +182,11 @@ class CheckpointBrowser(QTreeView):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed, content-sized widths for the facts; the name gets the rest (it is what people read).
+        metrics = self.fontMetrics()
+        for column, sample_text in ((1, "distilbert"), (2, "999.9M"), (3, "999.9 GiB")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, max(metrics.horizontalAdvance(sample_text), metrics.horizontalAdvance(COLUMNS[column])) + 28)
         self.selectionModel().currentChanged.connect(self._on_current_changed)
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -243,4 +246,6 @@ class CheckpointBrowser(QTreeView):
 
     def expand_locations(self) -> None:
         for row in range(self.proxy.rowCount()):
+            # A location's title (source and path) is long: let it use the whole row.
+            self.setFirstColumnSpanned(row, QModelIndex(), True)
             self.expand(self.proxy.index(row, 0))

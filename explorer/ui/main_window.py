@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([390, 890])
+        self.splitter.setSizes([420, 860])
         self.setCentralWidget(self.splitter)
 
         self.status_count = QLabel()

@@ -153,6 +153,7 @@ class OverviewPane(QWidget):
             for label in self.fields.values():
                 label.clear()
             self.problems.clear()
+            self.problems.hide()
             self.files.setRowCount(0)
             self.card_fields.clear()
             self.card.setPlainText("")
@@ -200,10 +201,8 @@ class OverviewPane(QWidget):
         f["modified"].setText(
             dt.datetime.fromtimestamp(ckpt.last_modified).strftime("%Y-%m-%d %H:%M") if ckpt.last_modified else "unknown"
         )
-        if ckpt.problems:
-            self.problems.setText("Problems:\n" + "\n".join(f"• {display_text(p)}" for p in ckpt.problems))
-        else:
-            self.problems.setText("")
+        self.problems.setText("Problems:\n" + "\n".join(f"• {display_text(p)}" for p in ckpt.problems))
+        self.problems.setVisible(bool(ckpt.problems))
         self.files.setRowCount(len(ckpt.files))
         for row, entry in enumerate(ckpt.files):
             self.files.setItem(row, 0, QTableWidgetItem(display_text(entry.name)))
