@@ -33,7 +33,7 @@ class DeviceInfo:
     def label(self) -> str:
         from explorer.core.formatting import human_bytes
 
-        if self.kind == "cuda" and self.total_memory:
+        if self.total_memory:
             free = f"{human_bytes(self.free_memory)} free of " if self.free_memory is not None else ""
             return f"{self.id} · {self.name} ({free}{human_bytes(self.total_memory)})"
         return f"{self.id} · {self.name}"

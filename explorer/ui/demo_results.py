@@ -259,7 +259,8 @@ class GenerationView(ResultView):
         if not 1 <= step <= len(self._steps):
             return
         entry = self._steps[step - 1]
-        labels = [repr(t["token"])[1:-1] or "∅" for t in entry["top"]]
+        # A byte-level token that is part of a character decodes to U+FFFD; show its id instead.
+        labels = [f"id {t['id']}" if "\ufffd" in t["token"] else (repr(t["token"])[1:-1] or "∅") for t in entry["top"]]
         chosen = next((i for i, t in enumerate(entry["top"]) if t["id"] == entry["chosen"]), None)
         chosen_text = f"chose id {entry['chosen']}" + ("" if chosen is not None else ", outside the top list")
         self.step_label.setText(f"Step {step} of {len(self._steps)}: most likely next tokens ({chosen_text}; orange: chosen)")
@@ -311,16 +312,19 @@ class ClassificationView(ResultView):
             table.setObjectName("classification_table")
             table.setMaximumHeight(36 + 30 * min(len(rows), 5))
             self.layout_.addWidget(table)
-            self.chart = BarChart()
             table.currentCellChanged.connect(lambda row, *_: self._chart_for(rows[row]) if 0 <= row < len(rows) else None)
-        else:
-            self.chart = BarChart()
-            self.layout_.addWidget(QLabel(f"<i>{html.escape(rows[0]['text'])}</i>"))
+        self.chart_title = QLabel()
+        self.chart_title.setWordWrap(True)
+        self.layout_.addWidget(self.chart_title)
+        self.chart = BarChart()
         self.layout_.addWidget(self.chart, 1)
         self.layout_.addStretch(0)
         self._chart_for(rows[0])
+        if len(rows) > 1:
+            table.selectRow(0)
 
     def _chart_for(self, row: dict) -> None:
+        self.chart_title.setText(f"<i>{html.escape(row['text'])}</i>")
         self.chart.set_data([s["label"] for s in row["scores"]], [s["score"] for s in row["scores"]])
 
 

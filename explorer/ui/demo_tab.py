@@ -159,6 +159,7 @@ class DemoTab(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("device_combo")
         self.device_combo.setMinimumWidth(240)
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.device_combo.addItem("cpu · detecting devices…", "cpu")
         self.device_combo.currentIndexChanged.connect(self._update_dtypes)
         device_row.addWidget(self.device_combo)
