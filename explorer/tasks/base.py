@@ -244,13 +244,13 @@ def encode(loaded: Any, text: Any, text_pair: Any = None, truncation: Any = True
     tokenizer = loaded.tokenizer
     limit = max_input_length(loaded)
     notices: list[str] = []
-    full = tokenizer(text, text_pair, truncation=False, **{k: v for k, v in kwargs.items() if k != "padding"})
-    lengths = [len(ids) for ids in full["input_ids"]] if isinstance(text, list) else [len(full["input_ids"])]
-    if max(lengths) > limit:
-        notices.append(
-            f"Input is {max(lengths)} tokens; the model takes at most {limit}, so it was truncated to {limit} tokens."
-        )
-    inputs = tokenizer(text, text_pair, truncation=truncation, max_length=limit, return_tensors="pt", **kwargs)
+    # Usually the input fits: one tokenizer call. Only an over-long input is encoded a second time,
+    # truncated, so the notice can say how long it was.
+    inputs = tokenizer(text, text_pair, truncation=False, return_tensors="pt", **kwargs)
+    length = inputs["input_ids"].shape[-1]
+    if length > limit:
+        notices.append(f"Input is {length} tokens; the model takes at most {limit}, so it was truncated to {limit} tokens.")
+        inputs = tokenizer(text, text_pair, truncation=truncation, max_length=limit, return_tensors="pt", **kwargs)
     return Encoded(inputs.to(loaded.input_device), notices)
 
 
