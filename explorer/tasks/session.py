@@ -366,6 +366,8 @@ class ModelSession:
     def _ensure_loaded(self, request: LoadRequest, cancel: CancelToken) -> Job[LoadedModel]:
         if self._loaded is not None and self._loaded.request == request:
             return self._loaded
+        if request.auto_class is None and self._loaded is not None and self._loaded.request.path == request.path:
+            return self._loaded  # a tokenizer-only task reuses the tokenizer loaded with the model
         self._release_model()
         self._loaded = yield from load_model(request, cancel)
         return self._loaded

@@ -252,3 +252,14 @@ def test_dtype_choice_is_applied(run_task, session):
     result, _ = run_task("text-classification", "tiny-distilbert-sentiment", {}, dtype="bfloat16")
     assert result["model"]["dtype"] == "bfloat16"
     assert session.loaded.memory_bytes < 100_000  # half of the float32 sample
+
+
+def test_tokenizer_playground_reuses_the_loaded_model(session, sample):
+    from explorer.core.jobs import run_to_end
+    from explorer.tasks.session import LoadRequest
+
+    path = str(sample("tiny-bert-ner"))
+    run_to_end(session.run("token-classification", LoadRequest(path, None), {}))
+    model = session.loaded.model
+    run_to_end(session.run("tokenize", LoadRequest(path, None), {"text": "hi"}))
+    assert session.loaded.model is model
