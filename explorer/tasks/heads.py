@@ -2,8 +2,8 @@
 
 Importing transformers' auto-model tables costs over a second (they pull in torch), too
 slow for every click in the checkpoint list; the tables are read from the source text of
-the installed transformers instead. ``explorer.core.task_catalog`` (Config engineer) is
-used when present for the Auto class names; the tasks' own declarations stay authoritative.
+the installed transformers instead. The Auto class of each task comes from its own
+declaration (tests check it agrees with ``explorer.core.task_catalog``).
 """
 
 from __future__ import annotations
@@ -94,20 +94,6 @@ class TaskChoice:
     warning: str = ""
 
 
-def _task_auto_classes() -> dict[str, str | None]:
-    classes = {task.id: task.auto_class for task in all_tasks()}
-    try:
-        from explorer.core import task_catalog  # owned by the Config engineer; optional here
-    except ImportError:
-        return classes
-    catalog = getattr(task_catalog, "TASK_AUTO_CLASS", None)
-    if isinstance(catalog, dict):
-        for task_id, auto_class in catalog.items():
-            if task_id in classes and classes[task_id] is None:
-                classes[task_id] = auto_class
-    return classes
-
-
 def task_choices(architectures: list[str] | None, model_type: str | None, label_names: list[str] | None = None) -> list[TaskChoice]:
     """Every task with whether the checkpoint suggests it and whether its head weights are present."""
     architectures = list(architectures or [])
@@ -116,7 +102,7 @@ def task_choices(architectures: list[str] | None, model_type: str | None, label_
     is_nli = any(name.startswith("entail") for name in labels_lower)
     choices = []
     for task in all_tasks():
-        auto_class = _task_auto_classes().get(task.id, task.auto_class)
+        auto_class = task.auto_class
         if auto_class is None:
             choices.append(TaskChoice(task.id, task.title, True, True))
             continue
