@@ -13,8 +13,6 @@ from typing import Any
 
 from explorer.core.jobs import Cancelled, Progress
 from explorer.tasks.base import (
-    KIND_BOOL,
-    KIND_CSV,
     KIND_LINES,
     Partial,
     TaskError,

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -35,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.jobs import Progress
-from explorer.tasks.base import Partial, TaskInputError, TaskSpec, all_tasks, get_task
+from explorer.tasks.base import Partial, TaskInputError, TaskSpec, get_task
 from explorer.tasks.devices import DTYPE_CHOICES, DeviceInfo
 from explorer.tasks.heads import CheckpointFacts, TaskChoice, checkpoint_facts, task_choices
 from explorer.tasks.session import NEEDS_CONSENT, LoadRequest, ModelSession, remote_code_allowed, has_tokenizer_files
