@@ -170,6 +170,7 @@ class DemoTab(QWidget):
         device_row.addWidget(self.dtype_combo)
         self.spread_check = QCheckBox("Spread over devices")
         self.spread_check.setToolTip("device_map='auto': accelerate places layers over every GPU and the CPU, for a model larger than one device")
+        self.spread_check.toggled.connect(lambda spread: self.device_combo.setEnabled(not spread))
         device_row.addWidget(self.spread_check)
         self.load_button = QPushButton("Load")
         self.load_button.setToolTip("Load the model for the chosen task now (Run also loads it when needed)")

@@ -240,3 +240,24 @@ def test_tokenizer_playground_decodes_ids(qtbot, make_tab):
     run_and_wait(qtbot, tab)
     label = tab.result_view().findChild(demo_results.QLabel, "decoded_ids")
     assert "[CLS] [MASK]" in label.text()
+
+
+def test_dtypes_a_device_cannot_run_are_disabled_with_the_reason(make_tab):
+    from explorer.tasks.devices import DeviceInfo, DtypeOption
+
+    tab = make_tab("tiny-bert-mlm")
+    old_gpu = DeviceInfo(
+        "cuda:0", "cuda", "Old GPU", 8 << 30, 6 << 30,
+        (DtypeOption("auto", True), DtypeOption("float32", True), DtypeOption("bfloat16", False, "needs compute capability 8.0"), DtypeOption("float16", True)),
+    )
+    tab._devices_found([tab._devices[0], old_gpu])
+    tab.dtype_combo.setCurrentIndex(tab.dtype_combo.findData("bfloat16"))
+    tab.device_combo.setCurrentIndex(1)
+    index = tab.dtype_combo.findData("bfloat16")
+    assert not tab.dtype_combo.model().item(index).isEnabled()
+    assert "compute capability" in tab.dtype_combo.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert tab.dtype_combo.currentData() == "auto"  # moved off the disabled choice
+    assert "6.0 GiB free of 8.0 GiB" in tab.device_combo.itemText(1)
+    tab.spread_check.setChecked(True)
+    assert not tab.device_combo.isEnabled()
+    assert tab.request("AutoModel").spread is True
