@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from explorer.core import config_docs
 from explorer.core.checkpoint import TOKENIZER_FILES
+from explorer.core.code_scan import scan_folder, suggested_registration
 from explorer.core.consent import (
     STATE_CHANGED,
     STATE_GRANTED,
@@ -203,6 +204,56 @@ def _mapping_lookup(mapping, config_class_name: str, architectures: list[str]) -
     return value
 
 
+def model_types_for_architecture(class_name: str) -> list[str]:
+    """The model_types whose built-in Auto mappings contain ``class_name`` (BertForMaskedLM -> ['bert'])."""
+    from transformers.models.auto import modeling_auto
+
+    found: list[str] = []
+    for name in dir(modeling_auto):
+        if not (name.startswith("MODEL_") and name.endswith("_MAPPING_NAMES")):
+            continue
+        names = getattr(modeling_auto, name)
+        if not isinstance(names, dict):
+            continue
+        for model_type, value in names.items():
+            values = value if isinstance(value, (list, tuple)) else (value,)
+            if class_name in values and model_type not in found:
+                found.append(model_type)
+    # Several types share classes (gpt-sw3 reuses GPT2LMHeadModel): the one the class is named after first.
+    lowered = class_name.lower()
+
+    def named_after(model_type: str) -> int:
+        plain = re.sub(r"[-_]", "", model_type.lower())
+        return -len(plain) if lowered.startswith(plain) else 0
+
+    return sorted(found, key=named_after)
+
+
+# The Auto class people write when several build the same class: AutoModel for the bare model
+# (not AutoModelForTextEncoding), AutoModelForCausalLM for GPT-2 (not AutoModelForPreTraining).
+COMMON_AUTO_CLASSES = (
+    "AutoModel", "AutoModelForCausalLM", "AutoModelForMaskedLM", "AutoModelForSeq2SeqLM",
+    "AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForQuestionAnswering",
+    "AutoModelForImageClassification", "AutoModelForSpeechSeq2Seq", "AutoModelForCTC", "AutoModelForImageTextToText",
+    "AutoModelForMultipleChoice", "AutoModelForNextSentencePrediction",
+)
+RARE_AUTO_CLASSES = ("AutoModelForPreTraining", "AutoModelForTextEncoding", "AutoModelWithLMHead")
+
+
+def auto_class_rank(auto_class: str) -> tuple[int, int]:
+    """Sort key: most commonly written Auto classes first, the catch-all ones last."""
+    if auto_class in COMMON_AUTO_CLASSES:
+        return 0, COMMON_AUTO_CLASSES.index(auto_class)
+    if auto_class in RARE_AUTO_CLASSES:
+        return 2, RARE_AUTO_CLASSES.index(auto_class)
+    return 1, 0
+
+
+def preferred_row(rows: list[dict]) -> dict | None:
+    """Of resolution rows that build the same class, the one whose Auto class users write."""
+    return min(rows, key=lambda r: auto_class_rank(r["auto_class"])) if rows else None
+
+
 # --------------------------------------------------------------------------- fields
 
 
@@ -262,8 +313,45 @@ def _build_fields(raw: dict, config_cls, problems: list[str], prefix: str = "", 
             record["children"] = _build_fields(value, sub_cls, problems, prefix=f"{prefix}{name}.", check_types=check_types)
             record["changed"] = any(child["changed"] for child in record["children"])
             record["has_default"] = True
+        record["in_file"] = True
         fields.append(record)
     return fields
+
+
+def _default_fields(raw: dict, config_cls, prefix: str = "") -> list[dict]:
+    """Rows for the config class's fields that config.json leaves out: the object still has them, at their defaults.
+
+    ``model.config.output_hidden_states`` is such a field: users look for it although no file sets it.
+    """
+    if config_cls is None:
+        return []
+    info = config_docs.class_info(config_cls)
+    present = set(raw) | {info.attribute_map[name] for name in raw if name in info.attribute_map}
+    rows = []
+    for name in sorted(info.defaults, key=str.lower):
+        if name in present or name.startswith("_"):
+            continue
+        default = info.defaults[name]
+        doc = config_docs.field_doc(config_cls, name)
+        rows.append({
+            "name": name,
+            "path": prefix + name,
+            "value": default,
+            "type": config_docs.type_label(default),
+            "default": default,
+            "has_default": True,
+            "changed": False,
+            "known": True,
+            "doc": doc.text if doc else None,
+            "doc_type": doc.type_text if doc else None,
+            "doc_source": doc.source if doc else None,
+            "alias_of": None,
+            "type_problem": None,
+            "sub_config": None,
+            "children": [],
+            "in_file": False,
+        })
+    return rows
 
 
 # --------------------------------------------------------------------------- derived facts
@@ -616,6 +704,11 @@ def _relate_to_architectures(rows: list[dict], architectures: list[str]) -> None
         if target in architectures:
             row["relation"] = "same"
             row["note"] = row["note"] or "the class the weights were saved with: every weight loads"
+        elif row["source"] == "auto_map":
+            # The checkpoint's own code owes nothing to naming conventions: ChatGLM's AutoModel entry is
+            # ChatGLMForConditionalGeneration although architectures says ChatGLMModel, and it loads every weight.
+            row["relation"] = "unknown"
+            row["note"] = f"{target} comes from the checkpoint's code; the weights were saved as {saved}: what loads is known once the weights are checked"
         elif target == base:
             row["relation"] = "drops-head"
             row["note"] = f"gives the bare {target}: the {saved} head in the weights is dropped (not loaded)"
@@ -747,12 +840,12 @@ def _load_hint(rows: list[dict], architectures: list[str], needs_consent: bool) 
     if not rows:
         return ""
     same = [r for r in rows if r["relation"] == "same"]
-    preferred = next((r for r in same if r["auto_class"] != "AutoModel"), same[0] if same else None)
+    preferred = preferred_row(same)
     base = next((r for r in rows if r["auto_class"] == "AutoModel"), None)
     parts = []
     if preferred is not None:
         parts.append(f"Load with {preferred['auto_class']}: it builds {preferred['resolves_to']}, the class the weights were saved with.")
-        if base is not None and base["relation"] == "drops-head":
+        if base is not None and base is not preferred and base["relation"] == "drops-head":
             parts.append(f"AutoModel gives the bare {base['resolves_to']} and drops the {architectures[0]} head.")
     elif any(r["needs_consent"] for r in rows) and needs_consent:
         parts.append("The Auto classes need this checkpoint's own code: read it and allow it under Custom code.")
@@ -783,12 +876,18 @@ def exact_load_hint(rows: list[dict], architectures: list[str], checks: dict[str
     parts = []
     mentioned: set[str] = set()
     if loaders:
-        # The task class over the generic ones: T5's weights load with AutoModelForSeq2SeqLM and AutoModelForPreTraining alike.
-        generic = ("AutoModel", "AutoModelForPreTraining", "AutoModelForTextEncoding")
+        # One Auto class per built class, the one users write (AutoModel, not AutoModelForTextEncoding, for BertModel).
+        by_class: dict[str, list[dict]] = {}
+        for r, _ in loaders:
+            by_class.setdefault(r["resolves_to"], []).append(r)
+        representatives = [preferred_row(group) for group in by_class.values()]
+        # The task class over the generic ones: T5's weights load with AutoModelForSeq2SeqLM and T5Model alike.
+        generic = ("AutoModel", *RARE_AUTO_CLASSES)
         row = min(
-            (r for r, _ in loaders),
+            representatives,
             key=lambda r: (r["resolves_to"] not in saved, r["auto_class"] in generic, r["auto_class"] == "AutoModel"),
         )
+        loaders = [(r, checks[r["auto_class"]]) for r in representatives]
         mentioned.add(row["resolves_to"])
         if row["resolves_to"] in saved:
             parts.append(f"Load with {row['auto_class']}: it builds {row['resolves_to']}, the class the weights were saved with, and every weight loads.")
@@ -842,6 +941,32 @@ def exact_note(row: dict, check: dict, architectures: list[str]) -> str:
     return check["verdict"]
 
 
+def exact_relation(row: dict, check: dict, architectures: list[str], base: str | None) -> str | None:
+    """The row's relation to the saved head from its checked weights rather than from class names.
+
+    'same' / 'loads-all' (every weight loads, same class or not), 'drops-head' (saved weights left
+    out), 'new-head' (every saved weight kept, new parts start random), 'different-head' (both),
+    'mismatch' (shapes differ); unchecked rows keep the guess.
+    """
+    from explorer.core.head_survey import STATUS_LOADS, STATUS_MISMATCH, STATUS_UNCHECKED
+
+    status = check.get("status")
+    if status == STATUS_UNCHECKED:
+        return row.get("relation")
+    if status == STATUS_LOADS:
+        return "same" if row["resolves_to"] in architectures else "loads-all"
+    if status == STATUS_MISMATCH:
+        return "mismatch"
+    dropped = bool(check.get("unexpected") or check.get("ignored"))
+    added = bool(check.get("missing"))
+    if dropped and (not added or row["resolves_to"] == base):
+        # BertModel from an MLM checkpoint drops cls.* and adds only the pooler: the bare model.
+        return "drops-head"
+    if added and not dropped:
+        return "new-head"
+    return "different-head"
+
+
 def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
     """A copy of the report whose resolution rows carry the checked weights and whose load hint is exact.
 
@@ -856,6 +981,10 @@ def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
         if check is not None:
             row = {**row, "weights": check, "note": exact_note(row, check, architectures)}
         rows.append(row)
+    base = next((r["resolves_to"] for r in rows if r["auto_class"] == "AutoModel"), None)
+    for row in rows:
+        if "weights" in row:
+            row["relation"] = exact_relation(row, row["weights"], architectures, base)
     report["resolution"] = rows
     hint = exact_load_hint(rows, report.get("architectures") or [], checks)
     if hint:
@@ -874,8 +1003,7 @@ def _python_snippet(path: str, rows: list[dict], architectures: list[str], trust
         lines.append("# This checkpoint ships Python code (auto_map). Read it before passing trust_remote_code=True.")
     lines.append(f"config = AutoConfig.from_pretrained(\n    {quoted},\n    local_files_only=True,\n{trust})")
     lines.append("print(config)")
-    saved = next((r for r in rows if r["relation"] == "same" and r["auto_class"] != "AutoModel"), None)
-    saved = saved or next((r for r in rows if r["relation"] == "same"), None)
+    saved = preferred_row([r for r in rows if r["relation"] == "same"])
     if saved is not None:
         lines[0] = f"from transformers import AutoConfig, {saved['auto_class']}"
         lines += [
@@ -884,6 +1012,97 @@ def _python_snippet(path: str, rows: list[dict], architectures: list[str], trust
             f"model = {saved['auto_class']}.from_pretrained(\n    {quoted},\n    config=config,\n    local_files_only=True,\n{trust})",
         ]
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- custom code without auto_map
+
+
+def _unregistered_code_problem(model_type: str, installed: str, scan: dict, registration: dict) -> str:
+    defined = []
+    config = registration["config_class"]
+    if config:
+        defined.append(f"{registration['config_file']} defines {config}")
+    by_file: dict[str, list[str]] = {}
+    for cls in scan["model_classes"]:
+        by_file.setdefault(cls["file"], []).append(cls["name"])
+    defined += [f"{file} defines {', '.join(names)}" for file, names in by_file.items()]
+    text = (
+        f"model_type '{model_type}' is unknown to the installed transformers {installed} and the checkpoint has no auto_map, "
+        f"but {_join(defined)} (read, not run): add an auto_map to config.json ({registration['auto_map_json']}) "
+        "or register them with AutoConfig.register/AutoModel.register before loading (Python in Custom code and Copy as Python)"
+    )
+    if registration.get("type_mismatch"):
+        text += f"; note {registration['type_mismatch']}, and AutoConfig.register needs them equal"
+    return text
+
+
+def _registration_hint(registration: dict) -> str:
+    calls = [line for line in registration["python"].splitlines() if ".register(" in line]
+    if not calls:
+        return ""
+    return "Register the checkpoint's classes before loading (Copy as Python has the imports): " + "; ".join(calls) + "."
+
+
+def _registration_snippet(path: str, registration: dict, architectures: list[str]) -> str:
+    quoted = json.dumps(path)
+    code = registration["python"].replace("CHECKPOINT_FOLDER", quoted)
+    lines = [
+        "# The folder's code defines these classes but config.json has no auto_map: register them first.",
+        "# This runs the checkpoint's code: read it (Custom code) before you do.",
+        code.rstrip(),
+    ]
+    heads = registration.get("heads") or {}
+    auto = next((a for a, c in heads.items() if c in architectures), None) or (preferred_row([{"auto_class": a} for a in heads]) or {}).get("auto_class")
+    if auto:
+        lines += ["", f"model = {auto}.from_pretrained(\n    {quoted},\n    local_files_only=True,\n)"]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- config.json without model_type
+
+
+def _missing_model_type_problem(report: dict, installed: str) -> str:
+    architectures = report["architectures"]
+    text = (
+        f"config.json has no model_type: AutoConfig of transformers {installed} raises \"Unrecognized model\" "
+        "(it no longer guesses the type from the folder name, as transformers 4 did), so no Auto class loads it"
+    )
+    suggestions = model_types_for_architecture(architectures[0]) if architectures else []
+    if suggestions:
+        report["suggested_model_type"] = suggestions[0]
+        text += (
+            f"; architectures names {architectures[0]}, a class of model_type '{suggestions[0]}': "
+            f"add \"model_type\": \"{suggestions[0]}\" to config.json, or load with {architectures[0]}.from_pretrained"
+        )
+    elif architectures:
+        text += f"; {architectures[0]} (architectures) is not a built-in class either"
+    return text
+
+
+def _explain_missing_model_type(report: dict, rows: list[dict], path: str) -> None:
+    """Rows say what each Auto class would build once model_type is added; the hint says how to load today."""
+    model_type = report["suggested_model_type"]
+    config_cls = _config_class_for(model_type)
+    architectures = report["architectures"]
+    would = _resolution({**(report.get("config") or {}), "model_type": model_type}, config_cls, STATE_NOT_GRANTED, set()) if config_cls else []
+    would_by_auto = {r["auto_class"]: r["resolves_to"] for r in would}
+    for row in rows:
+        target = would_by_auto.get(row["auto_class"])
+        row["reason"] = "AutoConfig fails: config.json has no model_type"
+        if target:
+            row["note"] = f"would build {target} once config.json has \"model_type\": \"{model_type}\""
+    saved = architectures[0]
+    report["load_hint"] = (
+        f"No Auto class loads this config.json (it has no model_type). Load with {saved}.from_pretrained, "
+        f"or add \"model_type\": \"{model_type}\" to config.json and use "
+        f"{(preferred_row([r for r in would if r['resolves_to'] == saved]) or {'auto_class': 'AutoModel'})['auto_class']}."
+    )
+    quoted = json.dumps(path)
+    report["python"] = (
+        f"from transformers import {saved}\n\n"
+        f"# config.json has no model_type, so the Auto classes cannot read it; the concrete class can.\n"
+        f"model = {saved}.from_pretrained(\n    {quoted},\n    local_files_only=True,\n)\n"
+    )
 
 
 # --------------------------------------------------------------------------- the report
@@ -916,6 +1135,8 @@ def _empty_report(path: str) -> dict[str, Any]:
         "python": "",
         "load_hint": "",
         "has_tokenizer": False,
+        "code_scan": None,
+        "suggested_model_type": None,
     }
 
 
@@ -1019,19 +1240,32 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
             config_cls = type(obj)
         except Exception as exc:  # the checkpoint's own code failed; say so and go on with what we can read
             problems.append(f"the checkpoint's configuration code failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    registration = None
+    if not auto_map and any(name.endswith(".py") for name in files):
+        # Code beside a config.json that points at none of it: what it defines, read without running it.
+        scan = scan_folder(path)
+        if scan.found:
+            registration = suggested_registration(scan, model_type, [name for name, _ in auto_model_classes()])
+            report["code_scan"] = {**scan.to_json(), "registration": registration}
     if model_type and config_cls is None:
         if custom_config:
             state = "you have not allowed its code yet" if consent.state == STATE_NOT_GRANTED else "its code cannot be used"
             warnings.append(f"model_type '{model_type}' is not built into transformers {installed}; the checkpoint brings its own config class, but {state}")
+        elif registration is not None:
+            problems.append(_unregistered_code_problem(model_type, installed, report["code_scan"], registration))
         else:
             problems.append(
                 f"model_type '{model_type}' is unknown to the installed transformers {installed} and the checkpoint has no auto_map: "
                 "loading will fail (a newer transformers may know it)"
             )
     elif model_type is None and "model_type" not in raw:
-        problems.append("config.json has no model_type: AutoConfig cannot pick a config class")
+        problems.append(_missing_model_type_problem(report, installed))
     report["config_class"] = config_cls.__name__ if config_cls is not None else None
     report["config_class_module"] = config_cls.__module__ if config_cls is not None else None
+    # Without model_type nothing resolves, but the class the architectures point at still explains the fields.
+    docs_cls = config_cls
+    if docs_cls is None and report.get("suggested_model_type"):
+        docs_cls = _config_class_for(report["suggested_model_type"])
 
     construction_error = None
     if config_cls is not None and obj is None:
@@ -1052,7 +1286,8 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     # A config the strict dataclass accepted has every declared field of the right type; check field
     # by field only to say which ones are wrong when it refused.
     problems_before = len(problems)
-    report["fields"] = _build_fields(raw, config_cls, problems, check_types=obj is None)
+    report["fields"] = _build_fields(raw, docs_cls, problems, check_types=obj is None and config_cls is not None)
+    report["fields"] += _default_fields(raw, type(obj) if obj is not None else docs_cls)
     if construction_error is not None:
         if len(problems) > problems_before:
             problems.insert(problems_before, "transformers refuses this config.json (AutoConfig.from_pretrained fails) because of the field types below")
@@ -1069,6 +1304,11 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     report["tasks"] = offered_tasks(raw, report["has_tokenizer"], report["auto_classes"])
     report["load_hint"] = _load_hint(rows, report["architectures"], consent.needs_code)
     report["python"] = _python_snippet(path, rows, report["architectures"], consent.state == STATE_GRANTED, consent.needs_code)
+    if registration is not None and config_cls is None:
+        report["load_hint"] = _registration_hint(registration)
+        report["python"] = _registration_snippet(path, registration, report["architectures"])
+    elif report.get("suggested_model_type") and config_cls is None:
+        _explain_missing_model_type(report, rows, path)
     yield Progress(4, 4, "Done")
     return report
 
@@ -1107,6 +1347,93 @@ def _with_checked_weights(path: str, report: dict) -> dict:
     report = apply_head_checks(report, {name: check.to_json() for name, check in checks.items()})
     report["weights_checked"] = True
     return report
+
+
+# --------------------------------------------------------------------------- documentation of an Auto class row
+
+# Paragraphs every transformers model docstring repeats; they say nothing about the class.
+_BOILERPLATE_STARTS = ("This model inherits from", "This model is also a PyTorch", "This class cannot be instantiated")
+_DOC_SECTIONS = re.compile(r"^\s*(Parameters|Args|Arguments|Attributes|Examples?|Returns?)\s*:\s*$")
+
+
+def _plain_doc(text: str) -> str:
+    """transformers' doc markup as plain text: [`~Foo.bar`] -> bar, [`Foo`] -> Foo, [text](url) -> text."""
+    text = re.sub(r"\[`~?([\w.]+)`\]", lambda m: m.group(1).rsplit(".", 1)[-1] if m.group(0).startswith("[`~") else m.group(1), text)
+    text = re.sub(r"\[([^\]]+)\]\((?:https?://)[^)]*\)", r"\1", text)
+    return text
+
+
+def doc_paragraphs(doc: str | None, limit: int = 3) -> list[str]:
+    """The first descriptive paragraphs of a docstring, before its Parameters/Args/Examples sections."""
+    if not doc:
+        return []
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in doc.expandtabs(4).splitlines():
+        if _DOC_SECTIONS.match(line):
+            break
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    kept = [_plain_doc(p) for p in paragraphs if not p.startswith(_BOILERPLATE_STARTS)]
+    return kept[:limit]
+
+
+def auto_class_doc(path: str, auto_class: str, class_name: str | None, source: str | None) -> dict:
+    """What an Auto class is for and the docstring of the class it builds here (``help(...)`` in the tutorials).
+
+    Built-in classes are imported from the installed transformers (call this in a worker); a class from
+    the checkpoint's own code is read from its source with ``ast``, never imported.
+    """
+    from explorer.core.torch_import import import_transformers
+
+    import_transformers()
+    from transformers.models.auto import modeling_auto
+
+    auto = getattr(modeling_auto, auto_class, None)
+    purpose = doc_paragraphs(getattr(auto, "__doc__", None), limit=1)
+    result = {
+        "auto_class": auto_class,
+        "head": head_description(auto_class),
+        "purpose": purpose[0] if purpose else "",
+        "class_name": class_name,
+        "class_doc": [],
+        "doc_source": None,
+        "problem": None,
+    }
+    if not class_name:
+        return result
+    if source == "auto_map":
+        from explorer.core.code_scan import find_class
+
+        scanned = find_class(path, class_name)
+        if scanned is not None:
+            result["class_doc"] = doc_paragraphs(scanned.docstring)
+            result["doc_source"] = f"{scanned.file} (read, not run)"
+        else:
+            result["problem"] = f"{class_name} is not defined in the checkpoint's top-level .py files"
+        return result
+    import transformers
+
+    try:
+        cls = getattr(transformers, class_name)
+    except Exception as exc:  # a model module whose optional dependency is missing
+        result["problem"] = f"{class_name} cannot be imported: {type(exc).__name__}: {exc}"
+        return result
+    result["class_doc"] = doc_paragraphs(cls.__doc__)
+    result["doc_source"] = f"{cls.__module__}.{cls.__name__}"
+    return result
+
+
+def auto_class_doc_job(path: str, auto_class: str, class_name: str | None, source: str | None, cancel: CancelToken | None = None) -> Job[dict]:
+    cancel = cancel or CancelToken()
+    yield Progress(0, 1, f"Reading the documentation of {class_name or auto_class}")
+    cancel.raise_if_cancelled()
+    return auto_class_doc(path, auto_class, class_name, source)
 
 
 # --------------------------------------------------------------------------- compare
@@ -1171,4 +1498,10 @@ __all__ = [
     "iter_fields",
     "auto_model_classes",
     "head_description",
+    "auto_class_doc",
+    "auto_class_doc_job",
+    "doc_paragraphs",
+    "exact_relation",
+    "model_types_for_architecture",
+    "preferred_row",
 ]

@@ -26,6 +26,15 @@ FILTER_TITLES = {
     FILTER_UNKNOWN: "Unknown to transformers",
     FILTER_PROBLEMS: "Wrong type",
 }
+# Which fields at all: those config.json sets, or also the class's fields it leaves at their defaults.
+SCOPE_FILE = "file"
+SCOPE_ALL = "all"
+SCOPE_TITLES = {
+    SCOPE_FILE: "Set in config.json",
+    SCOPE_ALL: "All fields incl. defaults",
+}
+NOT_IN_FILE = "not-in-file"  # status of a field the config class has but config.json does not set
+DEFAULT_ROW_TEXT = "default (not in config.json)"
 
 _CHANGED_BRUSH = QBrush(QColor("#fff4cc"))
 _UNKNOWN_BRUSH = QBrush(QColor("#fde2e1"))
@@ -51,10 +60,14 @@ def field_statuses(field: dict) -> set[str]:
         statuses.add(FILTER_UNKNOWN)
     if field.get("type_problem"):
         statuses.add(FILTER_PROBLEMS)
+    if field.get("in_file") is False:
+        statuses.add(NOT_IN_FILE)
     return statuses
 
 
 def status_text(field: dict) -> str:
+    if field.get("in_file") is False:
+        return DEFAULT_ROW_TEXT
     if field.get("type_problem"):
         return "wrong type"
     if not field.get("known"):
@@ -74,7 +87,9 @@ def field_tooltip(field: dict) -> str:
         parts.append(_escape(field["doc"]))
     elif not field.get("known"):
         parts.append("The installed transformers does not know this field: it is kept on the config but no code reads it.")
-    if field.get("has_default"):
+    if field.get("in_file") is False:
+        parts.append("Not in config.json: the config object has it at the class default shown.")
+    elif field.get("has_default"):
         parts.append(f"Default: <code>{_escape(value_text(field.get('default')))}</code>")
     if field.get("type_problem"):
         parts.append(f"<span style='color:#b00020'>{_escape(field['type_problem'])}</span>")
@@ -132,6 +147,13 @@ class ConfigFieldsModel(QStandardItemModel):
                 item.setBackground(_CHANGED_BRUSH)
         if not status_set:
             status.setForeground(QBrush(QColor("#888888")))
+        if NOT_IN_FILE in status_set:
+            # Not from the file: greyed and italic so the file's own settings stand out in the full view.
+            font = QFont()
+            font.setItalic(True)
+            for item in row:
+                item.setForeground(QBrush(QColor("#777777")))
+                item.setFont(font)
         if FILTER_CHANGED in status_set:
             font = QFont()
             font.setBold(True)
@@ -178,6 +200,7 @@ class ConfigFieldsFilter(QSortFilterProxyModel):
         super().__init__(parent)
         self._text = ""
         self._mode = FILTER_ALL
+        self._scope = SCOPE_FILE
         self.setRecursiveFilteringEnabled(True)
 
     def set_text(self, text: str) -> None:
@@ -185,6 +208,12 @@ class ConfigFieldsFilter(QSortFilterProxyModel):
 
     def set_mode(self, mode: str) -> None:
         self._change_filter(lambda: setattr(self, "_mode", mode))
+
+    def set_scope(self, scope: str) -> None:
+        self._change_filter(lambda: setattr(self, "_scope", scope))
+
+    def scope(self) -> str:
+        return self._scope
 
     def _change_filter(self, apply) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 replaces invalidateFilter()
@@ -197,8 +226,10 @@ class ConfigFieldsFilter(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 (Qt override)
         index = self.sourceModel().index(source_row, 0, source_parent)
+        statuses = (index.data(STATUS_ROLE) or "").split()
+        if self._scope == SCOPE_FILE and NOT_IN_FILE in statuses:
+            return False
         if self._mode != FILTER_ALL:
-            statuses = (index.data(STATUS_ROLE) or "").split()
             if self._mode not in statuses:
                 return False
         if self._text:

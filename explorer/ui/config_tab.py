@@ -41,13 +41,23 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.checkpoint import Checkpoint, display_text
-from explorer.core.config_report import apply_head_checks, compare_configs, compare_derived, config_report_job, exact_note
+from explorer.core.config_report import (
+    apply_head_checks,
+    auto_class_doc_job,
+    compare_configs,
+    compare_derived,
+    config_report_job,
+    exact_note,
+)
 from explorer.core.consent import STATE_CHANGED, STATE_GRANTED, ConsentStore
 from explorer.core.head_survey import STATUS_LOADS, STATUS_MISMATCH, STATUS_PARTIAL, STATUS_UNCHECKED, HeadCheck, survey_heads
 from explorer.ui.config_fields_model import (
     FIELD_ROLE,
     FILTER_ALL,
     FILTER_TITLES,
+    SCOPE_ALL,
+    SCOPE_FILE,
+    SCOPE_TITLES,
     ConfigFieldsFilter,
     ConfigFieldsModel,
     status_text,
@@ -61,7 +71,9 @@ RELATION_TEXT = {
     "drops-head": "drops the saved head",
     "different-head": "replaces the saved head",
     "new-head": "adds an untrained head",
-    "unknown": "saved head unknown",
+    "loads-all": "loads every saved weight",
+    "mismatch": "shapes differ",
+    "unknown": "not known until checked",
 }
 RELATION_COLORS = {
     "same": "#1b7f3b",
@@ -146,6 +158,8 @@ class ConfigTab(QWidget):
     """Emitted with the checkpoint path after the user allowed or revoked its code."""
     weights_checked = Signal(dict)
     """Emitted with {Auto class: HeadCheck} once every Auto class was checked against the weights."""
+    doc_shown = Signal(dict)
+    """Emitted with the documentation shown for the selected Auto class row."""
 
     def __init__(self, parent: QWidget | None = None, consent_store: ConsentStore | None = None) -> None:
         super().__init__(parent)
@@ -163,6 +177,10 @@ class ConfigTab(QWidget):
         self._survey_runner: JobRunner | None = None
         self._head_checks: dict[str, HeadCheck] = {}
         self._survey_problem: str | None = None
+        self._field_counts = (0, 0, 0, 0)
+        self._doc_runner: JobRunner | None = None
+        self._doc_key: tuple | None = None
+        self._docs: dict[tuple, dict] = {}
 
         self.title = _selectable_label()
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -213,6 +231,13 @@ class ConfigTab(QWidget):
         self.filter_combo = QComboBox()
         for key, title in FILTER_TITLES.items():
             self.filter_combo.addItem(title, key)
+        self.scope_combo = QComboBox()
+        for key, title in SCOPE_TITLES.items():
+            self.scope_combo.addItem(title, key)
+        self.scope_combo.setToolTip(
+            "config.json sets only some fields; the config object has the class's other fields at their defaults "
+            "(output_hidden_states, return_dict, use_cache…)"
+        )
         expand = QPushButton("Expand all")
         expand.clicked.connect(lambda: self.fields_view.expandAll())
         collapse = QPushButton("Collapse")
@@ -220,6 +245,7 @@ class ConfigTab(QWidget):
         self.fields_count = QLabel()
         bar = QHBoxLayout()
         bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.scope_combo)
         bar.addWidget(self.filter_combo)
         bar.addWidget(expand)
         bar.addWidget(collapse)
@@ -243,6 +269,7 @@ class ConfigTab(QWidget):
         self.fields_view.selectionModel().currentChanged.connect(self._on_field_selected)
         self.search_edit.textChanged.connect(self._on_search)
         self.filter_combo.currentIndexChanged.connect(self._on_filter)
+        self.scope_combo.currentIndexChanged.connect(self._on_scope)
 
         self.detail = QTextBrowser()
         self.detail.setOpenExternalLinks(False)
@@ -287,21 +314,94 @@ class ConfigTab(QWidget):
         self.resolution_detail.setTextFormat(Qt.TextFormat.RichText)
         self.resolution_detail.setMinimumHeight(48)
         self.resolution_detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # help(AutoModelForQuestionAnswering) in the tutorials: the Auto class's purpose and the built class's docstring.
+        self.resolution_doc = QTextBrowser()
+        self.resolution_doc.setObjectName("autoClassDoc")
+        self.resolution_doc.setReadOnly(True)
+        self.resolution_doc.setOpenExternalLinks(False)
+        self.resolution_doc.setPlaceholderText("Select an Auto class to read what it and the class it builds are for.")
+        below = QWidget()
+        below_layout = QVBoxLayout(below)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        below_layout.addWidget(self.resolution_detail)
+        below_layout.addWidget(self.resolution_doc, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.resolution_table)
+        splitter.addWidget(below)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addWidget(self.saved_head_label)
         layout.addWidget(self.tasks_label)
         layout.addWidget(self.show_unsupported)
-        layout.addWidget(self.resolution_table, 1)
-        layout.addWidget(self.resolution_detail)
+        layout.addWidget(splitter, 1)
         return page
+
+    def _show_class_doc(self, entry: dict | None) -> None:
+        """Show the documentation for the selected row, reading it in a worker the first time."""
+        if entry is None or self._checkpoint is None:
+            self.resolution_doc.clear()
+            return
+        key = (entry["auto_class"], entry["resolves_to"], entry.get("source"))
+        if key in self._docs:
+            self.resolution_doc.setHtml(self._doc_html(self._docs[key]))
+            return
+        if key == self._doc_key and self._doc_runner is not None:
+            return  # already being read (the weights check redraws the selected row as results arrive)
+        self.resolution_doc.setHtml(f"<p style='color:#777'>Reading the documentation of {escape(entry['resolves_to'] or entry['auto_class'])}…</p>")
+        if self._doc_runner is not None:
+            self._doc_runner.cancel()
+        self._doc_key = key
+        path = self._checkpoint.path
+        runner = JobRunner(lambda token: auto_class_doc_job(path, key[0], key[1], key[2], token), self)
+        runner.finished.connect(lambda doc, k=key, g=self._generation: self._on_doc(g, k, doc))
+        runner.failed.connect(lambda message, _details, g=self._generation: self._on_doc(g, key, {"problem": message}))
+        runner.stopped.connect(lambda r=runner: self._on_doc_stopped(r))
+        self._doc_runner = runner
+        runner.start()
+
+    def _on_doc(self, generation: int, key: tuple, doc: dict) -> None:
+        if generation != self._generation or not isinstance(doc, dict):
+            return
+        if "auto_class" in doc:
+            self._docs[key] = doc
+        row = self.resolution_table.currentRow()
+        item = self.resolution_table.item(row, 0) if row >= 0 else None
+        entry = self._resolution_rows.get(item.text()) if item is not None else None
+        if entry is not None and (entry["auto_class"], entry["resolves_to"], entry.get("source")) == key:
+            self.resolution_doc.setHtml(self._doc_html(doc))
+            self.doc_shown.emit(doc)
+
+    def _on_doc_stopped(self, runner: JobRunner) -> None:
+        if self._doc_runner is runner:
+            self._doc_runner = None
+            self._doc_key = None
+        runner.deleteLater()
+
+    @staticmethod
+    def _doc_html(doc: dict) -> str:
+        parts = []
+        if doc.get("auto_class"):
+            parts.append(f"<p><b>{escape(doc['auto_class'])}</b> — {escape(doc.get('head') or '')}. {escape(doc.get('purpose') or '')}</p>")
+        if doc.get("class_name"):
+            source = f" <span style='color:#777'>({escape(doc['doc_source'])})</span>" if doc.get("doc_source") else ""
+            parts.append(f"<p><b>{escape(doc['class_name'])}</b>{source}</p>")
+            paragraphs = doc.get("class_doc") or []
+            parts += [f"<p>{escape(p)}</p>" for p in paragraphs]
+            if not paragraphs and not doc.get("problem"):
+                parts.append("<p style='color:#777'>The class has no docstring.</p>")
+        if doc.get("problem"):
+            parts.append(f"<p style='color:#b00020'>{escape(doc['problem'])}</p>")
+        return "".join(parts)
 
     def _on_resolution_selected(self, row: int, _column: int, _previous_row: int, _previous_column: int) -> None:
         item = self.resolution_table.item(row, 0) if row >= 0 else None
         entry = self._resolution_rows.get(item.text()) if item is not None else None
         if entry is None:
             self.resolution_detail.clear()
+            self._show_class_doc(None)
             return
         target = entry["resolves_to"] or "nothing"
         lines = [f"<b>{escape(entry['auto_class'])}</b> — {escape(entry['head'])} — builds <b>{escape(target)}</b>."]
@@ -319,6 +419,7 @@ class ConfigTab(QWidget):
         if entry["reason"]:
             lines.append("Why: " + escape(entry["reason"]) + ".")
         self.resolution_detail.setText("<br>".join(lines))
+        self._show_class_doc(entry)
 
     @staticmethod
     def _key_lines(check: HeadCheck) -> list[str]:
@@ -368,10 +469,17 @@ class ConfigTab(QWidget):
         splitter.addWidget(self.code_files)
         splitter.addWidget(self.code_view)
         splitter.setStretchFactor(1, 1)
+        # The advice for unregistered code holds JSON and Python: scroll it rather than squeeze the viewer.
+        status_scroll = QScrollArea()
+        status_scroll.setWidgetResizable(True)
+        status_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        status_scroll.setWidget(self.code_status)
+        status_scroll.setMaximumHeight(280)
+        self.code_status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(self.code_status)
+        layout.addWidget(status_scroll)
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
         return page
@@ -469,6 +577,10 @@ class ConfigTab(QWidget):
 
     def _cancel_build(self) -> None:
         self._generation += 1
+        self._docs = {}
+        if self._doc_runner is not None:
+            self._doc_runner.cancel()
+            self._doc_runner = None
         if self._runner is not None:
             self._runner.cancel()
             self._runner = None
@@ -639,19 +751,41 @@ class ConfigTab(QWidget):
         self.banner.show()
 
     def _fill_fields(self, report: dict) -> None:
-        self.fields_model.set_fields(report.get("fields") or [])
+        fields = report.get("fields") or []
+        self.fields_model.set_fields(fields)
         self.detail.clear()
-        total = len(report.get("fields") or [])
-        changed = sum(1 for f in report.get("fields") or [] if f.get("changed"))
-        unknown = sum(1 for f in report.get("fields") or [] if not f.get("known"))
-        self.fields_count.setText(f"{total} fields · {changed} changed · {unknown} unknown")
-        if not total:
+        in_file = [f for f in fields if f.get("in_file", True)]
+        self._field_counts = (
+            len(in_file),
+            sum(1 for f in in_file if f.get("changed")),
+            sum(1 for f in in_file if not f.get("known")),
+            len(fields) - len(in_file),
+        )
+        self._show_fields_count(report.get("config_class"))
+        if not fields:
             self.detail.setPlainText("No fields to show: " + ("; ".join(report.get("problems") or []) or "config.json is empty."))
 
     def _on_search(self, text: str) -> None:
         self.fields_proxy.set_text(text)
         if text:
             self.fields_view.expandAll()
+
+    def _on_scope(self, _index: int) -> None:
+        self.fields_proxy.set_scope(self.scope_combo.currentData() or SCOPE_FILE)
+        self._show_fields_count((self._report or {}).get("config_class"))
+
+    def _show_fields_count(self, config_class: str | None) -> None:
+        total, changed, unknown, defaults = self._field_counts
+        text = f"{total} fields · {changed} changed · {unknown} unknown"
+        tooltip = ""
+        if defaults:
+            text += f" · {defaults} defaults " + ("shown" if self.fields_proxy.scope() == SCOPE_ALL else "hidden")
+            tooltip = (
+                f"{defaults} fields of {config_class or 'the config class'} are not in config.json; the config object has them "
+                "at their defaults. Choose 'All fields incl. defaults' to see them."
+            )
+        self.fields_count.setText(text)
+        self.fields_count.setToolTip(tooltip)
 
     def _on_filter(self, _index: int) -> None:
         self.fields_proxy.set_mode(self.filter_combo.currentData() or FILTER_ALL)
@@ -671,7 +805,10 @@ class ConfigTab(QWidget):
 
     def _field_html(self, field: dict) -> str:
         parts = [f"<h3 style='margin:0'>{escape(field['path'])}</h3>"]
-        meta = [f"type in config.json: <code>{escape(field['type'])}</code>"]
+        if field.get("in_file") is False:
+            meta = [f"type: <code>{escape(field['type'])}</code>"]
+        else:
+            meta = [f"type in config.json: <code>{escape(field['type'])}</code>"]
         if field.get("doc_type"):
             meta.append(f"documented type: <code>{escape(field['doc_type'])}</code>")
         state = status_text(field)
@@ -695,6 +832,12 @@ class ConfigTab(QWidget):
             parts.append(f"<p style='color:#b00020'><b>Wrong type:</b> {escape(field['type_problem'])}</p>")
         value = field["value"]
         scalar = not isinstance(value, (dict, list))
+        if field.get("in_file") is False:
+            parts.append(
+                f"<p><b>Not in config.json.</b> The config object still has it: <code>config.{escape(field['name'])}</code> is "
+                f"<code>{escape(value_text(value, 400))}</code>, the class default, unless you pass it to from_pretrained.</p>"
+            )
+            return "".join(parts)
         has_default = field.get("has_default") and not field.get("children")
         if scalar:
             line = f"<b>Value:</b> <code>{escape(json.dumps(value, ensure_ascii=False))}</code>"
@@ -871,6 +1014,7 @@ class ConfigTab(QWidget):
             )
         missing = code.get("missing_files") or []
         extra = f"<p style='color:#b00020'>Missing: {escape(', '.join(missing))}</p>" if missing else ""
+        extra += self._code_scan_html(report)
         self.code_status.setText(f"<p>{headline}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra)
         self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files))
         self.allow_button.setText("Allow this code again…" if state == STATE_CHANGED else "Allow this code to run…")
@@ -884,6 +1028,37 @@ class ConfigTab(QWidget):
         self._code_sources = sources
         if files:
             self.code_files.setCurrentRow(0)
+
+    @staticmethod
+    def _code_scan_html(report: dict) -> str:
+        """For code that config.json does not point at: what it defines and how to make transformers use it."""
+        scan = report.get("code_scan")
+        if not scan:
+            return ""
+        registration = scan.get("registration") or {}
+        defined = [f"<code>{escape(c['file'])}</code> defines <b>{escape(c['name'])}</b>"
+                   + (f" (model_type <code>{escape(c['model_type'])}</code>)" if c.get("model_type") else "")
+                   for c in scan.get("config_classes") or []]
+        by_file: dict[str, list[str]] = {}
+        for c in scan.get("model_classes") or []:
+            by_file.setdefault(c["file"], []).append(c["name"])
+        defined += [f"<code>{escape(f)}</code> defines <b>{escape(', '.join(n))}</b>" for f, n in by_file.items()]
+        parts = [
+            "<p><b>config.json has no auto_map</b>, so transformers does not use this code"
+            + (f" and cannot load model_type <code>{escape(report['model_type'])}</code>" if report.get("model_type") and not report.get("config_class") else "")
+            + ". Read without running it: " + "; ".join(defined) + ".</p>"
+        ]
+        if registration.get("auto_map"):
+            parts.append(
+                "<p>Either add this to config.json:</p><pre>"
+                + escape(json.dumps({"auto_map": registration["auto_map"]}, indent=2)) + "</pre>"
+            )
+        if registration.get("python"):
+            code = registration["python"].replace("CHECKPOINT_FOLDER", json.dumps(report.get("path") or "."))
+            parts.append("<p>or register the classes before loading (this runs the code; Copy as Python copies it):</p><pre>" + escape(code) + "</pre>")
+        if registration.get("type_mismatch"):
+            parts.append(f"<p style='color:#b00020'>{escape(registration['type_mismatch'])}: AutoConfig.register needs them equal.</p>")
+        return "".join(parts)
 
     def _on_code_file_selected(self, current: QListWidgetItem | None, _previous) -> None:
         if current is None:

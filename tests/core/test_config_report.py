@@ -297,3 +297,202 @@ def test_class_docs_cover_bert_fields():
 
     docs = class_docs(BertConfig)
     assert {"vocab_size", "hidden_size", "id2label", "problem_type"} <= set(docs)
+
+
+# --------------------------------------------------------------------------- review against the tutorials
+
+
+def _bare_bert(folder):
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)).save_pretrained(folder)
+    return folder
+
+
+def test_bare_model_checkpoint_is_loaded_with_automodel(tmp_path):
+    """Seed 000: `AutoModel.from_pretrained("bert-base-cased")`, not AutoModelForTextEncoding (which builds the same BertModel)."""
+    folder = _bare_bert(tmp_path / "bert-body")
+    report = build_config_report(str(folder))
+    rows = _rows(report)
+    assert rows["AutoModelForTextEncoding"]["resolves_to"] == rows["AutoModel"]["resolves_to"] == "BertModel"
+    assert report["load_hint"].startswith("Load with AutoModel: it builds BertModel")
+    assert "AutoModel.from_pretrained(" in report["python"] and "AutoModelForTextEncoding" not in report["python"]
+    exact = inspect_config(str(folder))
+    assert exact["load_hint"].startswith("Load with AutoModel: it builds BertModel, the class the weights were saved with, and every weight loads.")
+    assert "AutoModelForTextEncoding" not in exact["load_hint"]
+
+
+def test_gpt2_prefers_causal_lm_over_pretraining(sample):
+    report = build_config_report(str(sample("tiny-gpt2-lm")))
+    rows = _rows(report)
+    assert rows["AutoModelForPreTraining"]["resolves_to"] == rows["AutoModelForCausalLM"]["resolves_to"] == "GPT2LMHeadModel"
+    assert "AutoModelForCausalLM.from_pretrained(" in report["python"] and "AutoModelForPreTraining" not in report["python"]
+    assert inspect_config(str(sample("tiny-gpt2-lm")))["load_hint"].startswith("Load with AutoModelForCausalLM")
+
+
+def test_auto_map_target_not_in_architectures_is_unknown_until_checked(tmp_path):
+    """ChatGLM: auto_map AutoModel -> ChatGLMForConditionalGeneration, architectures ChatGLMModel; every weight loads."""
+    from explorer.core.consent import default_store
+    from tests.seed_fixtures import build_chatglm
+
+    folder = build_chatglm(tmp_path / "chatglm-6b", tmp_path / "code")
+    default_store().grant(str(folder))
+    row = _rows(build_config_report(str(folder)))["AutoModel"]
+    assert (row["resolves_to"], row["source"], row["relation"]) == ("ChatGLMForConditionalGeneration", "auto_map", "unknown")
+    assert "drops" not in row["note"]
+    checked = inspect_config(str(folder))
+    row = _rows(checked)["AutoModel"]
+    assert row["weights"]["status"] == "loads" and row["relation"] == "loads-all"
+    assert checked["load_hint"].startswith("Load with AutoModel: it builds ChatGLMForConditionalGeneration and every saved weight loads.")
+
+
+def test_relation_follows_the_checked_weights():
+    from explorer.core.config_report import exact_relation
+
+    row = {"resolves_to": "BertModel", "relation": "unknown"}
+    check = {"status": "partial", "missing": ["pooler.dense.weight"], "unexpected": ["cls.predictions.bias"], "ignored": []}
+    assert exact_relation(row, check, ["BertForMaskedLM"], "BertModel") == "drops-head"
+    assert exact_relation({**row, "resolves_to": "BertForSequenceClassification"}, check, ["BertForMaskedLM"], "BertModel") == "different-head"
+    assert exact_relation(row, {**check, "unexpected": []}, ["BertForMaskedLM"], "BertModel") == "new-head"
+    assert exact_relation(row, {**check, "missing": []}, ["BertForMaskedLM"], "X") == "drops-head"
+    assert exact_relation(row, {"status": "loads"}, ["BertModel"], None) == "same"
+    assert exact_relation(row, {"status": "mismatch"}, [], None) == "mismatch"
+    assert exact_relation(row, {"status": "unchecked"}, [], None) == "unknown"
+
+
+@pytest.fixture(scope="module")
+def unregistered_ltgbert(tmp_path_factory, sample):
+    """Seed 002's folder with its code but without auto_map (the tutorial registers the classes in Python)."""
+    from tests.seed_fixtures import build_ltgbert
+
+    root = tmp_path_factory.mktemp("ltgbert")
+    folder = build_ltgbert(root / "ltgbert", sample("tiny-bert-mlm"), root / "code")
+    config = json.loads((folder / "config.json").read_text())
+    del config["auto_map"]
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_custom_code_without_auto_map_is_named_with_its_fix(unregistered_ltgbert):
+    report = build_config_report(str(unregistered_ltgbert))
+    problem = next(p for p in report["problems"] if "'LtgBert' is unknown" in p)
+    assert "newer transformers" not in problem
+    assert "configuration_ltgbert.py defines LtgBertConfig" in problem
+    assert "modeling_ltgbert.py defines LtgBertForMaskedLM, LtgBertForSequenceClassification, LtgBertForCausalLM" in problem
+    suggested = {"auto_map": {
+        "AutoConfig": "configuration_ltgbert.LtgBertConfig",
+        "AutoModelForMaskedLM": "modeling_ltgbert.LtgBertForMaskedLM",
+        "AutoModelForSequenceClassification": "modeling_ltgbert.LtgBertForSequenceClassification",
+        "AutoModelForCausalLM": "modeling_ltgbert.LtgBertForCausalLM",
+    }}
+    assert json.dumps(suggested) in problem
+    assert "AutoConfig.register" in problem
+    scan = report["code_scan"]
+    assert [c["model_type"] for c in scan["config_classes"]] == ["LtgBert"]
+    assert "LtgBertPreTrainedModel" not in {c["name"] for c in scan["model_classes"]}  # abstract base left out
+    assert 'AutoConfig.register("LtgBert", LtgBertConfig)' in report["load_hint"]
+    assert "AutoModelForMaskedLM.register(LtgBertConfig, LtgBertForMaskedLM)" in report["python"]
+
+
+def test_suggested_registration_code_loads_the_checkpoint(unregistered_ltgbert, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = build_config_report(str(unregistered_ltgbert))["python"] + "\nprint(type(model).__name__)\n"
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "LtgBertForMaskedLM"
+
+
+def test_code_scan_reads_without_running(tmp_path):
+    from explorer.core.code_scan import scan_folder
+
+    marker = tmp_path / "ran.txt"
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "configuration_odd.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\nimport transformers\n\n"
+        "class OddConfig(transformers.PretrainedConfig):\n    model_type: str = 'odd'\n"
+    )
+    (folder / "modeling_odd.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\nfrom transformers import PreTrainedModel\n"
+        "from .configuration_odd import OddConfig\n\nclass OddPreTrainedModel(PreTrainedModel):\n    config_class = OddConfig\n\n"
+        "class OddModel(OddPreTrainedModel):\n    '''The bare Odd model.'''\n\nclass OddForTokenClassification(OddPreTrainedModel):\n    pass\n"
+    )
+    (folder / "broken.py").write_text("def (:\n")
+    write_config(folder, {"model_type": "odd", "architectures": ["OddModel"]})
+    report = build_config_report(str(folder))
+    assert not marker.exists()
+    registration = report["code_scan"]["registration"]
+    assert registration["auto_map"] == {
+        "AutoConfig": "configuration_odd.OddConfig", "AutoModel": "modeling_odd.OddModel",
+        "AutoModelForTokenClassification": "modeling_odd.OddForTokenClassification",
+    }
+    assert "AutoModel.register(OddConfig, OddModel)" in registration["python"]
+    assert any("broken.py cannot be parsed" in p for p in report["code_scan"]["problems"])
+    assert scan_folder(str(tmp_path / "nowhere")).found is False
+
+
+def test_fields_left_at_their_defaults_are_listed_apart(sample):
+    """Seed 001 reads `model.config.output_hidden_states`, which config.json does not set."""
+    report = inspect_config(str(sample("tiny-bert-mlm")), check_weights=False)
+    fields = {f["name"]: f for f in report["fields"]}
+    for name in ("output_hidden_states", "output_attentions", "return_dict"):
+        assert fields[name]["in_file"] is False, name
+        assert fields[name]["changed"] is False and fields[name]["known"] is True
+    assert fields["output_hidden_states"]["value"] is False and fields["return_dict"]["value"] is True
+    assert fields["output_hidden_states"]["doc"]
+    assert fields["vocab_size"]["in_file"] is True
+    on_disk = json.loads((sample("tiny-bert-mlm") / "config.json").read_text())
+    assert {f["name"] for f in report["fields"] if f["in_file"]} == set(on_disk)
+    json.dumps(report)
+
+
+def test_config_without_model_type_names_the_type_from_architectures(tmp_path):
+    """Seed 001's old bert config.json: no model_type, architectures BertForMaskedLM."""
+    from transformers import AutoConfig
+
+    folder = write_config(tmp_path / "bert-base-uncased", {
+        "architectures": ["BertForMaskedLM"], "hidden_size": 32, "num_attention_heads": 2, "num_hidden_layers": 1,
+        "intermediate_size": 64, "vocab_size": 100,
+    })
+    # What transformers 5 really does: no guessing from the folder name although it contains "bert".
+    with pytest.raises(ValueError, match="Unrecognized model"):
+        AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    report = build_config_report(str(folder))
+    problem = next(p for p in report["problems"] if "no model_type" in p)
+    assert "model_type 'bert'" in problem and '"model_type": "bert"' in problem
+    assert report["suggested_model_type"] == "bert" and report["config_class"] is None
+    rows = _rows(report)
+    assert all(r["resolves_to"] is None for r in rows.values())
+    assert rows["AutoModelForMaskedLM"]["note"] == 'would build BertForMaskedLM once config.json has "model_type": "bert"'
+    assert report["load_hint"].startswith("No Auto class loads this config.json (it has no model_type). Load with BertForMaskedLM.from_pretrained")
+    assert "BertForMaskedLM.from_pretrained(" in report["python"]
+    assert _field(report, "hidden_size")["doc"]  # explained with BertConfig, the class the architectures point at
+
+    bare = build_config_report(str(write_config(tmp_path / "plain", {"hidden_size": 8})))
+    assert bare["suggested_model_type"] is None and any("no model_type" in p for p in bare["problems"])
+
+
+def test_model_types_for_architecture():
+    from explorer.core.config_report import model_types_for_architecture
+
+    assert model_types_for_architecture("BertForMaskedLM") == ["bert"]
+    assert model_types_for_architecture("GPT2LMHeadModel")[0] == "gpt2"  # gpt-sw3 reuses the class
+    assert model_types_for_architecture("NoSuchModel") == []
+
+
+def test_auto_class_documentation(sample, tmp_path):
+    """Seed 003: `help(AutoModelForQuestionAnswering)`."""
+    from explorer.core.config_report import auto_class_doc, doc_paragraphs
+
+    doc = auto_class_doc(str(sample("tiny-bert-qa")), "AutoModelForQuestionAnswering", "BertForQuestionAnswering", "mapping")
+    assert "question answering head" in doc["purpose"] and "[`" not in doc["purpose"]
+    assert doc["class_doc"][0].startswith("The Bert transformer with a span classification head")
+    assert not any(p.startswith("This model inherits") for p in doc["class_doc"])
+    assert doc["doc_source"] == "transformers.models.bert.modeling_bert.BertForQuestionAnswering"
+    missing = auto_class_doc(str(tmp_path), "AutoModel", "OddModel", "auto_map")
+    assert "not defined" in missing["problem"]
+    assert doc_paragraphs("Intro.\n\nArgs:\n    x: y\n") == ["Intro."]

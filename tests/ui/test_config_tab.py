@@ -208,3 +208,51 @@ def test_importing_the_tab_does_not_import_transformers():
     code = "import sys, explorer.ui.config_tab; print('transformers' in sys.modules, 'torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_fields_left_at_defaults_are_hidden_until_asked_for(qtbot, tab, sample):
+    from explorer.ui.config_fields_model import DEFAULT_ROW_TEXT, SCOPE_ALL
+
+    _show(qtbot, tab, sample("tiny-bert-mlm"))
+    names = _visible_top_level_names(tab)
+    assert "vocab_size" in names and "output_hidden_states" not in names
+    assert "defaults hidden" in tab.fields_count.text()
+    tab.scope_combo.setCurrentIndex(tab.scope_combo.findData(SCOPE_ALL))
+    names = _visible_top_level_names(tab)
+    assert "output_hidden_states" in names and "return_dict" in names
+    assert "defaults shown" in tab.fields_count.text()
+    proxy = tab.fields_proxy
+    row = names.index("output_hidden_states")
+    assert proxy.index(row, 4).data() == DEFAULT_ROW_TEXT
+    assert proxy.index(row, 1).data() == "false"
+    tab.fields_view.setCurrentIndex(proxy.index(row, 0))
+    assert "Not in config.json" in tab.detail.toPlainText()
+
+
+def test_custom_code_page_explains_code_without_auto_map(qtbot, tab, tmp_path):
+    marker = tmp_path / "ran.txt"
+    folder = write_custom_code_checkpoint(tmp_path / "custom", marker)
+    (folder / "modeling_x.py").write_text(
+        "from transformers import PreTrainedModel\n\nclass TinyCustomPreTrainedModel(PreTrainedModel):\n    pass\n\n"
+        "class TinyCustomForCausalLM(TinyCustomPreTrainedModel):\n    pass\n"
+    )
+    write_config(folder, {"model_type": "tiny-custom", "architectures": ["TinyCustomForCausalLM"], "hidden_size": 16})
+    report = _show(qtbot, tab, folder)
+    assert not marker.exists()
+    assert any("configuration_x.py defines TinyCustomConfig" in p for p in report["problems"])
+    text = tab.code_status.text()
+    assert "has no auto_map" in text and "TinyCustomForCausalLM" in text
+    assert "AutoModelForCausalLM.register(TinyCustomConfig, TinyCustomForCausalLM)" in text
+    assert "&quot;AutoConfig&quot;: &quot;configuration_x.TinyCustomConfig&quot;" in text or '"AutoConfig": "configuration_x.TinyCustomConfig"' in text
+
+
+def test_selecting_an_auto_class_shows_its_documentation(qtbot, tab, sample):
+    _show(qtbot, tab, sample("tiny-bert-qa"))
+    table = tab.resolution_table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "AutoModelForQuestionAnswering")
+    with qtbot.waitSignal(tab.doc_shown, timeout=30_000, check_params_cb=lambda doc: doc.get("auto_class") == "AutoModelForQuestionAnswering"):
+        table.setCurrentCell(row, 0)
+    text = tab.resolution_doc.toPlainText()
+    assert "question answering head" in text
+    assert "span classification head" in text and "BertForQuestionAnswering" in text
+    assert tab.resolution_doc.isReadOnly()
