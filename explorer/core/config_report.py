@@ -1090,6 +1090,7 @@ def _explain_missing_model_type(report: dict, rows: list[dict], path: str) -> No
         target = would_by_auto.get(row["auto_class"])
         row["reason"] = "AutoConfig fails: config.json has no model_type"
         if target:
+            row["would_build"] = target
             row["note"] = f"would build {target} once config.json has \"model_type\": \"{model_type}\""
     saved = architectures[0]
     report["load_hint"] = (

@@ -21,7 +21,7 @@ FILTER_CHANGED = "changed"
 FILTER_UNKNOWN = "unknown"
 FILTER_PROBLEMS = "problems"
 FILTER_TITLES = {
-    FILTER_ALL: "All fields",
+    FILTER_ALL: "Any status",
     FILTER_CHANGED: "Changed from default",
     FILTER_UNKNOWN: "Unknown to transformers",
     FILTER_PROBLEMS: "Wrong type",

@@ -8,6 +8,7 @@ transformers); this widget only renders the report dict and wires buttons.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -145,6 +146,11 @@ def _cell(text: str, tooltip: str | None = None, color: str | None = None, bold:
     return item
 
 
+def _doc_markup(text: str) -> str:
+    """Docstring text as HTML: escaped, `code` spans as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
 class ConfigTab(QWidget):
     """Shows one checkpoint's configuration; heavy work starts only once the tab is visible."""
 
@@ -243,13 +249,14 @@ class ConfigTab(QWidget):
         collapse = QPushButton("Collapse")
         collapse.clicked.connect(lambda: self.fields_view.collapseAll())
         self.fields_count = QLabel()
+        self.fields_count.setStyleSheet("color: #555")
+        self.search_edit.setMinimumWidth(180)
         bar = QHBoxLayout()
         bar.addWidget(self.search_edit, 1)
         bar.addWidget(self.scope_combo)
         bar.addWidget(self.filter_combo)
         bar.addWidget(expand)
         bar.addWidget(collapse)
-        bar.addWidget(self.fields_count)
 
         self.fields_model = ConfigFieldsModel(self)
         self.fields_proxy = ConfigFieldsFilter(self)
@@ -284,6 +291,7 @@ class ConfigTab(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.fields_count)
         layout.addWidget(splitter, 1)
         return page
 
@@ -329,7 +337,8 @@ class ConfigTab(QWidget):
         splitter.addWidget(self.resolution_table)
         splitter.addWidget(below)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([500, 260])  # proportions: the table keeps most of the height
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
@@ -344,7 +353,8 @@ class ConfigTab(QWidget):
         if entry is None or self._checkpoint is None:
             self.resolution_doc.clear()
             return
-        key = (entry["auto_class"], entry["resolves_to"], entry.get("source"))
+        # Without model_type nothing resolves, but the class it would build is still worth reading about.
+        key = (entry["auto_class"], entry["resolves_to"] or entry.get("would_build"), entry.get("source") or "mapping")
         if key in self._docs:
             self.resolution_doc.setHtml(self._doc_html(self._docs[key]))
             return
@@ -370,7 +380,7 @@ class ConfigTab(QWidget):
         row = self.resolution_table.currentRow()
         item = self.resolution_table.item(row, 0) if row >= 0 else None
         entry = self._resolution_rows.get(item.text()) if item is not None else None
-        if entry is not None and (entry["auto_class"], entry["resolves_to"], entry.get("source")) == key:
+        if entry is not None and (entry["auto_class"], entry["resolves_to"] or entry.get("would_build"), entry.get("source") or "mapping") == key:
             self.resolution_doc.setHtml(self._doc_html(doc))
             self.doc_shown.emit(doc)
 
@@ -382,16 +392,17 @@ class ConfigTab(QWidget):
 
     @staticmethod
     def _doc_html(doc: dict) -> str:
+        # The built class first: its docstring says what this checkpoint becomes; the Auto class text is generic.
         parts = []
-        if doc.get("auto_class"):
-            parts.append(f"<p><b>{escape(doc['auto_class'])}</b> — {escape(doc.get('head') or '')}. {escape(doc.get('purpose') or '')}</p>")
         if doc.get("class_name"):
             source = f" <span style='color:#777'>({escape(doc['doc_source'])})</span>" if doc.get("doc_source") else ""
             parts.append(f"<p><b>{escape(doc['class_name'])}</b>{source}</p>")
             paragraphs = doc.get("class_doc") or []
-            parts += [f"<p>{escape(p)}</p>" for p in paragraphs]
+            parts += [f"<p>{_doc_markup(p)}</p>" for p in paragraphs]
             if not paragraphs and not doc.get("problem"):
                 parts.append("<p style='color:#777'>The class has no docstring.</p>")
+        if doc.get("auto_class"):
+            parts.append(f"<p><b>{escape(doc['auto_class'])}</b> — {escape(doc.get('head') or '')}. {_doc_markup(doc.get('purpose') or '')}</p>")
         if doc.get("problem"):
             parts.append(f"<p style='color:#b00020'>{escape(doc['problem'])}</p>")
         return "".join(parts)
@@ -473,15 +484,22 @@ class ConfigTab(QWidget):
         status_scroll = QScrollArea()
         status_scroll.setWidgetResizable(True)
         status_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        status_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         status_scroll.setWidget(self.code_status)
-        status_scroll.setMaximumHeight(280)
         self.code_status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(status_scroll, 1)
+        top_layout.addLayout(buttons)
+        self.code_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.code_splitter.addWidget(top)
+        self.code_splitter.addWidget(splitter)
+        self.code_splitter.setStretchFactor(1, 1)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(status_scroll)
-        layout.addLayout(buttons)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.code_splitter, 1)
         return page
 
     def _build_compare_page(self) -> QWidget:
@@ -889,7 +907,10 @@ class ConfigTab(QWidget):
         )
         rows = report.get("resolution") or []
         self._resolution_rows = {r["auto_class"]: r for r in rows}
-        shown = [r for r in rows if r["resolves_to"] or r["needs_consent"] or self.show_unsupported.isChecked() or "missing" in r["reason"]]
+        shown = [
+            r for r in rows
+            if r["resolves_to"] or r["needs_consent"] or r.get("would_build") or self.show_unsupported.isChecked() or "missing" in r["reason"]
+        ]
         hidden = len(rows) - len(shown)
         self.show_unsupported.setText(
             f"Show the {hidden} Auto classes that do not support it" if hidden else "Show Auto classes that do not support it"
@@ -898,7 +919,10 @@ class ConfigTab(QWidget):
             row = self.resolution_table.rowCount()
             self.resolution_table.insertRow(row)
             self.resolution_table.setItem(row, 0, _cell(entry["auto_class"], tooltip=entry["head"], bold=True))
-            target = entry["resolves_to"] or ("needs consent" if entry["needs_consent"] else "not supported")
+            if entry.get("would_build") and not entry["resolves_to"]:
+                target = "nothing: no model_type"
+            else:
+                target = entry["resolves_to"] or ("needs consent" if entry["needs_consent"] else "not supported")
             color = None if entry["resolves_to"] else ("#a15c00" if entry["needs_consent"] else "#888888")
             self.resolution_table.setItem(row, 1, _cell(target, color=color))
             self._set_weights_cells(row, entry)
@@ -1007,6 +1031,11 @@ class ConfigTab(QWidget):
                 + escape(", ".join(code.get("changed_files") or []) or "upstream references")
                 + "). It will not run until you allow it again."
             )
+        elif report.get("code_scan") and not auto_map:
+            headline = (
+                "<b style='color:#a15c00'>This folder holds Python files that config.json does not point at.</b> "
+                "Nothing from them has been imported, and transformers will not import them either."
+            )
         else:
             headline = (
                 "<b style='color:#a15c00'>This checkpoint ships its own Python code.</b> Nothing from it has been imported. "
@@ -1016,7 +1045,9 @@ class ConfigTab(QWidget):
         extra = f"<p style='color:#b00020'>Missing: {escape(', '.join(missing))}</p>" if missing else ""
         extra += self._code_scan_html(report)
         self.code_status.setText(f"<p>{headline}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra)
-        self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files))
+        # Without auto_map nothing loads the code, so allowing it would change nothing.
+        pointless = bool(report.get("code_scan")) and not auto_map
+        self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files) and not pointless)
         self.allow_button.setText("Allow this code again…" if state == STATE_CHANGED else "Allow this code to run…")
         self.revoke_button.setVisible(state in (STATE_GRANTED, STATE_CHANGED))
         for entry in files:
@@ -1026,6 +1057,9 @@ class ConfigTab(QWidget):
             item.setToolTip(f"SHA-256 {entry['sha256']}" if entry["sha256"] else "named in auto_map, not in the folder")
             self.code_files.addItem(item)
         self._code_sources = sources
+        # Room for the advice when there is some; otherwise the code viewer takes the page.
+        advice = bool(report.get("code_scan"))
+        self.code_splitter.setSizes([460, 300] if advice else [130, 630])
         if files:
             self.code_files.setCurrentRow(0)
 
@@ -1050,12 +1084,15 @@ class ConfigTab(QWidget):
         ]
         if registration.get("auto_map"):
             parts.append(
-                "<p>Either add this to config.json:</p><pre>"
+                "<p>Either add this to config.json:</p><pre style='white-space: pre-wrap'>"
                 + escape(json.dumps({"auto_map": registration["auto_map"]}, indent=2)) + "</pre>"
             )
         if registration.get("python"):
             code = registration["python"].replace("CHECKPOINT_FOLDER", json.dumps(report.get("path") or "."))
-            parts.append("<p>or register the classes before loading (this runs the code; Copy as Python copies it):</p><pre>" + escape(code) + "</pre>")
+            parts.append(
+                "<p>or register the classes before loading (this runs the code; Copy as Python copies it):</p>"
+                "<pre style='white-space: pre-wrap'>" + escape(code) + "</pre>"
+            )
         if registration.get("type_mismatch"):
             parts.append(f"<p style='color:#b00020'>{escape(registration['type_mismatch'])}: AutoConfig.register needs them equal.</p>")
         return "".join(parts)

@@ -256,3 +256,16 @@ def test_selecting_an_auto_class_shows_its_documentation(qtbot, tab, sample):
     assert "question answering head" in text
     assert "span classification head" in text and "BertForQuestionAnswering" in text
     assert tab.resolution_doc.isReadOnly()
+
+
+def test_config_without_model_type_lists_what_each_auto_class_would_build(qtbot, tab, tmp_path):
+    folder = write_config(tmp_path / "old-bert", {"architectures": ["BertForMaskedLM"], "hidden_size": 32, "num_attention_heads": 2})
+    _show(qtbot, tab, folder)
+    table = tab.resolution_table
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    row = rows["AutoModelForMaskedLM"]
+    assert table.item(row, 1).text() == "nothing: no model_type"
+    assert "would build BertForMaskedLM" in table.item(row, 3).text()
+    with qtbot.waitSignal(tab.doc_shown, timeout=30_000, check_params_cb=lambda doc: doc.get("class_name") == "BertForMaskedLM"):
+        table.setCurrentCell(row, 0)
+    assert "language modeling" in tab.resolution_doc.toPlainText()
