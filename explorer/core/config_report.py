@@ -1093,10 +1093,11 @@ def _explain_missing_model_type(report: dict, rows: list[dict], path: str) -> No
             row["would_build"] = target
             row["note"] = f"would build {target} once config.json has \"model_type\": \"{model_type}\""
     saved = architectures[0]
+    builder = preferred_row([r for r in would if r["resolves_to"] == saved])
     report["load_hint"] = (
         f"No Auto class loads this config.json (it has no model_type). Load with {saved}.from_pretrained, "
-        f"or add \"model_type\": \"{model_type}\" to config.json and use "
-        f"{(preferred_row([r for r in would if r['resolves_to'] == saved]) or {'auto_class': 'AutoModel'})['auto_class']}."
+        f"or add \"model_type\": \"{model_type}\" to config.json"
+        + (f" and use {builder['auto_class']}." if builder else ".")
     )
     quoted = json.dumps(path)
     report["python"] = (
