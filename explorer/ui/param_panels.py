@@ -72,6 +72,9 @@ class MemoryPanel(QWidget):
                 f"<td align=right>{human_bytes(plan.needed)}</td>{cells}</tr>"
             )
         first = plans[0]
+        # Context and batch only size the KV cache; without one, changing them would change nothing.
+        for field_widget in (self.context, self.batch):
+            field_widget.setEnabled(first.kv_cache_bytes is not None)
         kv = (
             f"KV cache for {self.context.value():,} tokens × batch {self.batch.value()}: <b>{human_bytes(first.kv_cache_bytes)}</b> "
             "(in the compute dtype; included in <i>needed</i>)."
@@ -90,6 +93,8 @@ class MemoryPanel(QWidget):
         )
 
     def show_message(self, text: str) -> None:
+        for field_widget in (self.context, self.batch):
+            field_widget.setEnabled(True)
         self.result.setHtml(f"<i>{html.escape(text)}</i>")
 
 

@@ -26,11 +26,14 @@ from explorer.core.tensors_on_disk import DiskTensors
 from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
-from explorer.ui.param_tree_model import COL_SHARE, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
 from explorer.ui.workers import JobRunner
 
 DEFAULT_HEAD_LABEL = "as declared (architectures)"
 MAX_EXPANDED_MATCHES = 200
+# Name, Class, Parameters, Share, Shape, Dtype, Bytes, Status: they fit the tab at the window's
+# default 1280 px, so the repeated-block line ("80 × LlamaDecoderLayer") and the headers read whole.
+TREE_COLUMN_WIDTHS = (210, 185, 85, 100, 110, 70, 70, 170)
 
 
 class ParametersTab(QWidget):
@@ -92,8 +95,10 @@ class ParametersTab(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((200, 165, 75, 110, 125, 70, 70, 150)):
+        for column, width in enumerate(TREE_COLUMN_WIDTHS):
             header.resizeSection(column, width)
+        # Shown only when the head match marks something: otherwise it is an empty column past the edge.
+        self.tree.setColumnHidden(COL_STATUS, True)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)
         self.left_tabs.addTab(self.tree, "Modules")
 
@@ -248,6 +253,7 @@ class ParametersTab(QWidget):
         self._skeleton = None
         self._match = None
         self.tree_model.set_skeleton(None)
+        self.tree.setColumnHidden(COL_STATUS, True)
         self.tensor_model.set_tensors([])
         self.totals.setText("")
         self.match_view.setHtml("")
@@ -291,6 +297,7 @@ class ParametersTab(QWidget):
     def _show_match(self, match: HeadMatch) -> None:
         self._match = match
         self.tree_model.set_status(match.status_of())
+        self.tree.setColumnHidden(COL_STATUS, not (match.missing or match.mismatched))
         self.tree.viewport().update()
         self.tensor_model.set_unexpected(set(match.unexpected))
         problems = self._result.problems if self._result else (self._disk.problems if self._disk else [])
@@ -359,12 +366,17 @@ class ParametersTab(QWidget):
             self.tree.expand(root)
             return
         self.tree.expand(root)
+        first = None
         for item in matches[:MAX_EXPANDED_MATCHES]:
             index = self.tree_model.index_of(item)
+            first = first or index
             parent = index.parent()
             while parent.isValid():
                 self.tree.expand(parent)
                 parent = parent.parent()
+        # The model was reset: without this the view keeps its old scroll offset, mid-way down the matches.
+        if first is not None and first.isValid():
+            self.tree.scrollTo(first, QAbstractItemView.ScrollHint.PositionAtTop)
 
     # --- selection: stats and source ----------------------------------------------------------------
 
@@ -426,12 +438,21 @@ class ParametersTab(QWidget):
         skeleton = self._skeleton
         if skeleton is None:
             return
-        try:
-            source = module_source(skeleton, node.class_name)
-        except LookupError as exc:
-            self.source.show_message(html.escape(str(exc)))
-            return
-        self.source.show_source(node.class_name, skeleton.class_modules.get(node.class_name, ""), source)
+        class_name = node.class_name
+        module = skeleton.class_modules.get(class_name, "")
+        self.source.show_message(f"Reading the source of <b>{html.escape(class_name)}</b>…")
+
+        def job(cancel):
+            # getsource reads the module's file (and may import it): never on the GUI thread.
+            yield Progress(0, 1, f"reading the source of {class_name}")
+            return module_source(skeleton, class_name)
+
+        self._start(
+            "source",
+            job,
+            lambda source: self.source.show_source(class_name, module, source),
+            on_failed=lambda _kind, message: self.source.show_message(html.escape(message)),
+        )
 
     # --- memory -------------------------------------------------------------------------------------
 
@@ -460,7 +481,9 @@ def _read_config_json(checkpoint: Checkpoint | None) -> dict:
     if checkpoint is None:
         return {}
     try:
-        with open(os.path.join(checkpoint.path, "config.json"), "rb") as handle:
+        # Legacy caches store config.json under a content hash; the record knows where it is.
+        config_file = checkpoint.file_path("config.json") or os.path.join(checkpoint.path, "config.json")
+        with open(config_file, "rb") as handle:
             data = json.loads(handle.read())
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):

@@ -55,6 +55,7 @@ def test_head_choice_colours_missing_weights(tab, base_bert, qtbot):
     _wait_loaded(qtbot, tab)
     assert tab.head_combo.currentData() == "AutoModel"
     assert "all weights present" in tab.summary.text()
+    assert tab.tree.isColumnHidden(COL_STATUS)  # nothing to mark: no empty column
     first = tab.result()
     tab.head_combo.setCurrentIndex(tab.head_combo.findData("AutoModelForSequenceClassification"))
     qtbot.waitUntil(lambda: tab.result() is not None and tab.result() is not first and not tab.is_busy(), timeout=20000)
@@ -67,6 +68,7 @@ def test_head_choice_colours_missing_weights(tab, base_bert, qtbot):
     weight = next(model.index(r, 0, classifier) for r in range(model.rowCount(classifier)) if model.index(r, 0, classifier).data() == "weight")
     assert "newly initialised" in weight.siblingAtColumn(COL_STATUS).data()
     assert "missing" in root.siblingAtColumn(COL_STATUS).data()
+    assert not tab.tree.isColumnHidden(COL_STATUS)
 
 
 def test_search_and_stats(tab, base_bert, qtbot):
@@ -97,9 +99,31 @@ def test_module_source_and_memory_plan(tab, sample, qtbot):
     model = tab.tree_model
     root = model.index(0, 0)
     tab.tree.setCurrentIndex(model.index(0, 0, root))
-    assert "class " in tab.source.text.toPlainText()
+    # The source is read in a worker (getsource reads files), then shown.
+    qtbot.waitUntil(lambda: "class " in tab.source.text.toPlainText(), timeout=10000)
+    assert "(read-only)" in tab.source.caption.text()
     qtbot.waitUntil(lambda: "KV cache" in tab.memory.result.toPlainText(), timeout=10000)
     assert "cpu" in tab.memory.result.toPlainText() and "int4" in tab.memory.result.toPlainText()
+    assert tab.memory.context.isEnabled()
+
+
+def test_memory_plan_without_kv_cache_disables_its_inputs(tab, base_bert, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(base_bert))
+    _wait_loaded(qtbot, tab)
+    qtbot.waitUntil(lambda: "No KV cache" in tab.memory.result.toPlainText(), timeout=10000)
+    assert not tab.memory.context.isEnabled() and not tab.memory.batch.isEnabled()
+
+
+def test_source_of_a_class_without_source_says_why(tab, sample, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(sample("tiny-bert-mlm")))
+    _wait_loaded(qtbot, tab)
+    node = tab.result().skeleton.root
+    tab.result().skeleton.class_modules[node.class_name] = "custom_module_never_loaded"
+    tab._show_source(node)
+    qtbot.waitUntil(lambda: "custom code" in tab.source.caption.text(), timeout=10000)
+    assert tab.source.text.toPlainText() == ""
 
 
 def test_bad_checkpoint_shows_what_it_can(tab, tmp_path, qtbot):
