@@ -33,7 +33,7 @@ DEFAULT_HEAD_LABEL = "as declared (architectures)"
 MAX_EXPANDED_MATCHES = 200
 # Name, Class, Parameters, Share, Shape, Dtype, Bytes, Status: they fit the tab at the window's
 # default 1280 px, so the repeated-block line ("80 × LlamaDecoderLayer") and the headers read whole.
-TREE_COLUMN_WIDTHS = (210, 185, 85, 100, 110, 70, 70, 170)
+TREE_COLUMN_WIDTHS = (195, 180, 88, 90, 105, 70, 70, 170)
 
 
 class ParametersTab(QWidget):
@@ -375,8 +375,10 @@ class ParametersTab(QWidget):
                 self.tree.expand(parent)
                 parent = parent.parent()
         # The model was reset: without this the view keeps its old scroll offset, mid-way down the matches.
+        # From the top, so the first match shows with the modules that lead to it.
+        self.tree.scrollToTop()
         if first is not None and first.isValid():
-            self.tree.scrollTo(first, QAbstractItemView.ScrollHint.PositionAtTop)
+            self.tree.scrollTo(first, QAbstractItemView.ScrollHint.EnsureVisible)
 
     # --- selection: stats and source ----------------------------------------------------------------
 
