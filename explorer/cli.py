@@ -118,7 +118,7 @@ def cmd_inspect(args) -> int:
 
     report = inspect_config(path)
     parameters = inspect_parameters(path, head=args.head)
-    problems = list(report.get("problems", [])) + [p for p in parameters.pop("problems", []) if p not in report.get("problems", [])]
+    problems = merge_problems(report.get("problems", []), parameters.pop("problems", []))
     report.update(parameters)
     report["problems"] = problems
     if args.json:
@@ -129,6 +129,33 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def merge_problems(config_problems: list[str], parameter_problems: list[str]) -> list[str]:
+    """One list for both reports. Each words an unreadable or missing config.json its own way (each view
+    must stand alone in the window); once the config report has said it, the other's version is noise."""
+    merged = list(config_problems)
+    config_said = any(p.startswith(("config.json", "no config.json")) for p in merged)
+    for problem in parameter_problems:
+        if problem in merged or (config_said and problem.startswith(("config.json", "no config.json"))):
+            continue
+        merged.append(problem)
+    return merged
+
+
+def _print_disk_tensors(report: dict) -> None:
+    disk = report.get("tensors_on_disk") or {}
+    tensors = report.get("tensors") or []
+    if not tensors:
+        return
+    files = disk.get("by_file") or {}
+    by_dtype = ", ".join(
+        f"{dtype} {human_count(totals['params'])}" for dtype, totals in (disk.get("by_dtype") or {}).items()
+    )
+    print(
+        f"on disk:       {len(tensors):,} tensors in {len(files)} {disk.get('format') or ''} file(s), "
+        f"{human_bytes(disk.get('total_bytes') or 0)} ({by_dtype})"
+    )
+
+
 def print_inspect_report(report: dict) -> None:
     print(f"model_type:    {report.get('model_type')}")
     print(f"architectures: {', '.join(report.get('architectures') or []) or '-'}")
@@ -136,6 +163,7 @@ def print_inspect_report(report: dict) -> None:
     params = report.get("parameters") or {}
     if params.get("total") is not None:
         print(f"parameters:    {human_count(params['total'])} ({params['total']:,})")
+    _print_disk_tensors(report)
     derived = report.get("derived") or {}
     if derived:
         print("derived:")
@@ -161,9 +189,13 @@ def print_inspect_report(report: dict) -> None:
         print(f"demos:         {', '.join(report['tasks'])}")
     if report.get("head"):
         print(f"head:          {report['head']}")
-    for key in ("missing", "unexpected", "mismatched"):
+    for key in ("missing", "unexpected"):
         if report.get(key):
-            print(f"{key}: {', '.join(map(str, report[key]))}")
+            print(f"{key}: {', '.join(report[key])}")
+    for row in report.get("mismatched") or []:
+        print(f"mismatched: {row['name']}: checkpoint {row['checkpoint_shape']} vs model {row['model_shape']}")
+    if report.get("head") and report.get("modules") is None and report.get("heads"):
+        print(f"heads this checkpoint supports: {', '.join(report['heads'])}")
     for warning in report.get("warnings") or []:
         print(f"warning: {warning}")
     for problem in report.get("problems") or []:

@@ -93,6 +93,7 @@ def report_json(result: ParametersResult, include_match: bool) -> dict[str, Any]
             "index_total_size": disk.index_total_size,
         },
         "head": result.head,
+        "heads": list(result.heads),
         "problems": list(result.problems),
     }
     if include_match:

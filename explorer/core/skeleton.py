@@ -137,7 +137,13 @@ def load_config(path: str, trust_remote_code: bool, config_json: dict | None = N
             return AutoConfig.for_model(values.pop("model_type", None), **values)
         return AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as exc:  # transformers raises many kinds for bad configs; the user needs the reason
-        raise SkeletonError(f"config.json could not be loaded: {exc}") from None
+        raise SkeletonError(f"config.json could not be loaded: {_first_paragraph(exc)}") from None
+
+
+def _first_paragraph(exc: BaseException, limit: int = 300) -> str:
+    """transformers' messages go on with upgrade advice over several paragraphs; the reason comes first."""
+    text = str(exc).strip().split("\n\n")[0].strip() or type(exc).__name__
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
 def _auto_classes() -> dict[str, Any]:

@@ -55,3 +55,33 @@ def test_inspect_accepts_a_repo_id_from_the_hub_cache(sample, capsys, tmp_path, 
     assert report["model_type"] == "gpt2"
     assert cli.main(["inspect", "org/absent", "--json"]) == 2
     assert "works offline" in capsys.readouterr().err
+
+
+def test_inspect_text_says_what_is_on_disk_and_a_config_problem_once(sample, capsys, tmp_path):
+    import shutil
+
+    folder = tmp_path / "broken-config"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert", ')
+    shutil.copy(sample("tiny-bert-mlm") / "model.safetensors", folder / "model.safetensors")
+    assert cli.main(["inspect", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "on disk:       42 tensors in 1 safetensors file(s)" in out
+    config_lines = [line for line in out.splitlines() if line.startswith("problem: config.json")]
+    assert len(config_lines) == 1, config_lines
+
+
+def test_inspect_with_an_unknown_head_lists_the_supported_ones(sample, capsys):
+    assert cli.main(["inspect", str(sample("tiny-bert-mlm")), "--head", "AutoModelForNothing"]) == 0
+    out = capsys.readouterr().out
+    assert "problem: AutoModelForNothing is not an Auto class" in out
+    assert "heads this checkpoint supports: AutoModel, " in out and "AutoModelForMaskedLM" in out
+
+
+def test_unknown_model_type_problem_is_one_paragraph(capsys, tmp_path):
+    folder = tmp_path / "unknown"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "nosuchmodel", "architectures": ["NoSuchModel"]}))
+    report = run_json(capsys, folder)
+    loaded = [p for p in report["problems"] if p.startswith("config.json could not be loaded")]
+    assert loaded and all("\n" not in p and len(p) < 400 for p in loaded)
