@@ -586,11 +586,6 @@ def test_seed002_custom_masked_lm_runs_only_after_consent(built, capsys):
     assert result["masks"][0]["predictions"][0]["token_id"] == int(logits[0, index].argmax())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: explorer.tasks.heads.head_classes returns () for a model_type transformers does not know, so the "
-    "Demo tab greys out every task of a custom-code checkpoint although auto_map provides the head and `run` works",
-)
 def test_seed002_demo_tab_offers_the_custom_heads(built):
     """The Demo tab's task picker for LTG-BERT: AutoModelForMaskedLM comes from auto_map, so fill-mask is available."""
     from explorer.tasks.heads import task_choices

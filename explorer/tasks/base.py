@@ -66,6 +66,7 @@ class Field:
     required: bool = False
     placeholder: str = ""
     requires: str = ""  # name of a bool field that must be on for this one to matter (forms grey it out)
+    special_value: str = ""  # what the minimum of a number means, shown instead of it ("last", "off")
 
     def convert(self, raw: Any) -> Any:
         """Turn a form or command-line value into the declared type, or raise TaskInputError."""
@@ -97,6 +98,8 @@ class Field:
                 raise TaskInputError(f"{self.label} must be one of {', '.join(self.choices)}; got {value!r}")
             return value
         if self.kind in (KIND_INT, KIND_FLOAT):
+            if self.special_value and isinstance(raw, str) and raw.strip().lower() == self.special_value.lower():
+                raw = self.minimum
             try:
                 value = int(raw) if self.kind == KIND_INT else float(raw)
             except (TypeError, ValueError):

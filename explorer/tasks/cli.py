@@ -39,8 +39,14 @@ LABELS_FIELD = {"zero-shot-classification": "labels"}
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", choices=TASK_ORDER, help="what to run")
-    parser.add_argument("path", help="checkpoint folder (config.json, weights, tokenizer)")
-    parser.add_argument("--text", action="append", help="input text; repeat for several texts (classification, features); for QA the question")
+    parser.add_argument(
+        "path",
+        help="checkpoint folder, a file inside one (e.g. its config.json), or a repo id org/name[@revision] found on this machine",
+    )
+    parser.add_argument(
+        "--text", action="append",
+        help="input text; repeat for several texts (classification, features; tokenize: a padded batch); for QA the question",
+    )
     parser.add_argument("--context", help="question answering: the context; tokenize: a second text")
     parser.add_argument("--labels", help="zero-shot: candidate labels, comma separated")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
@@ -49,6 +55,19 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, help="text generation: how many tokens to add")
     parser.add_argument("--seed", type=int, help="random seed for sampling")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other task setting, e.g. --set top_k=10")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value at load time, as from_pretrained(path, KEY=VALUE); VALUE is JSON (10, true, "
+        '"text", [1, 2]) or else plain text; repeatable, e.g. --config num_labels=10',
+    )
+    parser.add_argument(
+        "--ignore-mismatched-sizes",
+        action="store_true",
+        help="start weights whose saved shape differs from the model's afresh (needed when e.g. num_labels changes a head)",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole result object as JSON")
     parser.add_argument("--script", action="store_true", help="print the standalone Python script for this run instead of running it")
 
@@ -61,7 +80,10 @@ def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if args.text:
         field = task.field(TEXT_FIELD[args.task])
-        values[field.name] = "\n".join(args.text) if field.kind in (KIND_LINES,) else " ".join(args.text)
+        if args.task == "tokenize" and len(args.text) > 1:
+            values["text"], values["batch"] = "\n".join(args.text), True  # several texts: one padded batch
+        else:
+            values[field.name] = "\n".join(args.text) if field.kind in (KIND_LINES,) else " ".join(args.text)
     if args.context is not None:
         if args.task not in CONTEXT_FIELD:
             raise TaskInputError(f"--context is for question-answering and tokenize, not {args.task}")
@@ -103,6 +125,9 @@ def _print_human(result: dict) -> None:
             print(f"{row['text']}")
             for s in row["scores"]:
                 print(f"  {s['label']:20} {s['score']:.4f}")
+        if result.get("loss") is not None:
+            gold = ", ".join(g["label"] for g in result["gold_labels"])
+            print(f"loss against the gold labels ({gold}): {result['loss']:.6f}")
     elif kind == "token-classification":
         for e in result["entities"]:
             print(f"{e.get('entity_group', e.get('entity')):8} {e['score']:.4f}  {e['start']:>4}-{e['end']:<4} {e['word']}")
@@ -116,8 +141,19 @@ def _print_human(result: dict) -> None:
             print(f"{label:20} {score:.4f}")
     elif kind == "feature-extraction":
         print(f"last hidden state shape: {result['last_hidden_state_shape']}; vector size {result['vector_size']}")
+        if result.get("layer") is not None:
+            print(f"pooled layer {result['layer']} of {result['layers']}: hidden states shape {result['hidden_state_shape']}")
+        if result.get("attentions_shape"):
+            print(f"attentions (layers, batch, heads, tokens, tokens): {result['attentions_shape']}")
         for sentence, row in zip(result["sentences"], result["similarity"]):
             print(" ".join(f"{v:6.3f}" for v in row), " ", sentence)
+    elif kind == "tokenize" and result.get("batch"):
+        batch = result["batch"]
+        print(f"padded batch, input_ids shape {batch['shape']} (padding on the {batch['padding_side']})")
+        for text, ids, mask in zip(batch["texts"], result["input_ids"], result["attention_mask"]):
+            print(text)
+            print(f"  input_ids:      {ids}")
+            print(f"  attention_mask: {mask}")
     elif kind == "tokenize":
         print(" ".join(f"{t['token']}({t['id']})" for t in result["tokens"]))
         print(f"{result['counts']['tokens']} tokens; decoded: {result['decoded']}")
@@ -130,14 +166,22 @@ def run_command(args: argparse.Namespace) -> int:
     from explorer.tasks.script import python_script, result_json
     from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
 
-    path = os.path.abspath(os.path.expanduser(args.path))
+    from explorer.core.locate import CheckpointNotFound, locate_checkpoint
+    from explorer.tasks.session import parse_config_overrides
+
     try:
         task = get_task(args.task)
         values = values_from_args(args)
         task.resolve(values)
-        if not os.path.isdir(path):
-            raise TaskInputError(f"{args.path}: no such checkpoint folder")
-        request = LoadRequest(path, task.auto_class, args.device, args.dtype, args.spread)
+        overrides = parse_config_overrides(getattr(args, "config", None) or [])
+        try:
+            path = locate_checkpoint(args.path)
+        except CheckpointNotFound as error:
+            raise TaskInputError(str(error)) from None
+        request = LoadRequest(
+            path, task.auto_class, args.device, args.dtype, args.spread,
+            config_overrides=overrides, ignore_mismatched_sizes=bool(getattr(args, "ignore_mismatched_sizes", False)),
+        )
         if args.script:
             print(python_script(task.id, request, values, trust_remote_code=remote_code_allowed(path)))
             return 0

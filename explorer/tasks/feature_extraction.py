@@ -1,25 +1,33 @@
-"""Feature extraction: the base model's last hidden state, pooled to one vector per sentence.
+"""Feature extraction: a layer's hidden states, pooled to one vector per sentence.
 
-As in the seed example the base model (``AutoModel``, no head) runs and its
-``last_hidden_state`` is read; its shape is reported. Mean pooling averages the real tokens
-(padding excluded); CLS takes the first token. Sentences are compared by cosine similarity.
-Encoder-decoder models run their encoder only.
+As in the seed examples the base model (``AutoModel``, no head) runs and its
+``last_hidden_state`` is read; its shape is reported. Any other layer comes from
+``output_hidden_states=True``. Mean pooling averages the real tokens (padding excluded); CLS
+takes the first token; "pooler" is the model's pooler output (``model(input_ids)[1]``).
+Sentences are compared by cosine similarity. ``output_attentions`` reports the attention
+weights' shape. Encoder-decoder models run their encoder only.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_CHOICE,
+    KIND_INT,
     KIND_LINES,
     RESULT_FEATURES,
     Field,
+    TaskInputError,
     TaskSpec,
     encode,
     register,
     rounded,
 )
+
+LAST_LAYER = -1  # the form shows it as "last"
 
 SPEC = TaskSpec(
     id="feature-extraction",
@@ -37,10 +45,41 @@ SPEC = TaskSpec(
         ),
     ),
     parameters=(
-        Field("pooling", "Pooling", KIND_CHOICE, "mean", choices=("mean", "cls"), help="mean: average of the tokens; cls: the first token"),
+        Field(
+            "pooling",
+            "Pooling",
+            KIND_CHOICE,
+            "mean",
+            choices=("mean", "cls", "pooler"),
+            help="mean: average of the tokens; cls: the first token; pooler: the model's pooler output "
+            "(model(input_ids)[1], BERT's dense+tanh over [CLS]; only for models that have a pooler, last layer only)",
+        ),
+        Field(
+            "layer",
+            "Hidden states of layer",
+            KIND_INT,
+            LAST_LAYER,
+            LAST_LAYER,
+            1000,
+            1,
+            help="Which layer's hidden states to pool (output_hidden_states=True): 0 is the embedding output, "
+            "n the output of layer n; 'last' is last_hidden_state",
+            special_value="last",
+        ),
         Field("normalize", "Normalize vectors", KIND_BOOL, False, help="Scale each vector to length 1"),
+        Field(
+            "output_attentions",
+            "Attention shapes",
+            KIND_BOOL,
+            False,
+            help="Also ask for the attention weights (output_attentions=True; runs eager attention) and show their shape",
+        ),
     ),
 )
+
+
+def has_pooler(body) -> bool:
+    return getattr(body, "pooler", None) is not None
 
 
 @register(SPEC)
@@ -56,15 +95,43 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         body = model.get_encoder()
         notices.append("Encoder-decoder model: the vectors come from its encoder.")
     inputs = {k: v for k, v in encoded.inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    pooling, layer = values["pooling"], values["layer"]
+    if pooling == "pooler":
+        if not has_pooler(body):
+            raise TaskInputError(f"{type(body).__name__} has no pooler; choose mean or cls pooling")
+        if layer != LAST_LAYER:
+            raise TaskInputError("The pooler reads the last layer only; set the layer to 'last' or choose mean or cls pooling")
     cancel.raise_if_cancelled()
     yield Progress(0, 1, "Running the model")
-    with torch.inference_mode():
-        hidden = body(**inputs).last_hidden_state.float()
-    mask = inputs["attention_mask"].to(hidden.device).unsqueeze(-1).to(hidden.dtype)
-    if values["pooling"] == "mean":
-        vectors = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    want_hidden = layer != LAST_LAYER
+    attentions_shape = None
+    with torch.inference_mode(), _eager_attention(body, values["output_attentions"]) as eager:
+        outputs = body(**inputs, output_hidden_states=want_hidden, output_attentions=values["output_attentions"])
+    if values["output_attentions"]:
+        attentions = getattr(outputs, "attentions", None) or ()
+        if attentions:
+            attentions_shape = [len(attentions), *attentions[0].shape]
+        else:
+            notices.append(f"{type(body).__name__} returned no attention weights{'' if eager else ' (its attention cannot switch to eager)'}.")
+    last = outputs.last_hidden_state.float()
+    hidden_states = getattr(outputs, "hidden_states", None) if want_hidden else None
+    if want_hidden:
+        if not hidden_states:
+            raise TaskInputError(f"{type(body).__name__} does not return per-layer hidden states; set the layer to 'last'")
+        if layer >= len(hidden_states):
+            raise TaskInputError(
+                f"Layer {layer} does not exist: this model has {len(hidden_states) - 1} layers (0 is the embedding output)"
+            )
+        hidden = hidden_states[layer].float()
     else:
+        hidden = last
+    mask = inputs["attention_mask"].to(hidden.device).unsqueeze(-1).to(hidden.dtype)
+    if pooling == "mean":
+        vectors = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    elif pooling == "cls":
         vectors = hidden[:, 0]
+    else:
+        vectors = outputs.pooler_output.float()
     if values["normalize"]:
         vectors = torch.nn.functional.normalize(vectors, dim=-1)
     unit = torch.nn.functional.normalize(vectors, dim=-1)
@@ -74,8 +141,13 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         "task": SPEC.id,
         "result_type": SPEC.result_type,
         "sentences": sentences,
-        "pooling": values["pooling"],
-        "last_hidden_state_shape": list(hidden.shape),
+        "pooling": pooling,
+        "layer": None if layer == LAST_LAYER else layer,
+        "layers": len(hidden_states) - 1 if hidden_states else getattr(body.config, "num_hidden_layers", None),
+        "last_hidden_state_shape": list(last.shape),
+        "hidden_state_shape": list(hidden.shape),
+        "attentions_shape": attentions_shape,
+        "has_pooler": has_pooler(body),
         "token_counts": [int(n) for n in lengths],
         "vector_size": int(vectors.shape[-1]),
         "vectors": [[rounded(v) for v in row] for row in vectors.cpu().tolist()],
@@ -85,9 +157,29 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     }
 
 
+@contextlib.contextmanager
+def _eager_attention(body, wanted: bool):
+    """Attention weights exist only in eager attention (sdpa and flash never form them): switch for this run."""
+    previous = getattr(body.config, "_attn_implementation", None)
+    if not wanted or previous in (None, "eager") or not hasattr(body, "set_attn_implementation"):
+        yield previous == "eager" or previous is None
+        return
+    try:
+        body.set_attn_implementation("eager")
+    except (ValueError, ImportError, NotImplementedError):
+        yield False
+        return
+    try:
+        yield body.config._attn_implementation == "eager"
+    finally:
+        body.set_attn_implementation(previous)
+
+
 def summary(result: dict) -> dict:
     return {
         "last_hidden_state_shape": result["last_hidden_state_shape"],
+        "hidden_state_shape": result["hidden_state_shape"],
+        "attentions_shape": result["attentions_shape"],
         "vector_size": result["vector_size"],
         "similarity": result["similarity"],
         "first_values": [row[:4] for row in result["vectors"]],
@@ -95,24 +187,45 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
+    layer = values["layer"]
+    if values["pooling"] == "mean":
+        pool = """vectors = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)  # average of the real tokens"""
+    elif values["pooling"] == "cls":
+        pool = """vectors = hidden[:, 0]  # the first ([CLS]) token"""
+    else:
+        pool = """vectors = outputs.pooler_output.float()  # model(input_ids)[1]: the pooler over [CLS]"""
+    attentions = values["output_attentions"]
+    eager = (
+        '''
+if body.config._attn_implementation != "eager":
+    body.set_attn_implementation("eager")  # only eager attention forms the attention weights
+'''
+        if attentions
+        else ""
+    )
     return f'''sentences = {values["sentences"]!r}
 inputs = tokenizer(sentences, padding=True, truncation=True, max_length=limit, return_tensors="pt").to(device)
 inputs = {{k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}}
 body = model.get_encoder() if model.config.is_encoder_decoder else model
+{eager.strip()}
 with torch.inference_mode():
-    last_hidden_states = body(**inputs).last_hidden_state.float()
+    outputs = body(**inputs, output_hidden_states={layer != LAST_LAYER}, output_attentions={attentions})
+last_hidden_states = outputs.last_hidden_state.float()
 print(f"Last hidden state shape: {{last_hidden_states.shape}}")
-mask = inputs["attention_mask"].unsqueeze(-1).to(last_hidden_states.dtype)
-if {values["pooling"]!r} == "mean":  # average of the real tokens, padding excluded
-    vectors = (last_hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-else:  # the first ([CLS]) token
-    vectors = last_hidden_states[:, 0]
+hidden = {"last_hidden_states" if layer == LAST_LAYER else f"outputs.hidden_states[{layer}].float()  # 0: embeddings, n: layer n"}
+mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+{pool}
 if {values["normalize"]!r}:
     vectors = torch.nn.functional.normalize(vectors, dim=-1)
 unit = torch.nn.functional.normalize(vectors, dim=-1)
 similarity = (unit @ unit.T).cpu()
+attentions_shape = [len(outputs.attentions), *outputs.attentions[0].shape] if {attentions} and outputs.attentions else None
+if attentions_shape:
+    print("Attentions: layers, batch, heads, tokens, tokens =", attentions_shape)
 result = {{
     "last_hidden_state_shape": list(last_hidden_states.shape),
+    "hidden_state_shape": list(hidden.shape),
+    "attentions_shape": attentions_shape,
     "vector_size": vectors.shape[-1],
     "similarity": [[r(v) for v in row] for row in similarity.tolist()],
     "first_values": [[r(v) for v in row[:4]] for row in vectors.cpu().tolist()],

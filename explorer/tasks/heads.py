@@ -12,7 +12,7 @@ import functools
 import importlib.util
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from explorer.tasks.base import all_tasks
 
@@ -40,13 +40,10 @@ SUFFIX_AUTO_CLASS = (
 
 @functools.lru_cache(maxsize=1)
 def _auto_tables() -> dict[str, dict[str, tuple[str, ...]]]:
-    try:
-        spec = importlib.util.find_spec("transformers")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
+    root = _transformers_dir()
+    if root is None:
         return {}
-    source_path = os.path.join(list(spec.submodule_search_locations)[0], "models", "auto", "modeling_auto.py")
+    source_path = os.path.join(root, "models", "auto", "modeling_auto.py")
     try:
         with open(source_path, encoding="utf-8") as handle:
             source = handle.read()
@@ -65,15 +62,57 @@ def _auto_tables() -> dict[str, dict[str, tuple[str, ...]]]:
     return tables
 
 
+def _transformers_dir() -> str | None:
+    try:
+        spec = importlib.util.find_spec("transformers")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def known_model_types() -> frozenset[str]:
+    """Every model_type the installed transformers has a config class for (empty: cannot tell)."""
+    root = _transformers_dir()
+    if root is None:
+        return frozenset()
+    names: set[str] = set()
+    patterns = (
+        ("auto_mappings.py", r'\(\s*"([^"]+)"\s*,\s*"[A-Za-z0-9_]+Config"\s*\)'),
+        ("configuration_auto.py", r'"([^"]+)"\s*:\s*"[A-Za-z0-9_]+Config"'),
+        ("configuration_auto.py", r'\(\s*"([^"]+)"\s*,\s*"[A-Za-z0-9_]+Config"\s*\)'),
+    )
+    for file_name, pattern in patterns:
+        try:
+            with open(os.path.join(root, "models", "auto", file_name), encoding="utf-8") as handle:
+                names.update(re.findall(pattern, handle.read()))
+        except OSError:
+            continue
+    for table in _auto_tables().values():
+        names.update(table)
+    return frozenset(names)
+
+
 def head_classes(model_type: str | None, auto_class: str) -> tuple[str, ...] | None:
-    """Model classes ``auto_class`` picks for ``model_type``; () when none; None when unknown."""
+    """Model classes ``auto_class`` picks for ``model_type``; () when it has none; None when unknown.
+
+    Unknown covers a model_type the installed transformers does not know: its classes come from
+    the checkpoint's own code (auto_map), which only loading can tell.
+    """
     tables = _auto_tables()
     if not tables or model_type is None:
         return None
     table = tables.get(auto_class)
     if table is None:
         return None
-    return table.get(model_type, ())
+    if model_type in table:
+        return table[model_type]
+    known = known_model_types()
+    if not known or model_type not in known:
+        return None
+    return ()
 
 
 def _auto_class_of_architecture(architecture: str) -> str | None:
@@ -94,8 +133,32 @@ class TaskChoice:
     warning: str = ""
 
 
-def task_choices(architectures: list[str] | None, model_type: str | None, label_names: list[str] | None = None) -> list[TaskChoice]:
-    """Every task with whether the checkpoint suggests it and whether its head weights are present."""
+CUSTOM_CODE_NOTE = (
+    "This head comes from the checkpoint's own code (auto_map: {target}); it runs only after you allow "
+    "that code in the Config tab."
+)
+
+
+def _auto_map_target(auto_map: dict, auto_class: str) -> str | None:
+    value = auto_map.get(auto_class)
+    if isinstance(value, (list, tuple)):  # tokenizer entries are pairs; model entries are strings
+        value = next((v for v in value if v), None)
+    return value if isinstance(value, str) and value else None
+
+
+def task_choices(
+    architectures: list[str] | None,
+    model_type: str | None,
+    label_names: list[str] | None = None,
+    auto_map: dict | None = None,
+    code_allowed: bool = False,
+) -> list[TaskChoice]:
+    """Every task with whether the checkpoint suggests it and whether its head can be loaded.
+
+    ``auto_map`` is config.json's (None: not read). For a model type the installed transformers
+    does not know, the checkpoint's own code decides: a head is available exactly when auto_map
+    names a class for its Auto class. ``code_allowed`` drops the consent note once the user agreed.
+    """
     architectures = list(architectures or [])
     saved_heads = {_auto_class_of_architecture(a) for a in architectures}
     labels_lower = [name.lower() for name in (label_names or [])]
@@ -107,9 +170,14 @@ def task_choices(architectures: list[str] | None, model_type: str | None, label_
             choices.append(TaskChoice(task.id, task.title, True, True))
             continue
         classes = head_classes(model_type, auto_class)
-        available = classes is None or bool(classes)
-        if classes is None and auto_class not in saved_heads and auto_class != "AutoModel":
-            available = True  # unknown model type (custom code): let loading decide
+        custom_target = _auto_map_target(auto_map, auto_class) if isinstance(auto_map, dict) else None
+        custom_note = ""
+        if custom_target is not None and not code_allowed and (classes is None or not classes):
+            custom_note = CUSTOM_CODE_NOTE.format(target=custom_target)
+        if classes is None and isinstance(auto_map, dict):
+            available = custom_target is not None  # only the checkpoint's code can build this model type
+        else:
+            available = classes is None or bool(classes) or custom_target is not None
         present = auto_class == "AutoModel" or bool(set(architectures) & set(classes or ())) or auto_class in saved_heads
         suggested = present and auto_class != "AutoModel"
         if task.id == "zero-shot-classification":
@@ -117,7 +185,12 @@ def task_choices(architectures: list[str] | None, model_type: str | None, label_
         elif task.id == "text-classification" and is_nli:
             suggested = present
         warning = ""
-        if not available:
+        if not available and classes is None:
+            warning = (
+                f"The installed transformers does not know {model_type} models and the checkpoint's auto_map has no "
+                f"{auto_class} entry, so its code provides no such head."
+            )
+        elif not available:
             warning = f"{model_type} models have no {auto_class} head in the installed transformers."
         elif not present:
             saved = ", ".join(architectures) or "no head recorded"
@@ -127,16 +200,61 @@ def task_choices(architectures: list[str] | None, model_type: str | None, label_
             )
         elif task.id == "zero-shot-classification" and not is_nli:
             warning = "Zero-shot needs an NLI classifier whose labels include 'entailment'; this one has none."
+        if available and custom_note:
+            warning = f"{warning} {custom_note}".strip()
         choices.append(TaskChoice(task.id, task.title, suggested, available, warning))
-    if not any(c.suggested for c in choices if c.task_id not in ("tokenize",)):
+    if not any(c.suggested and c.available for c in choices if c.task_id not in ("tokenize",)):
         choices = [
-            TaskChoice(c.task_id, c.title, True, c.available, c.warning) if c.task_id == "feature-extraction" else c
+            TaskChoice(c.task_id, c.title, True, c.available, c.warning) if c.task_id == "feature-extraction" and c.available else c
             for c in choices
         ]
     return choices
 
 
+# Config values that size saved weights: a different value makes those weights' shapes differ.
+SHAPE_KEYS = frozenset(
+    {
+        "vocab_size", "hidden_size", "n_embd", "d_model", "dim", "embedding_size", "intermediate_size", "hidden_dim",
+        "n_inner", "d_ff", "max_position_embeddings", "n_positions", "type_vocab_size", "num_key_value_heads", "head_dim",
+    }
+)
+LABEL_HEAD_CLASSES = ("AutoModelForSequenceClassification", "AutoModelForTokenClassification")
 
+
+def saved_label_count(config: dict) -> int:
+    id2label = config.get("id2label")
+    if isinstance(id2label, dict) and id2label:
+        return len(id2label)
+    value = config.get("num_labels")
+    return value if isinstance(value, int) else 2  # transformers' default
+
+
+def mismatch_warning(config: dict, overrides: dict, auto_class: str | None, architectures: list[str] | None = None) -> str:
+    """Why loading ``auto_class`` with these config overrides would meet saved weights of another shape ('' if none).
+
+    from_pretrained then fails unless ignore_mismatched_sizes=True, which starts those weights afresh.
+    """
+    if not overrides or auto_class is None:
+        return ""
+    reasons = []
+    saved_heads = {_auto_class_of_architecture(a) for a in (architectures if architectures is not None else config.get("architectures") or [])}
+    new_count = overrides.get("num_labels")
+    if new_count is None and isinstance(overrides.get("id2label"), dict):
+        new_count = len(overrides["id2label"])
+    if isinstance(new_count, int) and auto_class in LABEL_HEAD_CLASSES and auto_class in saved_heads:
+        saved = saved_label_count(config)
+        if new_count != saved:
+            reasons.append(f"num_labels {new_count} makes a classifier of {new_count} outputs; the saved one has {saved}")
+    for key in sorted(SHAPE_KEYS & set(overrides)):
+        if key in config and overrides[key] != config[key]:
+            reasons.append(f"{key} {overrides[key]!r} differs from the saved {config[key]!r}, which sized the weights")
+    if not reasons:
+        return ""
+    return (
+        "; ".join(reasons)
+        + ". Those saved weights do not fit: loading fails unless 'Ignore mismatched sizes' is on, which starts them "
+        "afresh with random values."
+    )
 
 
 @dataclass(frozen=True)
@@ -146,6 +264,8 @@ class CheckpointFacts:
     label_names: tuple[str, ...] = ()
     mask_token: str | None = None
     has_chat_template: bool = False
+    auto_map: dict | None = None  # config.json's auto_map ({} when it has none; None when unreadable)
+    config: dict = field(default_factory=dict, compare=False)  # config.json as saved
 
 
 def _small_json(path: str, limit: int = 4 * 1024 * 1024) -> dict:
@@ -179,5 +299,6 @@ def checkpoint_facts(folder: str) -> CheckpointFacts:
     chat = bool(tokenizer_config.get("chat_template")) or any(
         os.path.isfile(os.path.join(folder, name)) for name in ("chat_template.jinja", "chat_template.json")
     )
-    return CheckpointFacts(labels, mask, chat)
-__all__ = ["TaskChoice", "task_choices", "head_classes", "CheckpointFacts", "checkpoint_facts"]
+    auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else ({} if config else None)
+    return CheckpointFacts(labels, mask, chat, auto_map, config)
+__all__ = ["TaskChoice", "task_choices", "head_classes", "known_model_types", "mismatch_warning", "CheckpointFacts", "checkpoint_facts"]

@@ -36,7 +36,7 @@ tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
 '''
 
 MODEL = '''model = {auto_class}.from_pretrained(
-    checkpoint, dtype={dtype}, device_map={device_map}, local_files_only=True{trust}
+    checkpoint, dtype={dtype}, device_map={device_map}, local_files_only=True{trust}{options}
 )
 model.eval()
 device = model.get_input_embeddings().weight.device  # where the inputs go (the first layer)
@@ -71,13 +71,22 @@ def python_script(task_id: str, request: LoadRequest, values: dict[str, Any], tr
         device_map = '"auto"' if request.spread else "device"
         # Only ever the user's recorded consent, never a hard-coded True.
         trust = f", trust_remote_code={trust_remote_code!r}" if trust_remote_code else ""
-        parts.append(MODEL.format(auto_class=task.auto_class, dtype=dtype, device_map=device_map, trust=trust))
+        parts.append(MODEL.format(auto_class=task.auto_class, dtype=dtype, device_map=device_map, trust=trust, options=_load_options(request)))
     else:
         parts.append(NO_MODEL)
     parts.append("\n")
     parts.append(task.script(resolved))
     parts.append(FOOTER)
     return "".join(parts)
+
+
+def _load_options(request: LoadRequest) -> str:
+    """Config overrides and ignore_mismatched_sizes as from_pretrained keywords (the tutorial's num_labels=10)."""
+    options = request.load_options()
+    if not options:
+        return ""
+    comment = "  # config overrides" if request.config_overrides else ""
+    return ",\n    " + ", ".join(f"{key}={value!r}" for key, value in options.items()) + comment
 
 
 def _clean(value: Any) -> Any:

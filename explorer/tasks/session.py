@@ -11,6 +11,7 @@ per-tensor progress and stop at the next tensor when cancelled. Errors the user 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import queue
@@ -40,6 +41,63 @@ class LoadRequest:
     device: str = "cpu"
     dtype: str = "auto"
     spread: bool = False  # device_map="auto" through accelerate
+    # Config values replaced at load time, as from_pretrained(path, num_labels=10): (key, value) pairs.
+    config_overrides: tuple[tuple[str, Any], ...] = ()
+    # Saved weights whose shape differs from the model's (a new num_labels) start afresh instead of failing.
+    ignore_mismatched_sizes: bool = False
+
+    def load_options(self) -> dict[str, Any]:
+        """The keyword arguments this request adds to from_pretrained."""
+        options: dict[str, Any] = dict(self.config_overrides)
+        if self.ignore_mismatched_sizes:
+            options["ignore_mismatched_sizes"] = True
+        return options
+
+
+def parse_config_overrides(items: str | list[str] | tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    """'num_labels=10' lines (or a list of them) -> (("num_labels", 10),). Values are JSON, else plain text.
+
+    Raises TaskInputError naming the bad line.
+    """
+    import json
+
+    lines = items.splitlines() if isinstance(items, str) else list(items)
+    pairs: dict[str, Any] = {}
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        key, separator, raw = text.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not separator or not key.isidentifier():
+            raise TaskInputError(f"Config override {text!r}: write KEY=VALUE, e.g. num_labels=10")
+        if key in RESERVED_LOAD_KEYWORDS:
+            raise TaskInputError(f"Config override {key!r} is a loading option, not a config value; use the app's own control for it")
+        if not raw:
+            raise TaskInputError(f"Config override {key!r} has no value")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw  # plain text, e.g. problem_type=multi_label_classification
+        if key == "id2label" and isinstance(value, dict):
+            # JSON keys are text; transformers indexes id2label by int and converts only when it reads a file.
+            try:
+                value = {int(k): v for k, v in value.items()}
+            except ValueError:
+                raise TaskInputError("Config override id2label: its keys must be label ids (0, 1, …)") from None
+        pairs[key] = value
+    return tuple(pairs.items())
+
+
+# Keywords of from_pretrained itself: a "config override" with one of these names would change how loading works.
+RESERVED_LOAD_KEYWORDS = frozenset(
+    {
+        "config", "cache_dir", "dtype", "torch_dtype", "device_map", "local_files_only", "trust_remote_code", "revision",
+        "output_loading_info", "ignore_mismatched_sizes", "state_dict", "token", "use_safetensors", "weights_only",
+        "subfolder", "from_tf", "from_flax", "force_download", "proxies", "attn_implementation", "quantization_config",
+        "max_memory", "offload_folder", "key_mapping", "tp_plan", "gguf_file",
+    }
+)
 
 
 @dataclass
@@ -245,6 +303,19 @@ def _model_error(error: Exception, request: LoadRequest, trust: bool) -> Excepti
         )
     if "trust_remote_code" in text and not trust:
         return TaskError(NEEDS_CONSENT, text)
+    if "ignore_mismatched_sizes" in text:
+        return TaskError(
+            "Some saved weights have another shape than the model built with these settings "
+            f"({', '.join(f'{k}={v!r}' for k, v in request.config_overrides) or 'no config overrides'}), e.g. a classifier "
+            "saved for fewer labels. Turn on 'Ignore mismatched sizes' (--ignore-mismatched-sizes) to start those weights "
+            "afresh, or remove the override.",
+            traceback.format_exc(),
+        )
+    override_keys = [key for key, _ in request.config_overrides]
+    if isinstance(error, TypeError) and "unexpected keyword argument" in text:
+        bad = next((key for key in override_keys if f"'{key}'" in text), None)
+        if bad is not None:
+            return TaskError(f"Config override {bad!r} is not a setting of this model's config; check its spelling in the Config tab.", text)
     return TaskError(f"The model could not be loaded: {text.splitlines()[0] if text else type(error).__name__}", traceback.format_exc())
 
 
@@ -303,6 +374,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
             local_files_only=True,
             trust_remote_code=trust,
             output_loading_info=True,
+            **request.load_options(),
         )
 
     yield Progress(0, None, "Loading the weights")
@@ -314,13 +386,25 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
     notices = []
     missing = list(info.get("missing_keys") or [])
     if missing and all(key.startswith("pooler.") or ".pooler." in key for key in missing):
-        notices.append("The pooler layer is not in the checkpoint (newly initialised); the demos do not use it.")
+        notices.append(
+            "The pooler layer is not in the checkpoint (newly initialised with random values): pooler outputs are "
+            "meaningless; the other demos do not use it."
+        )
     elif missing:
         shown = ", ".join(sorted(missing)[:6]) + (" …" if len(missing) > 6 else "")
         notices.append(
             f"{len(missing)} weights of {type(model).__name__} are not in the checkpoint and were newly "
             f"initialised with random values ({shown}): results from that part are meaningless until it is trained."
         )
+    mismatched = sorted(info.get("mismatched_keys") or [])
+    if mismatched:
+        shown = ", ".join(f"{key} {list(saved)} → {list(built)}" for key, saved, built in mismatched[:4]) + (" …" if len(mismatched) > 4 else "")
+        notices.append(
+            f"{len(mismatched)} saved weights have another shape than the model built with your config overrides and were "
+            f"newly initialised with random values ({shown}): that part gives meaningless results until it is trained."
+        )
+    if request.config_overrides:
+        notices.append("Loaded with config overrides: " + ", ".join(f"{k}={v!r}" for k, v in request.config_overrides) + ".")
     dtype = next(model.parameters()).dtype
     sizes = _memory_by_device(model)
     return LoadedModel(
@@ -356,6 +440,8 @@ class ModelSession:
         return loaded.describe() if loaded is not None else "No model loaded"
 
     def _acquire(self, cancel: CancelToken) -> Job[None]:
+        if self._lock.acquire(blocking=False):  # the usual case: nothing else runs
+            return
         waited = False
         while not self._lock.acquire(timeout=0.05):
             cancel.raise_if_cancelled()
@@ -386,10 +472,12 @@ class ModelSession:
         task = get_task(task_id)
         resolved = task.resolve(values)  # bad input fails before any loading
         if request.auto_class != task.auto_class:
-            request = LoadRequest(request.path, task.auto_class, request.device, request.dtype, request.spread)
+            request = dataclasses.replace(request, auto_class=task.auto_class)
         yield from self._acquire(cancel)
         try:
-            loaded = yield from self._ensure_loaded(request, cancel)
+            loaded = self._loaded
+            if loaded is None or loaded.request != request:
+                loaded = yield from self._ensure_loaded(request, cancel)
             started = time.perf_counter()
             try:
                 result = yield from task.run(loaded, resolved, cancel)
@@ -411,6 +499,8 @@ class ModelSession:
                 "class": loaded.model_class or None,
                 "device": loaded.input_device if not loaded.request.spread else "auto",
                 "dtype": loaded.dtype_name,
+                "config_overrides": dict(loaded.request.config_overrides),
+                "ignore_mismatched_sizes": loaded.request.ignore_mismatched_sizes,
             }
             return result
         finally:
@@ -447,4 +537,4 @@ class ModelSession:
             self._release_model()
 
 
-__all__ = ["LoadRequest", "LoadedModel", "ModelSession", "load_model", "has_tokenizer_files"]
+__all__ = ["LoadRequest", "LoadedModel", "ModelSession", "load_model", "has_tokenizer_files", "parse_config_overrides"]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.tasks.base import (
     KIND_BOOL,
+    KIND_CSV,
     KIND_LINES,
     RESULT_CLASSIFICATION,
     Field,
+    TaskInputError,
     TaskSpec,
     encode,
     label_names,
@@ -36,9 +38,44 @@ SPEC = TaskSpec(
         ),
     ),
     parameters=(
+        Field(
+            "gold_labels",
+            "Gold labels (optional)",
+            KIND_CSV,
+            "",
+            placeholder="one per text, by name or id: POSITIVE, 0",
+            help="The right label of each text, comma separated, by name or id: the model then also returns its loss "
+            "(model(**inputs, labels=torch.tensor([...])).loss, as when training)",
+        ),
         Field("multi_label", "Multi-label (sigmoid)", KIND_BOOL, False, help="Off: softmax, the labels compete. On: sigmoid, each label scored on its own"),
     ),
 )
+
+
+def gold_label_ids(gold: list[str], texts: list[str], names: dict[int, str], num_labels: int) -> list[int]:
+    """Label names or ids, one per text -> ids; TaskInputError names what does not fit."""
+    if len(gold) != len(texts):
+        raise TaskInputError(f"Gold labels: give one per text ({len(texts)}), got {len(gold)}")
+    by_name = {name.lower(): index for index, name in names.items()}
+    ids = []
+    for item in gold:
+        if item.lower() in by_name:
+            ids.append(by_name[item.lower()])
+        elif item.lstrip("-").isdigit() and 0 <= int(item) < num_labels:
+            ids.append(int(item))
+        else:
+            known = ", ".join(f"{i} {n}" for i, n in sorted(names.items())) or f"ids 0 to {num_labels - 1}"
+            raise TaskInputError(f"Gold labels: {item!r} is not a label of this classifier ({known})")
+    return ids
+
+
+def labels_tensor(ids: list[int], num_labels: int, problem_type: str | None):
+    """What the model's loss expects: class ids for softmax heads, one-hot floats for multi-label ones."""
+    import torch
+
+    if problem_type == "multi_label_classification":
+        return torch.nn.functional.one_hot(torch.tensor(ids), num_labels).float()
+    return torch.tensor(ids)
 
 
 @register(SPEC)
@@ -52,12 +89,21 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     if not multi_label and (model.config.num_labels == 1 or getattr(model.config, "problem_type", None) == "multi_label_classification"):
         multi_label = True
         notices.append("This classifier is multi-label (or has one output), so sigmoid scores are shown.")
+    gold = values["gold_labels"]
+    gold_ids = gold_label_ids(gold, texts, names, model.config.num_labels) if gold else None
+    if gold_ids is not None and model.config.num_labels == 1:
+        raise TaskInputError("Gold labels: this model has one output (a regression score), so there are no labels to name")
     encoded = encode(loaded, texts, padding=True)
     notices += encoded.notices
+    extra = {}
+    if gold_ids is not None:
+        extra["labels"] = labels_tensor(gold_ids, model.config.num_labels, model.config.problem_type).to(loaded.input_device)
     cancel.raise_if_cancelled()
     yield Progress(0, 1, "Running the model")
     with torch.inference_mode():
-        logits = model(**encoded.inputs).logits.float()
+        outputs = model(**encoded.inputs, **extra)
+    logits = outputs.logits.float()
+    loss = None if gold_ids is None or outputs.loss is None else rounded(outputs.loss)
     probabilities = logits.sigmoid() if multi_label else logits.softmax(dim=-1)
     rows = []
     for text, row_logits, row in zip(texts, logits.tolist(), probabilities.tolist()):
@@ -69,19 +115,44 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         "result_type": SPEC.result_type,
         "multi_label": multi_label,
         "results": rows,
+        "gold_labels": None if gold_ids is None else [{"id": i, "label": names.get(i, f"LABEL_{i}")} for i in gold_ids],
+        "loss": loss,
+        "loss_kind": None if loss is None else model.config.problem_type,
         "notices": notices,
     }
 
 
-def summary(result: dict) -> list:
-    return [[(s["label"], s["score"]) for s in row["scores"]] for row in result["results"]]
+def summary(result: dict) -> dict:
+    return {"scores": [[(s["label"], s["score"]) for s in row["scores"]] for row in result["results"]], "loss": result.get("loss")}
 
 
 def script(values: dict) -> str:
+    gold = values["gold_labels"]
+    if gold:
+        by_name = ", ".join(repr(item) for item in gold)
+        labels_code = f'''
+# Gold labels, by name or id: with them the model also returns the loss (as in training).
+label_ids = {{name.lower(): i for i, name in model.config.id2label.items()}}
+gold = [label_ids[item.lower()] if item.lower() in label_ids else int(item) for item in [{by_name}]]
+if model.config.problem_type == "multi_label_classification":
+    labels = torch.nn.functional.one_hot(torch.tensor(gold), model.config.num_labels).float()
+else:
+    labels = torch.tensor(gold)
+with torch.inference_mode():
+    outputs = model(**inputs, labels=labels.to(device))
+print("loss:", outputs.loss.item())
+'''
+        loss = "r(outputs.loss)"
+    else:
+        labels_code = """
+with torch.inference_mode():
+    outputs = model(**inputs)
+"""
+        loss = "None"
     return f'''texts = {values["texts"]!r}
 inputs = tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt").to(device)
-with torch.inference_mode():
-    logits = model(**inputs).logits.float()
+{labels_code.strip()}
+logits = outputs.logits.float()
 multi_label = {values["multi_label"]!r} or model.config.num_labels == 1 or model.config.problem_type == "multi_label_classification"
 probabilities = logits.sigmoid() if multi_label else torch.nn.functional.softmax(logits, dim=-1)
 labels = model.config.id2label
@@ -89,6 +160,7 @@ result = []
 for row in probabilities.tolist():
     scores = sorted(((labels[i], r(p)) for i, p in enumerate(row)), key=lambda item: item[1], reverse=True)
     result.append(scores)
+result = {{"scores": result, "loss": {loss}}}
 '''
 
 

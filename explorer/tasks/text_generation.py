@@ -25,6 +25,9 @@ from explorer.tasks.base import (
     rounded,
 )
 
+# A round number that shows a model's style in a few sentences and takes seconds, not minutes, on a CPU.
+DEFAULT_NEW_TOKENS = 50
+
 SPEC = TaskSpec(
     id="text-generation",
     title="Text generation",
@@ -35,7 +38,29 @@ SPEC = TaskSpec(
     inputs=(Field("text", "Prompt", KIND_MULTILINE, "Once upon a time", required=True),),
     parameters=(
         Field("use_chat_template", "Chat template", KIND_BOOL, True, help="Wrap the prompt as a user message when the tokenizer has a chat template"),
-        Field("max_new_tokens", "Max new tokens", KIND_INT, 46, 1, 4096, 1, help="How many tokens to add at most (50 total for the seed example's 4-token prompt)"),
+        Field(
+            "max_new_tokens",
+            "Max new tokens",
+            KIND_INT,
+            DEFAULT_NEW_TOKENS,
+            1,
+            4096,
+            1,
+            help=f"How many tokens to add at most ({DEFAULT_NEW_TOKENS} by default: a few sentences, a second or two on a CPU "
+            "for small models). Ignored when Max length is set",
+        ),
+        Field(
+            "max_length",
+            "Max length (total)",
+            KIND_INT,
+            0,
+            0,
+            1_000_000,
+            1,
+            help="Stop when prompt + new tokens reach this many tokens, as generate(max_length=50) in the tutorials; "
+            "'off' uses Max new tokens instead",
+            special_value="off",
+        ),
         Field("do_sample", "Sampling", KIND_BOOL, True, help="Off: greedy decoding, always the most likely token"),
         Field("temperature", "Temperature", KIND_FLOAT, 0.7, 0.01, 5.0, 0.05, help="Below 1 sharpens, above 1 flattens the distribution (sampling only)", requires="do_sample"),
         Field("top_p", "Top-p", KIND_FLOAT, 0.95, 0.01, 1.0, 0.01, help="Keep the smallest set of tokens whose probability adds up to p (sampling only)", requires="do_sample"),
@@ -109,6 +134,13 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     if input_ids.shape[1] == 0:
         raise TaskInputError("The prompt became no tokens at all; type some text")
     max_new_tokens = values["max_new_tokens"]
+    if values["max_length"]:
+        max_new_tokens = values["max_length"] - input_ids.shape[1]
+        if max_new_tokens < 1:
+            raise TaskInputError(
+                f"Max length {values['max_length']} leaves no room: the prompt alone is {input_ids.shape[1]} tokens. "
+                "Raise Max length or turn it off"
+            )
     limit = position_limit(model.config)
     if limit is not None:
         if input_ids.shape[1] > limit - 1:
@@ -131,7 +163,7 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     new_ids: list[int] = []
     steps: list[dict] = []
     emitted = ""
-    stopped = "max_new_tokens"
+    stopped = "max_length" if values["max_length"] else "max_new_tokens"
     yield Partial("prompt", {"text": tokenizer.decode(input_ids[0], skip_special_tokens=False), "chat_template_used": chat_used})
     yield Progress(0, max_new_tokens, "Generating")
     started = time.perf_counter()
@@ -211,12 +243,20 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
-    settings = [f"max_new_tokens={values['max_new_tokens']}", f"do_sample={values['do_sample']}"]
+    length_setting = "max_length=max_length" if values["max_length"] else "max_new_tokens=max_new_tokens"
+    settings = [length_setting, f"do_sample={values['do_sample']}"]
     if values["do_sample"]:
         settings += [f"temperature={values['temperature']!r}", f"top_k={values['top_k']}", f"top_p={values['top_p']!r}"]
     if values["repetition_penalty"] != 1.0:
         settings.append(f"repetition_penalty={values['repetition_penalty']!r}")
-    joined = ",\n    ".join(settings)
+    joined = ",\n        ".join(settings)
+    if values["max_length"]:
+        # generate(max_length=N) counts the prompt too, as in the tutorials.
+        length_code = f"max_length = {values['max_length']}  # prompt + new tokens"
+        fit_code = "max_length = min(max_length, limit)"
+    else:
+        length_code = f"max_new_tokens = {values['max_new_tokens']}"
+        fit_code = "max_new_tokens = min(max_new_tokens, limit - input_ids.shape[1])"
     return f'''prompt = {values["text"]!r}
 if {values["use_chat_template"]!r} and tokenizer.chat_template:
     inputs = tokenizer.apply_chat_template(
@@ -225,18 +265,18 @@ if {values["use_chat_template"]!r} and tokenizer.chat_template:
 else:
     inputs = tokenizer(prompt, return_tensors="pt")
 input_ids, attention_mask = inputs["input_ids"], inputs["attention_mask"]
-max_new_tokens = {values["max_new_tokens"]}
+{length_code}
 limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
 if limit:  # keep the prompt and the new tokens inside the model's positions, as the app does
     input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
-    max_new_tokens = min(max_new_tokens, limit - input_ids.shape[1])
+    {fit_code}
 
 torch.manual_seed({values["seed"]})
 with torch.inference_mode():
     outputs = model.generate(
         input_ids=input_ids.to(device),
         attention_mask=attention_mask.to(device),
-        {joined.replace(f"max_new_tokens={values['max_new_tokens']}", "max_new_tokens=max_new_tokens")},
+        {joined},
         pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
     )
 new_ids = outputs[0, input_ids.shape[1]:].tolist()

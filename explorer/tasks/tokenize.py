@@ -1,7 +1,9 @@
 """Tokenizer playground: tokens, ids, character offsets, special tokens, counts and decoding.
 
-Only the tokenizer is loaded. Shows what the seed tutorial prints (``input_ids``,
-``attention_mask``) plus where each token comes from in the text.
+Only the tokenizer is loaded. Shows what the seed tutorials print (``input_ids``,
+``attention_mask``) plus where each token comes from in the text; with "padded batch" on,
+each line is a text and the batch is padded as ``tokenizer([...], padding=True,
+truncation=True)`` does for a model (the input_ids and attention_mask matrices).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from explorer.tasks.base import (
     Field,
     TaskInputError,
     TaskSpec,
+    max_input_length,
     register,
 )
 
@@ -29,7 +32,17 @@ SPEC = TaskSpec(
         Field("text_pair", "Second text (optional)", KIND_TEXT, "", placeholder="a pair, as for QA or NLI"),
         Field("ids_to_decode", "Ids to decode (optional)", KIND_TEXT, "", placeholder="e.g. 101, 2057, 102", help="Token ids separated by commas or spaces, turned back into text"),
     ),
-    parameters=(Field("add_special_tokens", "Add special tokens", KIND_BOOL, True),),
+    parameters=(
+        Field("add_special_tokens", "Add special tokens", KIND_BOOL, True),
+        Field(
+            "batch",
+            "Padded batch (one text per line)",
+            KIND_BOOL,
+            False,
+            help="Each line is a text; tokenizer(texts, padding=True, truncation=True) pads them to the longest, "
+            "as a model receives them: one row of input_ids and attention_mask per text (0 marks padding)",
+        ),
+    ),
 )
 
 
@@ -52,74 +65,168 @@ def parse_ids(text: str, vocabulary: int) -> list[int] | None:
 @register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     tokenizer = loaded.tokenizer
-    text, pair = values["text"], values["text_pair"] or None
     ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer))
     yield Progress(0, 1, "Tokenizing")
-    fast = getattr(tokenizer, "is_fast", False)
-    encoding = tokenizer(
-        text,
-        pair,
-        add_special_tokens=values["add_special_tokens"],
-        return_offsets_mapping=fast,
-        return_special_tokens_mask=True,
-    )
+    if values["batch"]:
+        result = _batch(loaded, values)
+    else:
+        result = _single(tokenizer, values)
     cancel.raise_if_cancelled()
-    ids = list(encoding["input_ids"])
-    tokens = tokenizer.convert_ids_to_tokens(ids)
-    offsets = encoding.get("offset_mapping") or [None] * len(ids)
-    special = encoding.get("special_tokens_mask") or [0] * len(ids)
-    sequences = encoding.sequence_ids() if fast else [None] * len(ids)
-    rows = []
-    for index, (token_id, token, offset, is_special, sequence) in enumerate(zip(ids, tokens, offsets, special, sequences)):
-        rows.append(
-            {
-                "index": index,
-                "id": int(token_id),
-                "token": token,
-                "start": offset[0] if offset else None,
-                "end": offset[1] if offset else None,
-                "sequence": sequence,
-                "special": bool(is_special),
-            }
-        )
-    special_tokens = {name: str(value) for name, value in tokenizer.special_tokens_map.items()}
+    result["decoded_ids"] = (
+        None
+        if ids_to_decode is None
+        else {"ids": ids_to_decode, "text": tokenizer.decode(ids_to_decode), "tokens": tokenizer.convert_ids_to_tokens(ids_to_decode)}
+    )
+    result["model_max_length"] = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
+    result["special_tokens"] = {name: str(value) for name, value in tokenizer.special_tokens_map.items()}
+    result["tokenizer_class"] = type(tokenizer).__name__
+    return result
+
+
+def _single(tokenizer, values: dict) -> dict:
+    text, pair = values["text"], values["text_pair"] or None
+    fast = getattr(tokenizer, "is_fast", False)
+    if fast:
+        # The Rust encoding already holds tokens, offsets, special-token mask and sequence ids:
+        # read them there instead of asking for extra Python lists and converting ids back.
+        encoding = tokenizer(text, pair, add_special_tokens=values["add_special_tokens"])
+        native = encoding.encodings[0]
+        ids, tokens, offsets = native.ids, native.tokens, native.offsets
+        special, sequences, mask = native.special_tokens_mask, native.sequence_ids, native.attention_mask
+    else:
+        encoding = tokenizer(text, pair, add_special_tokens=values["add_special_tokens"], return_special_tokens_mask=True)
+        ids = list(encoding["input_ids"])
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        offsets = [None] * len(ids)
+        special = encoding.get("special_tokens_mask") or [0] * len(ids)
+        sequences = [None] * len(ids)
+        mask = list(encoding.get("attention_mask") or [1] * len(ids))
+    rows = [
+        {
+            "index": index,
+            "id": token_id,
+            "token": token,
+            "start": offset[0] if offset else None,
+            "end": offset[1] if offset else None,
+            "sequence": sequence,
+            "special": bool(is_special),
+        }
+        for index, (token_id, token, offset, is_special, sequence) in enumerate(zip(ids, tokens, offsets, special, sequences))
+    ]
     return {
         "task": SPEC.id,
         "result_type": SPEC.result_type,
         "text": text,
         "text_pair": pair,
-        "tokenizer_class": type(tokenizer).__name__,
-        "input_ids": ids,
-        "attention_mask": list(encoding.get("attention_mask") or [1] * len(ids)),
+        "input_ids": list(ids),
+        "attention_mask": list(mask),
         "tokens": rows,
+        "batch": None,
         "counts": {
             "tokens": len(ids),
             "special_tokens": int(sum(special)),
             "characters": len(text) + (len(pair) if pair else 0),
             "vocabulary": len(tokenizer),
         },
-        "model_max_length": tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None,
-        "special_tokens": special_tokens,
-        "decoded": tokenizer.decode(ids),
-        "decoded_without_special": tokenizer.decode(ids, skip_special_tokens=True),
-        "decoded_ids": None if ids_to_decode is None else {"ids": ids_to_decode, "text": tokenizer.decode(ids_to_decode), "tokens": tokenizer.convert_ids_to_tokens(ids_to_decode)},
+        "decoded": _decode(tokenizer, ids),
+        "decoded_without_special": _decode(tokenizer, ids, skip_special_tokens=True),
         "notices": [] if fast else ["Slow (Python) tokenizer: no character offsets."],
     }
 
 
+def _decode(tokenizer, ids: list[int], skip_special_tokens: bool = False) -> str:
+    """tokenizer.decode for one flat list of ints, minus its input conversion (the ids already are a list of
+    ints; the conversion checks each of them again and is a large share of a short run)."""
+    single = getattr(tokenizer, "_decode", None)
+    if single is None:
+        return tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)
+    return single(ids, skip_special_tokens=skip_special_tokens)
+
+
+def _batch(loaded, values: dict) -> dict:
+    tokenizer = loaded.tokenizer
+    texts = [line for line in values["text"].splitlines() if line.strip()]
+    if values["text_pair"]:
+        raise TaskInputError("A second text goes with a single text: clear it, or turn off the padded batch")
+    notices: list[str] = []
+    limit = max_input_length(loaded)
+    pad_missing = tokenizer.pad_token is None
+    if pad_missing:
+        if tokenizer.eos_token is None:
+            raise TaskInputError("This tokenizer has neither a padding nor an end-of-text token, so texts of different lengths cannot form a batch")
+        # The usual fix for GPT-2 style tokenizers; set only for this call (the loaded tokenizer is shared).
+        tokenizer.pad_token = tokenizer.eos_token
+        notices.append(f"This tokenizer has no padding token; padded with its end-of-text token {tokenizer.eos_token!r} (tokenizer.pad_token = tokenizer.eos_token).")
+    try:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=limit, add_special_tokens=values["add_special_tokens"])
+        lengths_untruncated = [len(row) for row in tokenizer(texts, add_special_tokens=values["add_special_tokens"])["input_ids"]]
+    finally:
+        if pad_missing:
+            tokenizer.pad_token = None
+    input_ids = [list(row) for row in batch["input_ids"]]
+    attention_mask = [list(row) for row in batch["attention_mask"]]
+    truncated = [length > limit for length in lengths_untruncated]
+    if any(truncated):
+        notices.append(f"{sum(truncated)} text(s) are longer than {limit} tokens, the model's limit, and were cut there (truncation=True).")
+    return {
+        "task": SPEC.id,
+        "result_type": SPEC.result_type,
+        "text": values["text"],
+        "text_pair": None,
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "tokens": [],
+        "batch": {
+            "texts": texts,
+            "tokens": [tokenizer.convert_ids_to_tokens(row) for row in input_ids],
+            "shape": [len(input_ids), len(input_ids[0]) if input_ids else 0],
+            "lengths": [sum(row) for row in attention_mask],
+            "truncated": truncated,
+            "padding_side": tokenizer.padding_side,
+            "pad_token_id": tokenizer.eos_token_id if pad_missing else tokenizer.pad_token_id,
+            "max_length": limit,
+        },
+        "counts": {
+            "tokens": sum(sum(row) for row in attention_mask),
+            "special_tokens": None,
+            "characters": sum(len(text) for text in texts),
+            "vocabulary": len(tokenizer),
+        },
+        "decoded": None,
+        "decoded_without_special": None,
+        "notices": notices,
+    }
+
+
 def summary(result: dict) -> dict:
+    if result.get("batch"):
+        return {"input_ids": result["input_ids"], "attention_mask": result["attention_mask"], "tokens": result["batch"]["tokens"]}
     return {"input_ids": result["input_ids"], "tokens": [t["token"] for t in result["tokens"]], "decoded": result["decoded"]}
 
 
 def script(values: dict) -> str:
+    decode = f'''ids_to_decode = [int(part) for part in {values["ids_to_decode"]!r}.replace(",", " ").replace("[", " ").replace("]", " ").split()]
+if ids_to_decode:
+    print(ids_to_decode, "->", repr(tokenizer.decode(ids_to_decode)))
+'''
+    if values["batch"]:
+        texts = [line for line in values["text"].splitlines() if line.strip()]
+        return f'''texts = {texts!r}
+if tokenizer.pad_token is None:  # GPT-2 style tokenizers pad with their end-of-text token
+    tokenizer.pad_token = tokenizer.eos_token
+batch = tokenizer(texts, padding=True, truncation=True, max_length=limit, add_special_tokens={values["add_special_tokens"]!r})
+print(batch)
+{decode}result = {{
+    "input_ids": batch["input_ids"],
+    "attention_mask": batch["attention_mask"],
+    "tokens": [tokenizer.convert_ids_to_tokens(row) for row in batch["input_ids"]],
+}}
+'''
     return f'''text = {values["text"]!r}
 text_pair = {values["text_pair"] or None!r}
 encoding = tokenizer(text, text_pair, add_special_tokens={values["add_special_tokens"]!r})
 print(encoding)
-ids_to_decode = [int(part) for part in {values["ids_to_decode"]!r}.replace(",", " ").replace("[", " ").replace("]", " ").split()]
-if ids_to_decode:
-    print(ids_to_decode, "->", repr(tokenizer.decode(ids_to_decode)))
-result = {{
+{decode}result = {{
     "input_ids": encoding["input_ids"],
     "tokens": tokenizer.convert_ids_to_tokens(encoding["input_ids"]),
     "decoded": tokenizer.decode(encoding["input_ids"]),

@@ -107,6 +107,8 @@ class TaskForm(QWidget):
             editor.setRange(int(field.minimum if field.minimum is not None else -INT_LIMIT), int(min(field.maximum or INT_LIMIT, INT_LIMIT)))
             editor.setSingleStep(int(field.step or 1))
             editor.setValue(int(field.default))
+            if field.special_value:
+                editor.setSpecialValueText(field.special_value)
             editor.valueChanged.connect(self.changed)
         elif field.kind == KIND_FLOAT:
             editor = QDoubleSpinBox()

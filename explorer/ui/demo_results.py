@@ -41,6 +41,7 @@ from explorer.tasks.base import (
 # Distinct, light colours for highlighted spans; text stays black on them.
 PALETTE = ["#ffd166", "#8ecae6", "#b5e48c", "#f4a3a8", "#cdb4db", "#ffb703", "#90e0ef", "#e9c46a", "#a8dadc", "#f28482"]
 BAR_COLOUR = (80, 130, 200)
+STOP_REASONS = {"eos": "end of text", "max_new_tokens": "max new tokens", "max_length": "max length"}
 BEST_BAR_COLOUR = (230, 140, 40)
 
 
@@ -277,7 +278,7 @@ class GenerationView(ResultView):
         mode = "sampling" if result["settings"]["do_sample"] else "greedy"
         self.stats.setText(
             f"{result['new_tokens']} new tokens ({result['prompt_tokens']} in the prompt) · {result['tokens_per_second']} tokens/s · "
-            f"{mode}{template} · stopped at {'end of text' if result['stopped'] == 'eos' else 'max new tokens'}"
+            f"{mode}{template} · stopped at {STOP_REASONS.get(result['stopped'], result['stopped'])}"
         )
         self.step_slider.setEnabled(bool(self._steps))
         self._follow_last_step()
@@ -307,8 +308,22 @@ class ClassificationView(ResultView):
         rows = result["results"]
         kind = "sigmoid, each label on its own" if result["multi_label"] else "softmax"
         self.layout_.addWidget(QLabel(f"Probabilities ({kind})"))
+        gold = result.get("gold_labels")
+        if result.get("loss") is not None:
+            loss_kind = {"single_label_classification": "cross-entropy", "multi_label_classification": "binary cross-entropy"}.get(
+                result.get("loss_kind"), result.get("loss_kind") or ""
+            )
+            self.loss_label = QLabel(
+                f"<b>Loss</b> against the gold labels ({html.escape(', '.join(g['label'] for g in gold))}): "
+                f"<b>{result['loss']:.6f}</b> ({loss_kind}, what training lowers; outputs.loss)"
+            )
+            self.loss_label.setObjectName("classification_loss")
+            self.loss_label.setWordWrap(True)
+            self.layout_.addWidget(self.loss_label)
         if len(rows) > 1:
-            table = make_table(["Text", "Label", "Score"], [[r["text"], r["label"], r["score"]] for r in rows], stretch=0)
+            headers = ["Text", "Label", "Score"] + (["Gold"] if gold else [])
+            table_rows = [[r["text"], r["label"], r["score"]] + ([gold[i]["label"]] if gold else []) for i, r in enumerate(rows)]
+            table = make_table(headers, table_rows, stretch=0)
             table.setObjectName("classification_table")
             table.setMaximumHeight(36 + 30 * min(len(rows), 5))
             self.layout_.addWidget(table)
@@ -440,10 +455,21 @@ class FeaturesView(ResultView):
         import pyqtgraph as pg
 
         sentences = result["sentences"]
-        summary = QLabel(
-            f"last_hidden_state shape: <b>{list(result['last_hidden_state_shape'])}</b> · vector size <b>{result['vector_size']}</b> · "
-            f"pooling: {result['pooling']}"
-        )
+        layer = "last layer" if result.get("layer") is None else f"layer {result['layer']} of {result.get('layers')}"
+        if result.get("layer") == 0:
+            layer = "layer 0 (embedding output)"
+        pooled = "pooler output" if result["pooling"] == "pooler" else f"{result['pooling']} pooling of the {layer}"
+        lines = [
+            f"last_hidden_state shape: <b>{list(result['last_hidden_state_shape'])}</b> · vector size <b>{result['vector_size']}</b> · {pooled}"
+        ]
+        if result.get("layer") is not None:
+            lines.append(f"hidden_states[{result['layer']}] shape: <b>{list(result['hidden_state_shape'])}</b>")
+        if result.get("attentions_shape"):
+            lines.append(f"attentions (layers, batch, heads, tokens, tokens): <b>{list(result['attentions_shape'])}</b>")
+        summary = QLabel("<br>".join(lines))
+        summary.setObjectName("features_summary")
+        summary.setWordWrap(True)
+        self.summary = summary
         self.layout_.addWidget(summary)
         similarity = result["similarity"]
         plot = pg.PlotWidget(background="w")
@@ -481,6 +507,9 @@ class FeaturesView(ResultView):
 class TokensView(ResultView):
     def show_result(self, result: dict) -> None:
         super().show_result(result)
+        if result.get("batch"):
+            self._show_batch(result)
+            return
         counts = result["counts"]
         self.layout_.addWidget(
             QLabel(
@@ -522,6 +551,59 @@ class TokensView(ResultView):
         font = QFont("monospace")
         ids.setFont(font)
         self.layout_.addWidget(ids)
+
+
+    def _show_batch(self, result: dict) -> None:
+        """The padded batch as the model gets it: one row per text, one column per position, padding greyed."""
+        batch = result["batch"]
+        rows, columns = batch["shape"]
+        head = QLabel(
+            f"<b>Padded batch</b>: input_ids and attention_mask shape <b>[{rows}, {columns}]</b> · padded on the "
+            f"{html.escape(batch['padding_side'])} with id {batch['pad_token_id']} · truncation at {batch['max_length']} tokens · "
+            f"{html.escape(result['tokenizer_class'])}"
+        )
+        head.setWordWrap(True)
+        self.layout_.addWidget(head)
+        self.table = QTableWidget(2 * rows, columns)
+        self.table.setObjectName("batch_table")
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setHorizontalHeaderLabels([str(i) for i in range(columns)])
+        labels = []
+        grey = QColor("#9a9a9a")
+        for r, (ids, mask, tokens) in enumerate(zip(result["input_ids"], result["attention_mask"], batch["tokens"])):
+            labels += [f"text {r + 1} input_ids", f"text {r + 1} attention_mask"]
+            for c, (token_id, on, token) in enumerate(zip(ids, mask, tokens)):
+                ids_item = QTableWidgetItem(str(token_id))
+                ids_item.setToolTip(token)
+                mask_item = QTableWidgetItem(str(on))
+                for item in (ids_item, mask_item):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                    if not on:
+                        item.setForeground(grey)
+                        item.setBackground(QColor("#f0f0f0"))
+                self.table.setItem(2 * r, c, ids_item)
+                self.table.setItem(2 * r + 1, c, mask_item)
+        self.table.setVerticalHeaderLabels(labels)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.layout_.addWidget(self.table, 2)
+        texts = make_table(
+            ["#", "Text", "Tokens", "Truncated"],
+            [[i + 1, text, length, "yes" if cut else ""] for i, (text, length, cut) in enumerate(zip(batch["texts"], batch["lengths"], batch["truncated"]))],
+            stretch=1,
+        )
+        texts.setObjectName("batch_texts")
+        texts.setMaximumHeight(36 + 26 * min(rows, 6))
+        self.layout_.addWidget(texts)
+        tokens = QLabel("<br>".join(f"{i + 1}: <code>{html.escape(' '.join(row))}</code>" for i, row in enumerate(batch["tokens"])))
+        tokens.setWordWrap(True)
+        tokens.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.layout_.addWidget(tokens)
+        if result.get("decoded_ids"):
+            given = result["decoded_ids"]
+            back = QLabel(f"Ids {given['ids']} → <code>{html.escape(given['text'])}</code>")
+            back.setObjectName("decoded_ids")
+            self.layout_.addWidget(back)
 
 
 VIEWS: dict[str, type[ResultView]] = {

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,20 +36,20 @@ from PySide6.QtWidgets import (
 from explorer.core.jobs import Progress
 from explorer.tasks.base import Partial, TaskInputError, TaskSpec, get_task
 from explorer.tasks.devices import DTYPE_CHOICES, DeviceInfo
-from explorer.tasks.heads import CheckpointFacts, TaskChoice, checkpoint_facts, task_choices
-from explorer.tasks.session import NEEDS_CONSENT, LoadRequest, ModelSession, remote_code_allowed, has_tokenizer_files
+from explorer.tasks.heads import CheckpointFacts, TaskChoice, checkpoint_facts, mismatch_warning, task_choices
+from explorer.tasks.session import (
+    NEEDS_CONSENT,
+    LoadRequest,
+    ModelSession,
+    has_tokenizer_files,
+    parse_config_overrides,
+    remote_code_allowed,
+)
 from explorer.ui.demo_form import TaskForm
 from explorer.ui.demo_results import ResultView, create_view
 from explorer.ui.workers import JobRunner
 
 SHUTDOWN_BUDGET_SECONDS = 1.8
-
-
-def _ended(runner: JobRunner, msecs: int) -> bool:
-    try:
-        return runner.wait(msecs)
-    except RuntimeError:  # already deleted by Qt: its thread is gone
-        return True
 
 
 class ErrorPanel(QFrame):
@@ -183,6 +183,7 @@ class DemoTab(QWidget):
         device_row.addWidget(self.unload_button)
         device_row.addStretch(1)
         outer.addLayout(device_row)
+        self._build_load_options(outer)
 
         self.loaded_label = QLabel("No model loaded")
         self.loaded_label.setObjectName("loaded_label")
@@ -280,9 +281,94 @@ class DemoTab(QWidget):
         outer.addWidget(splitter, 1)
         self._set_controls_enabled(False)
 
+    def _build_load_options(self, outer: QVBoxLayout) -> None:
+        """Config overrides and ignore_mismatched_sizes for from_pretrained, folded away until wanted."""
+        self.load_options_toggle = QToolButton()
+        self.load_options_toggle.setObjectName("load_options_toggle")
+        self.load_options_toggle.setText("Load options")
+        self.load_options_toggle.setCheckable(True)
+        self.load_options_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.load_options_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.load_options_toggle.setAutoRaise(True)
+        self.load_options_toggle.setToolTip("Change config values when loading, as from_pretrained(path, num_labels=10)")
+        outer.addWidget(self.load_options_toggle)
+        self.load_options_box = QWidget()
+        self.load_options_box.setObjectName("load_options_box")
+        box = QVBoxLayout(self.load_options_box)
+        box.setContentsMargins(18, 0, 0, 0)
+        row = QHBoxLayout()
+        label = QLabel("Config overrides")
+        label.setToolTip("One KEY=VALUE per line; VALUE is JSON (10, true, \"text\", [1, 2]) or else plain text")
+        row.addWidget(label, 0, Qt.AlignmentFlag.AlignTop)
+        self.config_overrides_edit = QPlainTextEdit()
+        self.config_overrides_edit.setObjectName("config_overrides_edit")
+        self.config_overrides_edit.setPlaceholderText("num_labels=10   (one KEY=VALUE per line, passed to from_pretrained)")
+        self.config_overrides_edit.setMaximumHeight(54)
+        self.config_overrides_edit.setToolTip(label.toolTip())
+        row.addWidget(self.config_overrides_edit, 1)
+        self.ignore_mismatched_check = QCheckBox("Ignore mismatched sizes")
+        self.ignore_mismatched_check.setObjectName("ignore_mismatched_check")
+        self.ignore_mismatched_check.setToolTip(
+            "ignore_mismatched_sizes=True: saved weights whose shape differs from the model's (a classifier saved for "
+            "another num_labels) start afresh with random values instead of failing the load"
+        )
+        row.addWidget(self.ignore_mismatched_check, 0, Qt.AlignmentFlag.AlignTop)
+        box.addLayout(row)
+        self.load_options_hint = QLabel()
+        self.load_options_hint.setObjectName("load_options_hint")
+        self.load_options_hint.setWordWrap(True)
+        self.load_options_hint.hide()
+        box.addWidget(self.load_options_hint)
+        self.load_options_box.hide()
+        outer.addWidget(self.load_options_box)
+        self.load_options_toggle.toggled.connect(self._show_load_options)
+        self.config_overrides_edit.textChanged.connect(self._update_load_options_hint)
+        self.ignore_mismatched_check.toggled.connect(self._update_load_options_hint)
+
+    def _show_load_options(self, shown: bool) -> None:
+        self.load_options_box.setVisible(shown)
+        self.load_options_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def load_options(self) -> tuple[tuple[tuple[str, Any], ...], bool]:
+        """(config overrides, ignore mismatched sizes) from the Load options; TaskInputError for a bad line."""
+        return parse_config_overrides(self.config_overrides_edit.toPlainText()), self.ignore_mismatched_check.isChecked()
+
+    def _update_load_options_hint(self) -> None:
+        error_style = "color: #8a1f11;"
+        warning_style = "background: #fff4d6; border: 1px solid #e6c875; border-radius: 4px; padding: 4px; color: #5a4500;"
+        try:
+            overrides, ignore = self.load_options()
+        except TaskInputError as error:
+            self._set_load_options_hint(str(error), error_style)
+            self.load_options_toggle.setText("Load options (check the overrides)")
+            return
+        count = len(overrides) + (1 if ignore else 0)
+        self.load_options_toggle.setText(f"Load options ({count} set)" if count else "Load options")
+        auto_class = self._spec.auto_class if self._spec else None
+        warning = mismatch_warning(self._facts.config, dict(overrides), auto_class, list(self._checkpoint.architectures or []) if self._checkpoint else None)
+        if warning and ignore:
+            self._set_load_options_hint("⚠ " + warning.split(". Those")[0] + ": those weights will start afresh (ignore_mismatched_sizes=True).", warning_style)
+        elif warning:
+            self._set_load_options_hint("⚠ " + warning, warning_style)
+        else:
+            self._set_load_options_hint("", "")
+
+    def _set_load_options_hint(self, text: str, style: str) -> None:
+        self.load_options_hint.setText(text)
+        self.load_options_hint.setStyleSheet(style)
+        self.load_options_hint.setVisible(bool(text))
+        if text and not self.load_options_toggle.isChecked():
+            self.load_options_toggle.setChecked(True)
+
     # ------------------------------------------------------------------ public API
 
     def set_checkpoint(self, ckpt) -> None:
+        if ckpt is None or self._checkpoint is None or ckpt.path != self._checkpoint.path:
+            # Overrides describe one checkpoint (num_labels of its head); another starts clean.
+            self.config_overrides_edit.blockSignals(True)
+            self.config_overrides_edit.clear()
+            self.config_overrides_edit.blockSignals(False)
+            self.ignore_mismatched_check.setChecked(False)
         self._checkpoint = ckpt
         self._needs_refresh = True
         if self._activated and self.isVisible():
@@ -317,18 +403,23 @@ class DemoTab(QWidget):
         raise KeyError(task_id)
 
     def request(self, auto_class: str | None) -> LoadRequest | None:
+        """The load settings of the controls; raises TaskInputError when a config override is malformed."""
         if self._checkpoint is None:
             return None
+        overrides, ignore = self.load_options()
         return LoadRequest(
             path=self._checkpoint.path,
             auto_class=auto_class,
             device=self.device_combo.currentData() or "cpu",
             dtype=self.dtype_combo.currentData() or "auto",
             spread=self.spread_check.isChecked(),
+            config_overrides=overrides,
+            ignore_mismatched_sizes=ignore,
         )
 
     def is_busy(self) -> bool:
-        return self._current is not None
+        """True while devices are being detected, a model loads, or a run goes on."""
+        return self._current is not None or self._device_runner is not None
 
     def shutdown(self) -> bool:
         """Window closing: cancel every job and wait briefly (the threads stop within a step).
@@ -340,13 +431,9 @@ class DemoTab(QWidget):
         runners = list(self._runners) + ([self._device_runner] if self._device_runner else [])
         for runner in runners:
             runner.cancel()
-        # A worker asks its thread to quit through a queued signal, so the event loop has to run
-        # while we wait for the threads to end.
-        pending = list(runners)
-        while pending and time.monotonic() < deadline:
-            QCoreApplication.processEvents()
-            pending = [runner for runner in pending if not _ended(runner, 20)]
-        return not pending
+        # A worker's thread quits as soon as its job returns (a direct connection), so waiting here
+        # needs no event processing.
+        return all(runner.wait(max(0, int((deadline - time.monotonic()) * 1000))) for runner in runners)
 
     # ------------------------------------------------------------------ checkpoint and tasks
 
@@ -368,7 +455,13 @@ class DemoTab(QWidget):
             self._checkpoint_warnings.append("This checkpoint has no tokenizer files; the demos need one to turn text into ids.")
         if ckpt.needs_remote_code and not remote_code_allowed(ckpt.path):
             self._checkpoint_warnings.append(NEEDS_CONSENT)
-        self._choices = task_choices(list(ckpt.architectures or []), ckpt.model_type, list(self._facts.label_names))
+        self._choices = task_choices(
+            list(ckpt.architectures or []),
+            ckpt.model_type,
+            list(self._facts.label_names),
+            auto_map=self._facts.auto_map,
+            code_allowed=remote_code_allowed(ckpt.path) if self._facts.auto_map else False,
+        )
         model = self.task_combo.model()
         ordered = [c for c in self._choices if c.suggested] + [c for c in self._choices if not c.suggested]
         for choice in ordered:
@@ -419,6 +512,7 @@ class DemoTab(QWidget):
             box.setToolTip("This tokenizer has no chat template: the prompt is used as it is")
         self._form = form
         self.form_area.setWidget(form)
+        self._update_load_options_hint()
 
     def _set_controls_enabled(self, enabled: bool) -> None:
         for widget in (self.run_button, self.load_button, self.task_combo):
@@ -543,7 +637,11 @@ class DemoTab(QWidget):
     def load_model(self) -> None:
         if self._spec is None:
             return
-        request = self.request(self._spec.auto_class)
+        try:
+            request = self.request(self._spec.auto_class)
+        except TaskInputError as error:
+            self.error_panel.show_error(str(error))
+            return
         if request is None:
             return
         self._start("load", lambda cancel: self._session.load(request, cancel), on_done=self._loaded)
@@ -565,10 +663,10 @@ class DemoTab(QWidget):
         spec, values = self._spec, self._form.values()
         try:
             resolved = spec.resolve(values)
+            request = self.request(spec.auto_class)
         except TaskInputError as error:
             self.error_panel.show_error(str(error))
             return
-        request = self.request(spec.auto_class)
         if request is None:
             self.error_panel.show_error("Choose a checkpoint first.")
             return

@@ -58,7 +58,7 @@ def test_run_several_texts(sample, capsys):
         (["fill-mask", "{mlm}", "--text", "no mask here"], "no mask token"),
         (["fill-mask", "{mlm}", "--labels", "a,b"], "--labels is for zero-shot"),
         (["fill-mask", "{mlm}", "--set", "colour=red"], "expected NAME=VALUE"),
-        (["fill-mask", "/nonexistent/checkpoint"], "no such checkpoint folder"),
+        (["fill-mask", "/nonexistent/checkpoint"], "is neither a folder nor a checkpoint found on this machine"),
         (["text-generation", "{mlm}", "--text", ""], "Prompt is empty"),
     ],
 )

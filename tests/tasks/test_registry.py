@@ -8,7 +8,7 @@ import pytest
 from explorer.tasks.base import TASK_ORDER, all_tasks, get_task
 from explorer.tasks.cli import TEXT_FIELD
 from explorer.tasks.devices import check_dtype, find_device, list_devices, spread_available
-from explorer.tasks.heads import head_classes, task_choices
+from explorer.tasks.heads import checkpoint_facts, head_classes, mismatch_warning, task_choices
 from explorer.tasks.base import TaskError
 
 
@@ -35,6 +35,61 @@ def test_head_tables_read_from_source():
     assert head_classes("bert", "AutoModelForMaskedLM") == ("BertForMaskedLM",)
     assert head_classes("bert", "AutoModelForSeq2SeqLM") == ()
     assert head_classes("gpt2", "AutoModelForCausalLM") == ("GPT2LMHeadModel",)
+
+
+def test_model_type_transformers_does_not_know_is_unknown_not_headless():
+    # Custom code (ChatGLM, LTG-BERT): only the checkpoint's auto_map can tell which heads exist.
+    assert head_classes("chatglm", "AutoModelForCausalLM") is None
+    assert head_classes("LtgBert", "AutoModelForMaskedLM") is None
+    assert head_classes("mimi_decoder", "AutoModelForMaskedLM") == ()  # known config, no such head
+
+
+CHATGLM_AUTO_MAP = {
+    "AutoConfig": "configuration_chatglm.ChatGLMConfig",
+    "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration",
+    "AutoModelForCausalLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
+    "AutoModelForSeq2SeqLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
+}
+
+
+def test_custom_code_heads_come_from_auto_map():
+    by_id = {c.task_id: c for c in task_choices(["ChatGLMModel"], "chatglm", auto_map=CHATGLM_AUTO_MAP)}
+    for task_id in ("text-generation", "text2text-generation", "feature-extraction"):
+        assert by_id[task_id].available, task_id
+        assert "auto_map" in by_id[task_id].warning and "Config tab" in by_id[task_id].warning  # consent note
+    assert "modeling_chatglm.ChatGLMForConditionalGeneration" in by_id["text-generation"].warning
+    for task_id in ("fill-mask", "text-classification", "token-classification", "question-answering"):
+        assert not by_id[task_id].available, task_id
+        assert "auto_map has no" in by_id[task_id].warning
+    allowed = {c.task_id: c for c in task_choices(["ChatGLMModel"], "chatglm", auto_map=CHATGLM_AUTO_MAP, code_allowed=True)}
+    assert allowed["text-generation"].available and "Config tab" not in allowed["text-generation"].warning
+
+
+def test_unknown_model_type_without_auto_map_offers_no_head():
+    by_id = {c.task_id: c for c in task_choices(["LtgBertForMaskedLM"], "LtgBert", auto_map={})}
+    assert not any(c.available for c in by_id.values() if c.task_id != "tokenize")
+    assert "does not know LtgBert models" in by_id["fill-mask"].warning
+    assert not by_id["feature-extraction"].suggested
+
+
+def test_checkpoint_facts_read_auto_map(sample, tmp_path):
+    import json
+
+    assert checkpoint_facts(str(sample("tiny-bert-mlm"))).auto_map == {}
+    assert checkpoint_facts(str(tmp_path)).auto_map is None  # no config.json: unknown
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "chatglm", "auto_map": CHATGLM_AUTO_MAP}))
+    assert checkpoint_facts(str(tmp_path)).auto_map == CHATGLM_AUTO_MAP
+
+
+def test_mismatch_warning_for_a_new_label_count():
+    saved = {"architectures": ["DistilBertForSequenceClassification"], "id2label": {"0": "NEGATIVE", "1": "POSITIVE"}, "dim": 32}
+    head = "AutoModelForSequenceClassification"
+    assert "classifier of 10 outputs; the saved one has 2" in mismatch_warning(saved, {"num_labels": 10}, head)
+    assert mismatch_warning(saved, {"num_labels": 2}, head) == ""
+    # A masked-LM checkpoint has no saved classifier: the new one starts afresh anyway, nothing mismatches.
+    assert mismatch_warning({**saved, "architectures": ["DistilBertForMaskedLM"]}, {"num_labels": 10}, head) == ""
+    assert "dim 64 differs from the saved 32" in mismatch_warning(saved, {"dim": 64}, "AutoModel")
+    assert mismatch_warning(saved, {"output_hidden_states": True}, head) == ""
 
 
 def test_task_choices_for_samples():

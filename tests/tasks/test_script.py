@@ -10,7 +10,7 @@ import pytest
 
 from explorer.core.jobs import run_to_end
 from explorer.tasks.script import python_script, result_json, summary_of
-from explorer.tasks.session import LoadRequest, ModelSession
+from explorer.tasks.session import LoadRequest, ModelSession, parse_config_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,14 @@ RUNS = [
     ("zero-shot-classification", "tiny-bert-nli", {"multi_label": True}),
     ("feature-extraction", "tiny-bert-mlm", {"pooling": "cls", "normalize": True}),
     ("tokenize", "tiny-t5", {"text": "Hello world", "text_pair": "again"}),
+    # The tutorials' options: gold labels and loss, layer choice, pooler, attentions, padded batch, max_length.
+    ("text-classification", "tiny-distilbert-sentiment", {"texts": "good\nbad", "gold_labels": "POSITIVE, 0"}),
+    ("feature-extraction", "tiny-bert-mlm", {"layer": 1, "pooling": "mean", "output_attentions": True}),
+    ("feature-extraction", "tiny-bert-nli", {"pooling": "pooler"}),  # a classifier checkpoint saves its pooler
+    ("tokenize", "tiny-gpt2-lm", {"text": "Hello world\nA longer second line of text", "batch": True}),
+    ("text-generation", "tiny-gpt2-lm", {"max_length": 12, "do_sample": False, "use_chat_template": False}),
+    # Config overrides reach from_pretrained in both: renamed labels show in the scores.
+    ("text-classification", "tiny-distilbert-sentiment", {"texts": "good"}, {"config_overrides": parse_config_overrides(["id2label={\"0\": \"sad\", \"1\": \"glad\"}"])}),
 ]
 
 # Runs every script file in one interpreter (each in a fresh namespace) to keep the test quick;
@@ -57,8 +65,8 @@ def _close(a, b) -> bool:
 def test_scripts_print_the_apps_results(sample, tmp_path):
     session = ModelSession()
     expected, paths = [], []
-    for index, (task_id, name, values) in enumerate(RUNS):
-        request = LoadRequest(str(sample(name)), None)
+    for index, (task_id, name, values, *options) in enumerate(RUNS):
+        request = LoadRequest(str(sample(name)), None, **(options[0] if options else {}))
         result = run_to_end(session.run(task_id, request, values))
         expected.append(summary_of(result))
         json.loads(result_json(result))  # the export is valid JSON
@@ -73,7 +81,7 @@ def test_scripts_print_the_apps_results(sample, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     chunks = done.stdout.split("===== ")[1:]
     assert len(chunks) == len(RUNS)
-    for (task_id, _, values), chunk, want in zip(RUNS, chunks, expected):
+    for (task_id, _, values, *_options), chunk, want in zip(RUNS, chunks, expected):
         got = _last_json(chunk)
         assert _close(got, want), f"{task_id} {values}: script printed {got!r}, app showed {want!r}"
 
@@ -93,3 +101,14 @@ def test_script_names_device_dtype_and_seed(sample):
 def test_script_with_consent_passes_it_on(sample):
     script = python_script("fill-mask", LoadRequest(str(sample("tiny-bert-mlm")), None), {}, trust_remote_code=True)
     assert "trust_remote_code=True" in script
+
+
+def test_script_passes_config_overrides_to_from_pretrained(sample):
+    """Tutorial 004: AutoModelForSequenceClassification.from_pretrained(name, num_labels=10)."""
+    request = LoadRequest(
+        str(sample("tiny-distilbert-sentiment")), None, config_overrides=(("num_labels", 10),), ignore_mismatched_sizes=True
+    )
+    script = python_script("text-classification", request, {})
+    assert "local_files_only=True,\n    num_labels=10, ignore_mismatched_sizes=True" in script
+    compile(script, "run.py", "exec")
+    assert "ignore_mismatched_sizes" not in python_script("text-classification", LoadRequest(request.path, None), {})
