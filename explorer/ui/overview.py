@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 
 from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count
-from explorer.core.modelcard import SHOWN_FIELDS, read_model_card
+from explorer.core.jobs import Progress
+from explorer.core.modelcard import SHOWN_FIELDS, ModelCard, read_model_card
 from explorer.ui.browser import SOURCE_TITLES
+from explorer.ui.workers import JobRunner
 
 
 def _value_label() -> QLabel:
@@ -34,6 +36,20 @@ def _value_label() -> QLabel:
     return label
 
 
+def _section(heading: str, *widgets: QWidget) -> QWidget:
+    """A headed column; the last widget takes the spare height."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    title = QLabel(heading)
+    title.setObjectName("sectionHeading")
+    layout.addWidget(title)
+    for widget in widgets[:-1]:
+        layout.addWidget(widget)
+    layout.addWidget(widgets[-1], 1)
+    return box
+
+
 class OverviewPane(QWidget):
     copy_path_requested = Signal()
     open_folder_requested = Signal()
@@ -41,6 +57,7 @@ class OverviewPane(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._checkpoint: Checkpoint | None = None
+        self._card_runner: JobRunner | None = None
 
         self.title = QLabel()
         self.title.setObjectName("overviewTitle")
@@ -113,22 +130,8 @@ class OverviewPane(QWidget):
         self.card = QTextBrowser()
         self.card.setOpenExternalLinks(False)  # offline by default: links are shown, not followed
         self.card.setOpenLinks(False)
-        card_box = QWidget()
-        card_layout = QVBoxLayout(card_box)
-        card_layout.setContentsMargins(0, 0, 0, 0)
-        card_heading = QLabel("Model card (README.md)")
-        card_heading.setObjectName("sectionHeading")
-        card_layout.addWidget(card_heading)
-        card_layout.addWidget(self.card_fields)
-        card_layout.addWidget(self.card, 1)
-
-        files_box = QWidget()
-        files_layout = QVBoxLayout(files_box)
-        files_layout.setContentsMargins(0, 0, 0, 0)
-        files_heading = QLabel("Files")
-        files_heading.setObjectName("sectionHeading")
-        files_layout.addWidget(files_heading)
-        files_layout.addWidget(self.files)
+        card_box = _section("Model card (README.md)", self.card_fields, self.card)
+        files_box = _section("Files", self.files)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(facts_scroll)
@@ -147,6 +150,7 @@ class OverviewPane(QWidget):
 
     def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
         self._checkpoint = ckpt
+        self._stop_card_runner()
         if ckpt is None:
             self.title.setText("Select a checkpoint")
             self.badges.clear()
@@ -159,20 +163,7 @@ class OverviewPane(QWidget):
             self.card.setPlainText("")
             return
         self.title.setText(display_text(ckpt.id))
-        card = read_model_card(ckpt.file_path("README.md"))
-        badges = []
-        tags = card.front_matter.get("tags") if card is not None else None
-        if isinstance(tags, list) and "random-weights" in tags:
-            badges.append(("#5c2d91", "random weights"))
-        if ckpt.has_tokenizer:
-            badges.append(("#1f6f43", "tokenizer"))
-        if ckpt.needs_remote_code:
-            badges.append(("#8a4b00", "custom code"))
-        if ckpt.problems:
-            badges.append(("#a4262c", f"{len(ckpt.problems)} problem" + ("s" if len(ckpt.problems) > 1 else "")))
-        self.badges.setText(
-            " ".join(f'<span style="background:{c};color:white;padding:2px 6px;border-radius:3px">&nbsp;{t}&nbsp;</span>' for c, t in badges)
-        )
+        self._show_badges(ckpt, None)
         f = self.fields
         f["path"].setText(display_text(ckpt.path))
         f["source"].setText(f"{SOURCE_TITLES.get(ckpt.source, ckpt.source)} ({display_text(ckpt.origin or '')})")
@@ -209,7 +200,57 @@ class OverviewPane(QWidget):
             size_item = QTableWidgetItem(human_bytes(entry.size) if entry.size is not None else "missing")
             size_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.files.setItem(row, 1, size_item)
+        self._read_card(ckpt)
+
+    def _show_badges(self, ckpt: Checkpoint, card: ModelCard | None) -> None:
+        badges = []
+        tags = card.front_matter.get("tags") if card is not None else None
+        if isinstance(tags, list) and "random-weights" in tags:
+            badges.append(("#5c2d91", "random weights"))
+        if ckpt.has_tokenizer:
+            badges.append(("#1f6f43", "tokenizer"))
+        if ckpt.needs_remote_code:
+            badges.append(("#8a4b00", "custom code"))
+        if ckpt.problems:
+            badges.append(("#a4262c", f"{len(ckpt.problems)} problem" + ("s" if len(ckpt.problems) > 1 else "")))
+        self.badges.setText(
+            " ".join(f'<span style="background:{c};color:white;padding:2px 6px;border-radius:3px">&nbsp;{t}&nbsp;</span>' for c, t in badges)
+        )
+
+    def _read_card(self, ckpt: Checkpoint) -> None:
+        """README.md (up to 2 MiB, plus YAML parsing) is read in a worker: a slow disk must not freeze selection."""
+        self._stop_card_runner()
+        self.card_fields.setText("")
+        self.card.setMarkdown("*Reading the model card…*")
+
+        def job(cancel):
+            yield Progress(0, 1, "reading README.md")
+            return read_model_card(ckpt.file_path("README.md"))
+
+        runner = JobRunner(job, self)
+        # Bound methods, not lambdas: Qt drops the connection if this pane is deleted first.
+        runner.finished.connect(self._card_read)
+        runner.failed.connect(self._card_failed)
+        self._card_runner = runner
+        runner.start()
+
+    def _stop_card_runner(self) -> None:
+        runner, self._card_runner = self._card_runner, None
+        if runner is not None:
+            runner.cancel()
+            runner.finished.disconnect(self._card_read)
+            runner.failed.disconnect(self._card_failed)
+
+    def _card_read(self, card: ModelCard | None) -> None:
+        if self._checkpoint is not None:
+            self._show_badges(self._checkpoint, card)
         self._show_card(card)
+
+    def _card_failed(self, message: str, _details: str) -> None:
+        self._show_card(ModelCard(problem=f"README.md cannot be read ({message})"))
+
+    def is_busy(self) -> bool:
+        return self._card_runner is not None and self._card_runner.is_running()
 
     def _show_card(self, card) -> None:
         if card is None:

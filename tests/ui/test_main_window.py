@@ -60,7 +60,7 @@ def test_sorting_by_parameters(make_window, samples_root):
     assert names[0] == "tiny-gpt2-lm"  # the largest sample
 
 
-def test_selection_shows_overview_and_model_card(make_window, samples_root):
+def test_selection_shows_overview_and_model_card(make_window, samples_root, qtbot):
     window = make_window(folders=[samples_root])
     assert window.browser.select_match("tiny-bert-ner")
     overview = window.overview
@@ -68,8 +68,11 @@ def test_selection_shows_overview_and_model_card(make_window, samples_root):
     assert overview.fields["model_type"].text() == "bert"
     assert "BertForTokenClassification" in overview.fields["architectures"].text()
     assert "float32" in overview.fields["parameters"].text()
-    assert "license" in overview.card_fields.text() and "apache-2.0" in overview.card_fields.text()
+    # The card is read in a worker: the facts above show at once, the card when it has been read.
+    qtbot.waitUntil(lambda: not overview.is_busy() and "license" in overview.card_fields.text(), timeout=5000)
+    assert "apache-2.0" in overview.card_fields.text()
     assert "random weights" in overview.card.toPlainText()
+    assert "random weights" in overview.badges.text()
     files = [overview.files.item(r, 0).text() for r in range(overview.files.rowCount())]
     assert "model.safetensors" in files and "config.json" in files
 
@@ -201,3 +204,13 @@ def test_warm_up_imports_the_stack_after_the_first_scan(tmp_path, samples_root):
     out = subprocess.run([sys.executable, "-c", script, str(samples_root)], capture_output=True, text=True, env=env, timeout=180)
     assert out.returncode == 0, out.stderr
     assert "ready ['torch', 'transformers']" in out.stdout
+
+
+def test_a_quick_second_selection_shows_its_own_card(make_window, samples_root, qtbot):
+    window = make_window(folders=[samples_root])
+    overview = window.overview
+    assert window.browser.select_match("tiny-bert-ner")
+    assert window.browser.select_match("tiny-gpt2-lm")
+    qtbot.waitUntil(lambda: not overview.is_busy() and "Reading" not in overview.card.toPlainText(), timeout=5000)
+    assert "tiny-gpt2-lm" in overview.card.toPlainText()
+    assert "tiny-bert-ner" not in overview.card.toPlainText()
