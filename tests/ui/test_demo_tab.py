@@ -261,3 +261,109 @@ def test_dtypes_a_device_cannot_run_are_disabled_with_the_reason(make_tab):
     tab.spread_check.setChecked(True)
     assert not tab.device_combo.isEnabled()
     assert tab.request("AutoModel").spread is True
+
+
+def test_busy_while_devices_are_detected(qtbot, sample):
+    tab = DemoTab()
+    qtbot.addWidget(tab)
+    tab.set_checkpoint(checkpoint_for(sample("tiny-bert-mlm")))
+    assert not tab.is_busy()  # nothing starts before the tab is shown
+    with qtbot.waitSignal(tab.devices_ready, timeout=WAIT):
+        tab.show()
+        assert tab.is_busy()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    assert tab.shutdown() is True
+
+
+def test_custom_code_heads_follow_auto_map(qtbot, tmp_path):
+    """ChatGLM style: model_type unknown to transformers, heads only through auto_map (tutorials 000 and 002)."""
+    auto_map = {
+        "AutoConfig": "configuration_chatglm.ChatGLMConfig",
+        "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration",
+        "AutoModelForCausalLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
+    }
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "chatglm", "architectures": ["ChatGLMModel"], "auto_map": auto_map}))
+    for name in ("configuration_chatglm.py", "modeling_chatglm.py"):
+        (tmp_path / name).write_text("# custom code\n")
+    tab = DemoTab()
+    qtbot.addWidget(tab)
+    with qtbot.waitSignal(tab.devices_ready, timeout=WAIT):
+        tab.show()
+    tab.set_checkpoint(checkpoint_for(tmp_path))
+    enabled = {tab.task_combo.itemData(i): tab.task_combo.model().item(i).isEnabled() for i in range(tab.task_combo.count())}
+    assert enabled["text-generation"] and enabled["feature-extraction"] and enabled["tokenize"]
+    assert not enabled["fill-mask"] and not enabled["text-classification"]
+    tab.select_task("text-generation")
+    assert "auto_map: modeling_chatglm.ChatGLMForConditionalGeneration" in tab.task_warning.text()
+    assert "Config tab" in tab.task_warning.text()
+    tab.shutdown()
+
+
+def test_load_options_override_the_config(qtbot, make_tab):
+    """Tutorial 004: from_pretrained(name, num_labels=10): warned before loading, fails without
+    ignore_mismatched_sizes, runs with it, and the script says so."""
+    tab = make_tab("tiny-distilbert-sentiment")
+    assert not tab.load_options_box.isVisible()
+    tab.config_overrides_edit.setPlainText("num_labels=10")
+    assert tab.load_options_box.isVisible() and tab.load_options_toggle.text() == "Load options (1 set)"
+    assert "classifier of 10 outputs; the saved one has 2" in tab.load_options_hint.text()
+    with qtbot.waitSignal(tab.run_failed, timeout=WAIT) as failed:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert "Ignore mismatched sizes" in failed.args[0]
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
+    tab.ignore_mismatched_check.setChecked(True)
+    assert "will start afresh" in tab.load_options_hint.text()
+    result = run_and_wait(qtbot, tab)
+    assert len(result["results"][0]["scores"]) == 10
+    assert "newly initialised" in tab.notices.text()
+    assert "num_labels=10, ignore_mismatched_sizes=True" in tab.script_for_last_run()
+    tab.config_overrides_edit.setPlainText("num_labels")
+    assert "write KEY=VALUE" in tab.load_options_hint.text()
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert "write KEY=VALUE" in tab.error_panel.message.text() and not tab.is_busy()
+
+
+def test_load_options_are_cleared_for_another_checkpoint(make_tab, sample):
+    tab = make_tab("tiny-distilbert-sentiment")
+    tab.config_overrides_edit.setPlainText("num_labels=10")
+    tab.ignore_mismatched_check.setChecked(True)
+    tab.set_checkpoint(checkpoint_for(sample("tiny-bert-mlm")))
+    assert tab.config_overrides_edit.toPlainText() == "" and not tab.ignore_mismatched_check.isChecked()
+    assert tab.load_options_toggle.text() == "Load options"
+
+
+@pytest.mark.parametrize(
+    "sample_name, task_id, values, check",
+    [
+        (
+            "tiny-distilbert-sentiment", "text-classification", {"texts": "good\nbad", "gold_labels": "POSITIVE, NEGATIVE"},
+            lambda v, r: f"{r['loss']:.6f}" in v.loss_label.text() and v.findChild(demo_results.QTableWidget, "classification_table").columnCount() == 4,
+        ),
+        (
+            "tiny-bert-mlm", "feature-extraction", {"layer": 1, "output_attentions": True},
+            lambda v, r: "hidden_states[1] shape" in v.summary.text() and f"{r['attentions_shape']}" in v.summary.text(),
+        ),
+        (
+            "tiny-bert-mlm", "tokenize", {"text": "hello world\nhello", "batch": True},
+            lambda v, r: v.table.rowCount() == 4 and v.table.columnCount() == 4 and v.table.item(3, 3).text() == "0",
+        ),
+        (
+            "tiny-gpt2-lm", "text-generation", {"max_length": 12, "use_chat_template": False, "do_sample": False},
+            lambda v, r: r["stopped"] == "eos" or "stopped at max length" in v.stats.text(),
+        ),
+    ],
+)
+def test_tutorial_options_render(qtbot, make_tab, sample_name, task_id, values, check):
+    tab = make_tab(sample_name)
+    tab.select_task(task_id)
+    tab.form().set_values(values)
+    result = run_and_wait(qtbot, tab)
+    assert check(tab.result_view(), result)
+    assert not tab.error_panel.isVisible()
+
+
+def test_layer_spin_box_shows_last(make_tab):
+    tab = make_tab("tiny-bert-mlm")
+    tab.select_task("feature-extraction")
+    assert tab.form().editors["layer"].text() == "last"
+    assert tab.form().values()["layer"] == -1
