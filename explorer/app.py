@@ -145,7 +145,7 @@ def _wait_until_tabs_are_idle(app, window, timeout_s: float = 60.0) -> None:
     settle(50)
     while time.monotonic() < deadline:
         busy = getattr(window.tabs.currentWidget(), "is_busy", None)
-        if busy is None or not busy():
+        if not window.is_busy() and (busy is None or not busy()):
             break
         settle(50)
     settle(100)

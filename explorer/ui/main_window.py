@@ -33,6 +33,7 @@ import explorer
 from explorer.core.checkpoint import SOURCE_FOLDER, Checkpoint, display_text
 from explorer.core.discovery import ScanLocation, Scanner, default_locations
 from explorer.core.formatting import human_bytes, human_seconds
+from explorer.core.jobs import Progress
 from explorer.core.paths import samples_dir
 from explorer.core.settings import LoadedSettings, save_settings
 from explorer.ui.browser import CheckpointBrowser
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self._scanner = Scanner(folder_depth=self.settings.folder_depth)
         self._scan_runner: JobRunner | None = None
         self._samples_runner: JobRunner | None = None
+        self._view_runner: JobRunner | None = None
+        self._view_for: Checkpoint | None = None
         self._rescan_pending = False
         self._warm_up_started = False
         self._extra_tabs: list[QWidget] = []
@@ -239,7 +242,7 @@ class MainWindow(QMainWindow):
             status = getattr(tab, "status_changed", None)
             if status is not None:
                 status.connect(self.status_model.setText)
-            tab.set_checkpoint(self._loadable(self.browser.current_checkpoint()))
+        self._give_tabs(self.browser.current_checkpoint())
         self._share_checkpoint_list()
         self.tabs_ready.emit()
 
@@ -349,24 +352,58 @@ class MainWindow(QMainWindow):
 
     def _on_checkpoint_selected(self, ckpt: Checkpoint | None) -> None:
         self.overview.set_checkpoint(ckpt)
-        for tab in self._extra_tabs:
-            tab.set_checkpoint(self._loadable(ckpt))
+        self._give_tabs(ckpt)
         if ckpt is not None:
             self.settings.last_selection = ckpt.key
             self.setWindowTitle(f"{display_text(ckpt.id)} — {explorer.APP_NAME}")
-        self._on_tab_changed(self.tabs.currentIndex())
 
-    def _loadable(self, ckpt: Checkpoint | None) -> Checkpoint | None:
-        """Tabs load files by name; flat legacy caches get a named view in the app's cache first."""
-        if ckpt is None:
-            return None
-        from explorer.core.locate import loadable_checkpoint
+    def _give_tabs(self, ckpt: Checkpoint | None) -> None:
+        """Tabs load files by name; flat legacy caches first get a named view in the app's cache.
 
-        try:
+        Making that view writes links, so it runs in a worker; the tabs wait with no checkpoint.
+        """
+        from explorer.core.locate import needs_named_view
+
+        self._stop_view_runner()
+        if ckpt is None or not needs_named_view(ckpt):
+            self._set_tabs_checkpoint(ckpt)
+            return
+        self._set_tabs_checkpoint(None)
+        self._view_for = ckpt
+
+        def job(cancel):
+            from explorer.core.locate import loadable_checkpoint
+
+            yield Progress(0, 1, "preparing named links for a legacy cache")
             return loadable_checkpoint(ckpt)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Could not prepare {display_text(ckpt.id)} for loading: {exc}", 10000)
-            return ckpt
+
+        runner = JobRunner(job, self)
+        runner.finished.connect(self._set_tabs_checkpoint)
+        runner.failed.connect(self._view_failed)
+        self._view_runner = runner
+        runner.start()
+
+    def is_busy(self) -> bool:
+        """True while the selected checkpoint is still being prepared for the tabs."""
+        return self._view_runner is not None and self._view_runner.is_running()
+
+    def _stop_view_runner(self) -> None:
+        runner, self._view_runner = self._view_runner, None
+        if runner is not None:
+            runner.cancel()
+            runner.finished.disconnect(self._set_tabs_checkpoint)
+            runner.failed.disconnect(self._view_failed)
+
+    def _view_failed(self, message: str, _details: str) -> None:
+        ckpt = self._view_for
+        if ckpt is not None:
+            self.statusBar().showMessage(f"Could not prepare {display_text(ckpt.id)} for loading: {message}", 10000)
+        self._set_tabs_checkpoint(ckpt)
+
+    def _set_tabs_checkpoint(self, ckpt: Checkpoint | None) -> None:
+        for tab in self._extra_tabs:
+            tab.set_checkpoint(ckpt)
+        self._on_tab_changed(self.tabs.currentIndex())
 
     def _on_tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)

@@ -214,3 +214,24 @@ def test_a_quick_second_selection_shows_its_own_card(make_window, samples_root, 
     qtbot.waitUntil(lambda: not overview.is_busy() and "Reading" not in overview.card.toPlainText(), timeout=5000)
     assert "tiny-gpt2-lm" in overview.card.toPlainText()
     assert "tiny-bert-ner" not in overview.card.toPlainText()
+
+
+def test_legacy_cache_checkpoint_reaches_the_tabs_through_a_named_view(sample, tmp_path, qtbot):
+    from explorer.core.discovery import ScanLocation
+    from explorer.core.paths import cache_dir
+    from explorer.core.settings import LoadedSettings
+    from explorer.ui.main_window import MainWindow
+    from tests.core.test_locate import make_flat_legacy_cache
+
+    cache = tmp_path / "torch-transformers"
+    make_flat_legacy_cache(cache, sample("tiny-bert-mlm"), "bert-base-uncased")
+    window = MainWindow(LoadedSettings(Settings(), None), locations=[ScanLocation("legacy-cache", str(cache))])
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.tabs_ready, timeout=30_000):
+        window.start_background_work()
+    qtbot.waitUntil(lambda: window.last_stats is not None, timeout=30_000)
+    assert window.browser.select_match("bert-base-uncased")
+    parameters = next(window.tabs.widget(i) for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Parameters")
+    qtbot.waitUntil(lambda: not window.is_busy() and parameters._checkpoint is not None, timeout=10_000)
+    assert parameters._checkpoint.path.startswith(str(cache_dir()))
