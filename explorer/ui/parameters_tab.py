@@ -33,7 +33,7 @@ DEFAULT_HEAD_LABEL = "as declared (architectures)"
 MAX_EXPANDED_MATCHES = 200
 # Name, Class, Parameters, Share, Shape, Dtype, Bytes, Status: they fit the tab at the window's
 # default 1280 px, so the repeated-block line ("80 × LlamaDecoderLayer") and the headers read whole.
-TREE_COLUMN_WIDTHS = (195, 180, 88, 90, 105, 70, 70, 170)
+TREE_COLUMN_WIDTHS = (195, 175, 95, 90, 105, 70, 70, 170)
 
 
 class ParametersTab(QWidget):
