@@ -118,6 +118,30 @@ def _read_small_file(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
+class ConfigUnreadable(ValueError):
+    """config.json exists but cannot be used; the message says why, for the user."""
+
+
+def read_config_file(path: str) -> dict:
+    """A checkpoint's config.json read as the scan reads it: never blocking on a FIFO, bounded, validated.
+
+    Raises FileNotFoundError when there is none, ConfigUnreadable for everything else.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigUnreadable(f"config.json cannot be read ({exc.strerror or exc})") from None
+    if not stat_module.S_ISREG(st.st_mode):
+        raise ConfigUnreadable("config.json is not a regular file (a folder, FIFO, socket or device); not read")
+    problems: list[str] = []
+    config = _read_config(path, st.st_size, problems)
+    if config is None:
+        raise ConfigUnreadable(problems[0] if problems else "config.json cannot be read")
+    return config
+
+
 def _read_config(path: str, size: int | None, problems: list[str]) -> dict | None:
     if size is not None and size > MAX_CONFIG_BYTES:
         problems.append(f"config.json is {size // (1024 * 1024)} MiB, too large to be a model config; not read")

@@ -419,9 +419,11 @@ def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ValueError("no weight_map")
+    if not all(type(shard) is str for shard in weight_map.values()):
+        raise ValueError("weight_map names a shard that is not a file name")
     metadata = index.get("metadata")
     total = metadata.get("total_size") if isinstance(metadata, dict) else None
-    return {str(k): str(v) for k, v in weight_map.items()}, (int(total) if isinstance(total, (int, float)) else None)
+    return {str(k): v for k, v in weight_map.items()}, (int(total) if isinstance(total, (int, float)) else None)
 
 
 def _index_shards(index_path: str) -> tuple[set[str], int | None]:

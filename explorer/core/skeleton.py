@@ -11,7 +11,6 @@ torch/transformers are imported inside functions: the window imports this module
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -96,16 +95,14 @@ class Skeleton:
 
 
 def _config_json(config_file: str) -> dict:
+    from explorer.core.discovery import ConfigUnreadable, read_config_file
+
     try:
-        with open(config_file, "rb") as handle:
-            data = json.loads(handle.read())
+        return read_config_file(config_file)
     except FileNotFoundError:
         raise SkeletonError("no config.json: the model structure cannot be built (tensors on disk are still listed)") from None
-    except (OSError, ValueError) as exc:
-        raise SkeletonError(f"config.json is unreadable ({exc})") from None
-    if not isinstance(data, dict):
-        raise SkeletonError("config.json is not a JSON object")
-    return data
+    except ConfigUnreadable as exc:
+        raise SkeletonError(str(exc)) from None
 
 
 def needs_remote_code(config_json: dict) -> bool:

@@ -477,16 +477,15 @@ class ParametersTab(QWidget):
 
 
 def _read_config_json(checkpoint: Checkpoint | None) -> dict:
-    import json
     import os
+
+    from explorer.core.discovery import ConfigUnreadable, read_config_file
 
     if checkpoint is None:
         return {}
+    # Legacy caches store config.json under a content hash; the record knows where it is.
+    config_file = checkpoint.file_path("config.json") or os.path.join(checkpoint.path, "config.json")
     try:
-        # Legacy caches store config.json under a content hash; the record knows where it is.
-        config_file = checkpoint.file_path("config.json") or os.path.join(checkpoint.path, "config.json")
-        with open(config_file, "rb") as handle:
-            data = json.loads(handle.read())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        return read_config_file(config_file)
+    except (OSError, ConfigUnreadable):
         return {}

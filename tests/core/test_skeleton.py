@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_bad_configs_give_messages(tmp_path):
     with pytest.raises(SkeletonError, match="no config.json"):
         build_skeleton(tmp_path)
     (tmp_path / "config.json").write_text("{not json")
-    with pytest.raises(SkeletonError, match="unreadable"):
+    with pytest.raises(SkeletonError, match="not valid JSON"):
         build_skeleton(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 30, "num_attention_heads": 7}))
     with pytest.raises(SkeletonError):
@@ -161,3 +162,15 @@ def test_config_stored_under_another_name(tmp_path, sample):
     record = Checkpoint(id="legacy/bert", source="legacy-cache", path=str(tmp_path), files=[CheckpointFile("config.json", str(blob), blob.stat().st_size)])
     skeleton = build_skeleton(record)
     assert skeleton.model_class == "BertForMaskedLM"
+
+
+def test_config_that_is_a_fifo_or_a_folder_never_blocks(tmp_path):
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "config.json")  # open() would wait forever for a writer
+    with pytest.raises(SkeletonError, match="not a regular file"):
+        build_skeleton(str(fifo))
+    folder = tmp_path / "folder"
+    (folder / "config.json").mkdir(parents=True)
+    with pytest.raises(SkeletonError, match="not a regular file"):
+        build_skeleton(str(folder))

@@ -210,3 +210,10 @@ def test_sharded_pytorch_bin_index(tmp_path):
     assert disk.format == "pytorch" and disk.problems == []
     assert sorted(disk.files) == sorted(halves)
     assert {t.name for t in disk.tensors} == set(names)
+
+
+def test_index_naming_shards_that_are_not_file_names(tmp_path):
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": 5, "b": None}}))
+    disk = read_disk_tensors(tmp_path)
+    assert disk.tensors == []
+    assert disk.problems == ["model.safetensors.index.json: unreadable index (weight_map names a shard that is not a file name)"]
