@@ -285,6 +285,12 @@ class _Listing:
     latest_mtime: float | None = None
     size_bytes: int = 0  # hub: blobs shared by several names counted once
 
+    def checkpoint(self, **identity) -> Checkpoint:
+        """The Checkpoint record of this listing; ``identity`` gives id, source, path (and revision...)."""
+        return Checkpoint(
+            files=self.files, problems=self.problems, size_bytes=self.size_bytes, last_modified=self.latest_mtime, **identity
+        )
+
 
 def _link_problem(name: str, exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
@@ -602,17 +608,7 @@ class Scanner:
                 listing = _list_files(snap.path, snap_stat, stamped=False)
                 if incomplete:
                     listing.problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
-                ckpt = Checkpoint(
-                    id=repo_id,
-                    source=source,
-                    path=snap.path,
-                    revision=snap.name,
-                    repo_path=repo_dir,
-                    files=listing.files,
-                    problems=listing.problems,
-                    size_bytes=listing.size_bytes,
-                    last_modified=listing.latest_mtime,
-                )
+                ckpt = listing.checkpoint(id=repo_id, source=source, path=snap.path, revision=snap.name, repo_path=repo_dir)
                 describe_checkpoint(ckpt, self.check_model_type)
                 subfolders = tuple(listing.subfolders)
                 sub_mtimes = tuple(map(_mtime_ns, subfolders)) if subfolders else ()
@@ -672,15 +668,7 @@ class Scanner:
         ckpt = self._reuse(folder, fingerprint, stats, new_cache)
         if ckpt is not None:
             return ckpt
-        ckpt = Checkpoint(
-            id=display_text(os.path.basename(os.path.normpath(folder)) or folder),
-            source=SOURCE_FOLDER,
-            path=folder,
-            files=listing.files,
-            problems=listing.problems,
-            size_bytes=listing.size_bytes,
-            last_modified=listing.latest_mtime,
-        )
+        ckpt = listing.checkpoint(id=display_text(os.path.basename(os.path.normpath(folder)) or folder), source=SOURCE_FOLDER, path=folder)
         describe_checkpoint(ckpt, self.check_model_type)
         self._remember(new_cache, folder, fingerprint, ckpt, (folder_stat.st_mtime_ns, *(stamp[2] for stamp in listing.file_stamps)))
         return ckpt

@@ -16,31 +16,27 @@ def _home_override() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def config_dir() -> Path:
+def _app_dir(kind: str) -> Path:
+    """``kind`` is config, data or cache: under MODEL_EXPLORER_HOME if set, else where platformdirs says."""
     override = _home_override()
     if override is not None:
-        return override / "config"
+        return override / kind
     import platformdirs
 
-    return Path(platformdirs.user_config_dir(APP_DIR_NAME, appauthor=False))
+    locate = getattr(platformdirs, f"user_{kind}_dir")
+    return Path(locate(APP_DIR_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    return _app_dir("config")
 
 
 def data_dir() -> Path:
-    override = _home_override()
-    if override is not None:
-        return override / "data"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_DIR_NAME, appauthor=False))
+    return _app_dir("data")
 
 
 def cache_dir() -> Path:
-    override = _home_override()
-    if override is not None:
-        return override / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_DIR_NAME, appauthor=False))
+    return _app_dir("cache")
 
 
 def samples_dir() -> Path:
