@@ -440,8 +440,6 @@ class ModelSession:
         return loaded.describe() if loaded is not None else "No model loaded"
 
     def _acquire(self, cancel: CancelToken) -> Job[None]:
-        if self._lock.acquire(blocking=False):  # the usual case: nothing else runs
-            return
         waited = False
         while not self._lock.acquire(timeout=0.05):
             cancel.raise_if_cancelled()
@@ -473,7 +471,8 @@ class ModelSession:
         resolved = task.resolve(values)  # bad input fails before any loading
         if request.auto_class != task.auto_class:
             request = dataclasses.replace(request, auto_class=task.auto_class)
-        yield from self._acquire(cancel)
+        if not self._lock.acquire(blocking=False):  # usually free: no waiting job to create
+            yield from self._acquire(cancel)
         try:
             loaded = self._loaded
             if loaded is None or loaded.request != request:

@@ -65,7 +65,7 @@ def parse_ids(text: str, vocabulary: int) -> list[int] | None:
 @register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     tokenizer = loaded.tokenizer
-    ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer))
+    ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer)) if values["ids_to_decode"].strip() else None
     yield Progress(0, 1, "Tokenizing")
     if values["batch"]:
         result = _batch(loaded, values)
@@ -97,29 +97,21 @@ def _single(tokenizer, values: dict) -> dict:
         encoding = tokenizer(text, pair, add_special_tokens=values["add_special_tokens"], return_special_tokens_mask=True)
         ids = list(encoding["input_ids"])
         tokens = tokenizer.convert_ids_to_tokens(ids)
-        offsets = [None] * len(ids)
+        offsets = [(None, None)] * len(ids)
         special = encoding.get("special_tokens_mask") or [0] * len(ids)
         sequences = [None] * len(ids)
         mask = list(encoding.get("attention_mask") or [1] * len(ids))
     rows = [
-        {
-            "index": index,
-            "id": token_id,
-            "token": token,
-            "start": offset[0] if offset else None,
-            "end": offset[1] if offset else None,
-            "sequence": sequence,
-            "special": bool(is_special),
-        }
-        for index, (token_id, token, offset, is_special, sequence) in enumerate(zip(ids, tokens, offsets, special, sequences))
+        {"index": index, "id": token_id, "token": token, "start": start, "end": end, "sequence": sequence, "special": is_special == 1}
+        for index, (token_id, token, (start, end), is_special, sequence) in enumerate(zip(ids, tokens, offsets, special, sequences))
     ]
     return {
         "task": SPEC.id,
         "result_type": SPEC.result_type,
         "text": text,
         "text_pair": pair,
-        "input_ids": list(ids),
-        "attention_mask": list(mask),
+        "input_ids": ids,  # fresh lists from the encoding: no copy needed
+        "attention_mask": mask,
         "tokens": rows,
         "batch": None,
         "counts": {

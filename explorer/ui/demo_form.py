@@ -87,7 +87,7 @@ class TaskForm(QWidget):
             editor.setPlainText(str(field.default or ""))
             editor.setPlaceholderText(field.placeholder or ("One per line" if field.kind == KIND_LINES else ""))
             editor.setMinimumHeight(60)
-            editor.setMaximumHeight(140 if field.kind == KIND_MULTILINE else 110)
+            editor.setMaximumHeight(110)
             editor.textChanged.connect(self.changed)
         elif field.kind in (KIND_TEXT, KIND_CSV):
             editor = QLineEdit(str(field.default or ""))

@@ -455,10 +455,10 @@ class FeaturesView(ResultView):
         import pyqtgraph as pg
 
         sentences = result["sentences"]
-        layer = "last layer" if result.get("layer") is None else f"layer {result['layer']} of {result.get('layers')}"
+        layer = "the last layer" if result.get("layer") is None else f"layer {result['layer']} (of {result.get('layers')})"
         if result.get("layer") == 0:
-            layer = "layer 0 (embedding output)"
-        pooled = "pooler output" if result["pooling"] == "pooler" else f"{result['pooling']} pooling of the {layer}"
+            layer = "layer 0 (the embedding output)"
+        pooled = "the pooler output" if result["pooling"] == "pooler" else f"{result['pooling']} pooling of {layer}"
         lines = [
             f"last_hidden_state shape: <b>{list(result['last_hidden_state_shape'])}</b> · vector size <b>{result['vector_size']}</b> · {pooled}"
         ]
@@ -564,29 +564,32 @@ class TokensView(ResultView):
         )
         head.setWordWrap(True)
         self.layout_.addWidget(head)
-        self.table = QTableWidget(2 * rows, columns)
+        # Three rows per text: the tokens (to read the ids), input_ids and attention_mask as the model gets them.
+        self.table = QTableWidget(3 * rows, columns)
         self.table.setObjectName("batch_table")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setHorizontalHeaderLabels([str(i) for i in range(columns)])
         labels = []
-        grey = QColor("#9a9a9a")
+        grey, pad_background = QColor("#9a9a9a"), QColor("#f0f0f0")
         for r, (ids, mask, tokens) in enumerate(zip(result["input_ids"], result["attention_mask"], batch["tokens"])):
-            labels += [f"text {r + 1} input_ids", f"text {r + 1} attention_mask"]
+            labels += [f"text {r + 1} tokens", "input_ids", "attention_mask"]
             for c, (token_id, on, token) in enumerate(zip(ids, mask, tokens)):
-                ids_item = QTableWidgetItem(str(token_id))
-                ids_item.setToolTip(token)
-                mask_item = QTableWidgetItem(str(on))
-                for item in (ids_item, mask_item):
+                cells = (QTableWidgetItem(token), QTableWidgetItem(str(token_id)), QTableWidgetItem(str(on)))
+                for row_offset, item in enumerate(cells):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                     if not on:
                         item.setForeground(grey)
-                        item.setBackground(QColor("#f0f0f0"))
-                self.table.setItem(2 * r, c, ids_item)
-                self.table.setItem(2 * r + 1, c, mask_item)
+                        item.setBackground(pad_background)
+                    self.table.setItem(3 * r + row_offset, c, item)
+                bold = cells[0].font()
+                bold.setBold(True)
+                cells[0].setFont(bold)
         self.table.setVerticalHeaderLabels(labels)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.layout_.addWidget(self.table, 2)
+        # As tall as its rows (plus header and scroll bar), so the texts below stay close.
+        self.table.setMaximumHeight(30 + 22 * 3 * rows + 22)
+        self.layout_.addWidget(self.table, 1)
         texts = make_table(
             ["#", "Text", "Tokens", "Truncated"],
             [[i + 1, text, length, "yes" if cut else ""] for i, (text, length, cut) in enumerate(zip(batch["texts"], batch["lengths"], batch["truncated"]))],
@@ -595,15 +598,12 @@ class TokensView(ResultView):
         texts.setObjectName("batch_texts")
         texts.setMaximumHeight(36 + 26 * min(rows, 6))
         self.layout_.addWidget(texts)
-        tokens = QLabel("<br>".join(f"{i + 1}: <code>{html.escape(' '.join(row))}</code>" for i, row in enumerate(batch["tokens"])))
-        tokens.setWordWrap(True)
-        tokens.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.layout_.addWidget(tokens)
         if result.get("decoded_ids"):
             given = result["decoded_ids"]
             back = QLabel(f"Ids {given['ids']} → <code>{html.escape(given['text'])}</code>")
             back.setObjectName("decoded_ids")
             self.layout_.addWidget(back)
+        self.layout_.addStretch(1)
 
 
 VIEWS: dict[str, type[ResultView]] = {

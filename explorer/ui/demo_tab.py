@@ -213,6 +213,8 @@ class DemoTab(QWidget):
         self.form_area = QScrollArea()
         self.form_area.setWidgetResizable(True)
         self.form_area.setFrameShape(QFrame.Shape.NoFrame)
+        # The form follows the pane's width; only a long form scrolls, and only vertically.
+        self.form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_layout.addWidget(self.form_area, 1)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run")

@@ -345,7 +345,7 @@ def test_load_options_are_cleared_for_another_checkpoint(make_tab, sample):
         ),
         (
             "tiny-bert-mlm", "tokenize", {"text": "hello world\nhello", "batch": True},
-            lambda v, r: v.table.rowCount() == 4 and v.table.columnCount() == 4 and v.table.item(3, 3).text() == "0",
+            lambda v, r: v.table.rowCount() == 6 and v.table.columnCount() == 4 and v.table.item(5, 3).text() == "0" and v.table.item(3, 3).text() == "[PAD]",
         ),
         (
             "tiny-gpt2-lm", "text-generation", {"max_length": 12, "use_chat_template": False, "do_sample": False},
