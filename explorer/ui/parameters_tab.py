@@ -385,7 +385,11 @@ class ParametersTab(QWidget):
     def _tree_selected(self, current, _previous=None) -> None:
         item = self.tree_model.item(current)
         if isinstance(item, ParamInfo):
-            stored = stored_name_for(item.path, self._stored_names())
+            names = self._stored_names()
+            stored = stored_name_for(item.path, names)
+            if stored is None and item.tied_to:
+                # A tied parameter is the same tensor as its target: show that one's values.
+                stored = stored_name_for(item.tied_to, names)
             if stored is None:
                 reason = "is tied to " + item.tied_to if item.tied_to else "is not stored under this name (built by a conversion at load time, or missing)"
                 self.stats.clear(f"<b>{html.escape(item.path)}</b> {html.escape(reason)}.")

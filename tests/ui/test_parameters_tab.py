@@ -198,3 +198,17 @@ def test_head_that_does_not_fit_keeps_the_chooser(tab, base_bert, qtbot):
     assert any("does not support" in p for p in tab.result().problems)
     assert tab.head_combo.isEnabled() and tab.head_combo.findData("AutoModel") >= 0
     assert tab.tensor_model.rowCount() > 0
+
+
+def test_a_tied_parameter_shows_the_values_it_shares(tab, sample, qtbot):
+    tab.show()
+    tab.set_checkpoint(_checkpoint(sample("tiny-gpt2-lm")))
+    _wait_loaded(qtbot, tab)
+    model = tab.tree_model
+    root = model.index(0, 0)
+    lm_head = next(model.index(r, 0, root) for r in range(model.rowCount(root)) if model.index(r, 0, root).data() == "lm_head")
+    weight = model.index(0, 0, lm_head)
+    assert model.item(weight).tied_to == "transformer.wte.weight"
+    tab.tree.setCurrentIndex(weight)
+    qtbot.waitUntil(lambda: tab.stats._values["mean"].text() != "–", timeout=10000)
+    assert "transformer.wte.weight" in tab.stats.title.text()
