@@ -290,6 +290,11 @@ class ParametersTab(QWidget):
             self._fill_heads(result.heads, result.head)
         if result.match is None:
             self.match_view.setHtml(match_summary_html(None, result.head, result.problems))
+        if not result.disk.tensors:
+            if result.skeleton is not None:
+                self.memory.request()
+            else:
+                self.memory.show_message("No weights could be read and the model could not be built: nothing to plan for.")
         self.summary.setText(self._summary_html(result))
         if self.search.text().strip():
             self._apply_search()
@@ -463,12 +468,17 @@ class ParametersTab(QWidget):
     # --- memory -------------------------------------------------------------------------------------
 
     def _plan_memory(self, context: int, batch: int) -> None:
-        disk, result = self._disk, self._result
-        if disk is None or not disk.tensors:
+        disk, result, skeleton = self._disk, self._result, self._skeleton
+        if disk is not None and disk.tensors:
+            params, stored = disk.total_params, disk.total_bytes
+        elif skeleton is not None:
+            # No weights on disk (a config-only folder): plan from the model structure, which is
+            # what the weights will be once downloaded.
+            params, stored = skeleton.total_params, None
+        else:
             return
         known_config = result.config_json if result is not None else None
         checkpoint = self._checkpoint
-        params, stored = disk.total_params, disk.total_bytes
 
         def job(cancel):
             from explorer.core.memory_plan import plan_every_precision

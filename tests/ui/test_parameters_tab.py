@@ -212,3 +212,16 @@ def test_a_tied_parameter_shows_the_values_it_shares(tab, sample, qtbot):
     tab.tree.setCurrentIndex(weight)
     qtbot.waitUntil(lambda: tab.stats._values["mean"].text() != "–", timeout=10000)
     assert "transformer.wte.weight" in tab.stats.title.text()
+
+
+def test_config_only_checkpoint_plans_memory_from_the_structure(tab, tmp_path, qtbot):
+    from transformers import GPT2Config
+
+    folder = tmp_path / "config-only"
+    GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=100, architectures=["GPT2LMHeadModel"]).save_pretrained(folder)
+    tab.show()
+    tab.set_checkpoint(_checkpoint(folder))
+    _wait_loaded(qtbot, tab)
+    assert tab.result().skeleton is not None and not tab.result().disk.tensors
+    qtbot.waitUntil(lambda: "KV cache" in tab.memory.result.toPlainText() and "int4" in tab.memory.result.toPlainText(), timeout=10000)
+    assert "as stored" not in tab.memory.result.toPlainText()
