@@ -81,6 +81,7 @@ def cmd_scan(args) -> int:
     if args.json:
         json.dump([c.to_json() for c in checkpoints], sys.stdout, indent=2)
         sys.stdout.write("\n")
+        _print_scan_notes(stats)
         return 0
     rows = [("ID", "SOURCE", "REVISION", "MODEL TYPE", "PARAMS", "SIZE", "PROBLEMS")]
     for c in checkpoints:
@@ -102,7 +103,16 @@ def cmd_scan(args) -> int:
     for c in checkpoints:
         for problem in c.problems:
             print(f"  {display_text(c.id)}: {display_text(problem)}", file=sys.stderr)
+    _print_scan_notes(stats)
     return 0
+
+
+def _print_scan_notes(stats) -> None:
+    """Places that could not be scanned, on stderr (stdout stays a table or valid JSON)."""
+    for path in stats.missing_locations:
+        print(f"model-explorer: {display_text(path)} is not a folder (does it exist?); nothing scanned there", file=sys.stderr)
+    for problem in stats.problems:
+        print(f"model-explorer: {display_text(problem)}", file=sys.stderr)
 
 
 def cmd_inspect(args) -> int:

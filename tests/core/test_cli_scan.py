@@ -32,3 +32,11 @@ def test_scan_table_is_readable(samples_root, capsys):
 def test_only_the_given_places_are_scanned(tmp_path, capsys):
     assert cli.main(["scan", "--folder", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_place_that_is_not_a_folder_is_said_on_stderr(tmp_path, capsys):
+    absent = tmp_path / "absent"
+    assert cli.main(["scan", "--folder", str(absent), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert f"{absent} is not a folder" in captured.err
