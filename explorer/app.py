@@ -170,7 +170,8 @@ def take_screenshot(app, window, path: str, select: str | None, tab: str) -> int
     loop.exec()
     if select and not window.browser.select_match(select):
         print(f"model-explorer: no checkpoint matches {select!r}", file=sys.stderr)
-        return 2
+        window.close()
+        return _exit_after_jobs(2)
     for index in range(window.tabs.count()):
         if window.tabs.tabText(index).lower() == tab.lower():
             window.tabs.setCurrentIndex(index)

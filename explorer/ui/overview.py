@@ -69,9 +69,9 @@ class OverviewPane(QWidget):
         self.badges = QLabel()
         self.badges.setObjectName("overviewBadges")
         self.badges.setTextFormat(Qt.TextFormat.RichText)
-        copy_button = QPushButton("Copy path")
+        self.copy_button = copy_button = QPushButton("Copy path")
         copy_button.clicked.connect(self.copy_path_requested)
-        open_button = QPushButton("Open folder")
+        self.open_button = open_button = QPushButton("Open folder")
         open_button.clicked.connect(self.open_folder_requested)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -151,6 +151,8 @@ class OverviewPane(QWidget):
     def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
         self._checkpoint = ckpt
         self._stop_card_runner()
+        for button in (self.copy_button, self.open_button):
+            button.setEnabled(ckpt is not None)
         if ckpt is None:
             self.title.setText("Select a checkpoint")
             self.badges.clear()

@@ -235,3 +235,11 @@ def test_legacy_cache_checkpoint_reaches_the_tabs_through_a_named_view(sample, t
     parameters = next(window.tabs.widget(i) for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Parameters")
     qtbot.waitUntil(lambda: not window.is_busy() and parameters._checkpoint is not None, timeout=10_000)
     assert parameters._checkpoint.path.startswith(str(cache_dir()))
+
+
+def test_path_buttons_need_a_selection(make_window, samples_root):
+    window = make_window(folders=[samples_root])
+    window.overview.set_checkpoint(None)
+    assert not window.overview.copy_button.isEnabled() and not window.overview.open_button.isEnabled()
+    assert window.browser.select_match("tiny-t5")
+    assert window.overview.copy_button.isEnabled() and window.overview.open_button.isEnabled()
