@@ -42,6 +42,19 @@ def _migrate(data: dict) -> dict:
     return data
 
 
+def _check_types(settings: Settings) -> None:
+    """A hand-edited file with a wrong type would fail later, far from its cause (a scan, the window's geometry)."""
+    if not isinstance(settings.folders, list) or not all(isinstance(f, str) for f in settings.folders):
+        raise ValueError("folders must be a list of paths")
+    for name in ("window_geometry", "window_state", "last_selection"):
+        if not isinstance(getattr(settings, name), (str, type(None))):
+            raise ValueError(f"{name} must be text")
+    if not isinstance(settings.splitter_sizes, list) or not all(type(n) is int and n >= 0 for n in settings.splitter_sizes):
+        raise ValueError("splitter_sizes must be a list of whole numbers")
+    if type(settings.folder_depth) is not int or not 0 <= settings.folder_depth <= 32:
+        raise ValueError("folder_depth must be a whole number from 0 to 32")
+
+
 def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or settings_file()
     if not path.exists():
@@ -54,10 +67,9 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         known = {f.name for f in fields(Settings)}
         values = {k: v for k, v in (data.get("settings") or {}).items() if k in known}
         settings = Settings(**values)
-        if not isinstance(settings.folders, list) or not all(isinstance(f, str) for f in settings.folders):
-            raise ValueError("folders must be a list of paths")
+        _check_types(settings)
         return LoadedSettings(settings)
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
         aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             os.replace(path, aside)

@@ -28,9 +28,24 @@ def test_unknown_keys_are_ignored(tmp_path):
 
 
 def test_wrong_types_and_newer_schema_are_set_aside(tmp_path):
-    for payload in ({"version": 1, "settings": {"folders": "not-a-list"}}, {"version": 99, "settings": {}}, [1, 2]):
+    payloads = (
+        {"version": 1, "settings": {"folders": "not-a-list"}},
+        {"version": 99, "settings": {}},
+        [1, 2],
+        {"version": 1, "settings": {"folder_depth": "deep"}},
+        {"version": 1, "settings": {"splitter_sizes": ["a"]}},
+        {"version": 1, "settings": {"window_geometry": 5}},
+    )
+    for payload in payloads:
         path = tmp_path / "settings.json"
         path.write_text(json.dumps(payload))
         loaded = load_settings(path)
         assert loaded.notice and loaded.settings == Settings()
         assert not path.exists()
+
+
+def test_json_nested_too_deeply_is_set_aside(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    loaded = load_settings(path)
+    assert loaded.notice and loaded.settings == Settings()
