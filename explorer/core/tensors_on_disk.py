@@ -269,6 +269,29 @@ def weight_files(source: Checkpoint | str | os.PathLike) -> dict[str, str]:
     return mapping
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".bin", ".bin.index.json")
+
+
+def unreadable_weight_files(source: Checkpoint | str | os.PathLike) -> list[str]:
+    """Weight-file names present but not readable as files (broken links, loops, FIFOs): said, not skipped silently."""
+    if isinstance(source, Checkpoint):
+        names = [f.name for f in source.files if f.size is None and "/" not in f.name]
+    else:
+        names = []
+        try:
+            with os.scandir(os.fspath(source)) as entries:
+                for entry in entries:
+                    try:
+                        regular = entry.is_file()
+                    except OSError:
+                        regular = False
+                    if not regular and not entry.is_dir(follow_symlinks=False):
+                        names.append(entry.name)
+        except OSError:
+            return []
+    return sorted(n for n in names if n.endswith(_WEIGHT_SUFFIXES) and _is_weight_candidate(n))
+
+
 def _is_weight_candidate(name: str) -> bool:
     return not name.startswith(("adapter_model", "training_args", "optimizer", "scheduler", "rng_state"))
 
@@ -352,6 +375,8 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
     cancel = cancel or CancelToken()
     files = weight_files(source)
     result = DiskTensors()
+    for name in unreadable_weight_files(source):
+        result.problems.append(f"{name}: not readable (a broken link, a link loop, or not a regular file)")
     fmt, shards, weight_map, total, indexes = _plan(files, result.problems)
     result.format = fmt
     result.index_total_size = total

@@ -217,3 +217,13 @@ def test_index_naming_shards_that_are_not_file_names(tmp_path):
     disk = read_disk_tensors(tmp_path)
     assert disk.tensors == []
     assert disk.problems == ["model.safetensors.index.json: unreadable index (weight_map names a shard that is not a file name)"]
+
+
+def test_broken_weight_links_are_named(tmp_path):
+    os.symlink(tmp_path / "gone", tmp_path / "model.safetensors")
+    os.symlink("loop-b.bin", tmp_path / "pytorch_model.bin")
+    os.symlink("pytorch_model.bin", tmp_path / "loop-b.bin")
+    disk = read_disk_tensors(tmp_path)
+    assert disk.tensors == []
+    assert [p.split(":")[0] for p in disk.problems] == ["loop-b.bin", "model.safetensors", "pytorch_model.bin"]
+    assert all("not readable" in p for p in disk.problems)
