@@ -300,7 +300,7 @@ def main() -> int:
         print("\nSteady-state task run vs hand-written tokenizer + forward (goal <= 1.10x)")
         print(f"{'task':28} {'demo ms':>9} {'hand ms':>9} {'ratio':>7}")
         for task_id, ours, theirs in bench_tasks(folders):
-            print(f"{task_id:28} {ours * 1000:9.2f} {theirs * 1000:9.2f} {ours / theirs:7.2f}x")
+            print(f"{task_id:28} {ours * 1000:9.3f} {theirs * 1000:9.3f} {ours / theirs:7.2f}x")
         greedy_ours, greedy_theirs, sample_ours, sample_theirs = bench_generation(folders)
         print("\nGeneration tokens/s, up to 300 new tokens, GPT-2 4x256 (goal >= 0.95x of model.generate)")
         print(f"greedy:   demo {greedy_ours:7.1f} tok/s   generate {greedy_theirs:7.1f} tok/s   ratio {greedy_ours / greedy_theirs:5.2f}x")

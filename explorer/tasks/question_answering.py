@@ -47,9 +47,12 @@ def best_spans(start_probs, end_probs, allowed, top_n: int, max_answer_length: i
     """(start, end, score) of the best spans in one window; tensors are 1-D over its tokens."""
     import torch
 
+    if not bool(allowed.any()):
+        return []
+    # Outside the context the probabilities are exactly 0 (logit -10000 underflows in softmax), so
+    # spans touching the question or padding score 0 without a mask of their own.
     outer = start_probs[:, None] * end_probs[None, :]
     candidates = torch.tril(torch.triu(outer), max_answer_length - 1)
-    candidates = candidates * allowed[:, None] * allowed[None, :]
     flat = candidates.flatten()
     k = min(top_n, int((flat > 0).sum()))
     if k == 0:
@@ -68,7 +71,8 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         raise TaskError("Answer offsets need a fast tokenizer (tokenizer.json); this checkpoint has only a slow one")
     question, context = values["question"].strip(), values["context"]
     limit = max_input_length(loaded)
-    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    # It encodes a dummy pair each time it is asked: once per loaded model is enough.
+    specials = loaded.remember("special_tokens_in_pair", lambda: tokenizer.num_special_tokens_to_add(pair=True))
     notices = []
     stride = values["stride"]
     stride_lowered = False
@@ -112,10 +116,11 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     for window in range(count):
         cancel.raise_if_cancelled()
         sequence_ids = windows.sequence_ids(window)
-        allowed = torch.tensor([1.0 if s == context_index else 0.0 for s in sequence_ids])
+        outside = torch.tensor([s != context_index for s in sequence_ids])
+        allowed = (~outside).float()
         # Same masking as the old pipeline: non-context tokens get a very low logit before softmax.
-        start = torch.where(allowed > 0, start_logits[window], torch.tensor(-10000.0)).softmax(-1)
-        end = torch.where(allowed > 0, end_logits[window], torch.tensor(-10000.0)).softmax(-1)
+        start = start_logits[window].masked_fill(outside, -10000.0).softmax(-1)
+        end = end_logits[window].masked_fill(outside, -10000.0).softmax(-1)
         for first, last, score in best_spans(start, end, allowed, values["top_n"], values["max_answer_length"]):
             char_start, char_end = offsets[window][first][0], offsets[window][last][1]
             answers.append(

@@ -112,6 +112,14 @@ class LoadedModel:
     notices: list[str] = field(default_factory=list)
     load_seconds: float = 0.0
     model_class: str = ""
+    # Facts about the tokenizer or model that cost a call to find and never change while loaded.
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def remember(self, key: str, compute: Any) -> Any:
+        """``compute()`` once per loaded model (e.g. num_special_tokens_to_add, which encodes a dummy input)."""
+        if key not in self.derived:
+            self.derived[key] = compute()
+        return self.derived[key]
 
     def describe(self) -> str:
         from explorer.core.formatting import human_bytes
