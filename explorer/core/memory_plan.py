@@ -94,16 +94,26 @@ def is_decoder(config: dict) -> bool:
 
 
 def kv_cache_bytes(config: dict, context_length: int, batch_size: int, bytes_per_value: float) -> int | None:
-    """Keys and values for every decoder layer: 2 x layers x kv_heads x head_dim x tokens x batch."""
+    """Keys and values for every decoder layer: 2 x layers x kv_heads x head_dim x tokens x batch.
+
+    Sliding-window layers (Mistral, Gemma) are counted at full length: an upper bound.
+    """
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     layers = _first(text, "num_decoder_layers", "decoder_layers", "num_hidden_layers", "n_layer", "num_layers")
     heads = _first(text, "num_attention_heads", "n_head", "num_heads", "decoder_attention_heads")
     kv_heads = _first(text, "num_key_value_heads", "multi_query_group_num") or heads
     hidden = _first(text, "hidden_size", "n_embd", "d_model")
     head_dim = _first(text, "head_dim", "d_kv") or (hidden // heads if hidden and heads else None)
-    if not (layers and kv_heads and head_dim):
+    latent, rope = _first(text, "kv_lora_rank"), _first(text, "qk_rope_head_dim")
+    if layers and latent and rope:
+        # Multi-head latent attention (DeepSeek V2/V3): the installed transformers caches the
+        # compressed latent and the shared rotary key, one "head" per layer, and expands them per step.
+        per_token = layers * (latent + rope)
+    elif layers and kv_heads and head_dim:
+        per_token = 2 * layers * kv_heads * head_dim
+    else:
         return None
-    return int(2 * layers * kv_heads * head_dim * context_length * batch_size * bytes_per_value)
+    return int(per_token * context_length * batch_size * bytes_per_value)
 
 
 @dataclass(slots=True)

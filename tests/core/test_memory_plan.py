@@ -68,3 +68,13 @@ def test_stack_imports_serialised_across_threads():
         thread.join()
     assert results == [sys.modules["transformers"]] * 3
     assert import_torch() is sys.modules["torch"]
+
+
+def test_kv_cache_of_latent_attention_is_the_compressed_latent():
+    # DeepSeek-V3's published sizes; transformers caches kv_lora_rank + qk_rope_head_dim values per layer and token.
+    config = {
+        "architectures": ["DeepseekV3ForCausalLM"], "num_hidden_layers": 61, "num_attention_heads": 128,
+        "num_key_value_heads": 128, "hidden_size": 7168, "kv_lora_rank": 512, "qk_nope_head_dim": 128,
+        "qk_rope_head_dim": 64, "v_head_dim": 128,
+    }
+    assert kv_cache_bytes(config, 1, 1, 2) == 61 * (512 + 64) * 2
