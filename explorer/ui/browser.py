@@ -96,7 +96,7 @@ class CheckpointModel(QStandardItemModel):
         name_item = _item(name)
         name_item.setData(ckpt.key, CHECKPOINT_ROLE)
         if ckpt.problems:
-            name_item.setToolTip("Problems:\n" + "\n".join(f"• {p}" for p in ckpt.problems))
+            name_item.setToolTip("Problems:\n" + "\n".join(f"• {display_text(p)}" for p in ckpt.problems))
             name_item.setForeground(Qt.GlobalColor.darkRed)
         row = [
             name_item,
