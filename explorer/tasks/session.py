@@ -483,7 +483,7 @@ class ModelSession:
             yield from self._acquire(cancel)
         try:
             loaded = self._loaded
-            if loaded is None or loaded.request != request:
+            if loaded is None or (loaded.request is not request and loaded.request != request):
                 loaded = yield from self._ensure_loaded(request, cancel)
             started = time.perf_counter()
             try:

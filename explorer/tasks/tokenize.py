@@ -78,7 +78,9 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         else {"ids": ids_to_decode, "text": tokenizer.decode(ids_to_decode), "tokens": tokenizer.convert_ids_to_tokens(ids_to_decode)}
     )
     result["model_max_length"] = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
-    result["special_tokens"] = {name: str(value) for name, value in tokenizer.special_tokens_map.items()}
+    result["special_tokens"] = dict(
+        loaded.remember("special_tokens", lambda: {name: str(value) for name, value in tokenizer.special_tokens_map.items()})
+    )
     result["tokenizer_class"] = type(tokenizer).__name__
     return result
 
