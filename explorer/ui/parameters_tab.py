@@ -47,6 +47,7 @@ class ParametersTab(QWidget):
         self._disk: DiskTensors | None = None
         self._skeleton: Skeleton | None = None
         self._match: HeadMatch | None = None
+        self._stored_cache: tuple[DiskTensors, set[str]] | None = None
         self._filling_heads = False
         self._build_ui()
 
@@ -416,7 +417,7 @@ class ParametersTab(QWidget):
     def _stored_names(self) -> set[str]:
         if self._disk is None:
             return set()
-        names = getattr(self, "_stored_cache", None)
+        names = self._stored_cache
         if names is None or names[0] is not self._disk:
             names = (self._disk, {t.name for t in self._disk.tensors})
             self._stored_cache = names
