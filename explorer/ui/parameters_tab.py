@@ -297,6 +297,9 @@ class ParametersTab(QWidget):
             else:
                 self.memory.show_message("No weights could be read and the model could not be built: nothing to plan for.")
         self.summary.setText(self._summary_html(result))
+        if result.skeleton is None and result.disk.tensors and self.left_tabs.currentWidget() is self.tree:
+            # An empty module tree says nothing; what could be read is the list of stored tensors.
+            self.left_tabs.setCurrentWidget(self.tensor_table.parentWidget())
         if self.search.text().strip():
             self._apply_search()
 
