@@ -36,8 +36,10 @@ class MemoryPanel(QWidget):
         self.context.setToolTip("Tokens kept in the KV cache (prompt plus generated text)")
         self.batch = QSpinBox()
         self.batch.setRange(1, 4096)
+        # One width for both, so the two inputs line up.
+        width = max(160, self.context.sizeHint().width(), self.batch.sizeHint().width())
         for field_widget in (self.context, self.batch):
-            field_widget.setMinimumWidth(160)
+            field_widget.setMinimumWidth(width)
         form.addRow("Context length", self.context)
         form.addRow("Batch size", self.batch)
         layout.addLayout(form)
