@@ -45,6 +45,7 @@ class ModuleTreeModel(QAbstractItemModel):
         self._row_of: dict[int, int] = {}
         self._status: dict[str, str] = {}
         self._visible: set[int] | None = None  # ids of items kept by the search, None = everything
+        self._owner_of: dict[int, ModuleNode] | None = None  # id(parameter) -> its module, built on first need
         self._total = 1
 
     # --- public -------------------------------------------------------------------------------------
@@ -52,6 +53,7 @@ class ModuleTreeModel(QAbstractItemModel):
     def set_skeleton(self, skeleton: Skeleton | None) -> None:
         self.beginResetModel()
         self._skeleton = skeleton
+        self._owner_of = None
         self._total = max(1, skeleton.total_params) if skeleton else 1
         self._status = {}
         self._visible = None
@@ -155,10 +157,10 @@ class ModuleTreeModel(QAbstractItemModel):
             return parent
         if isinstance(item, ModuleNode):
             return item.parent
-        for node in self._skeleton.root.walk():
-            if any(p is item for p in node.params):
-                return node
-        return None
+        if self._owner_of is None:
+            # One walk, not one per lookup: search results in a model with tens of thousands of modules.
+            self._owner_of = {id(param): node for node in self._skeleton.root.walk() for param in node.params}
+        return self._owner_of.get(id(item))
 
     def _item(self, index: QModelIndex):
         return index.internalPointer()
