@@ -47,6 +47,14 @@ def loadable_checkpoint(ckpt: Checkpoint) -> Checkpoint:
             os.symlink(entry.path, link)
         except OSError:
             continue
+    # A file the cache no longer holds must not linger in the view, where a loader would find it.
+    current = {f.name.split("/", 1)[0] for f in ckpt.files if f.size is not None}
+    for stale in os.listdir(view):
+        if stale not in current and os.path.islink(view / stale):
+            try:
+                os.unlink(view / stale)
+            except OSError:
+                continue
     files = [dataclasses.replace(f, path=str(view / f.name)) for f in ckpt.files]
     return dataclasses.replace(ckpt, path=str(view), files=files)
 

@@ -40,3 +40,17 @@ def test_ordinary_folders_are_used_as_they_are(sample):
     [ckpt], _ = scan_all([ScanLocation("folder", str(sample("tiny-t5")))])
     assert not needs_named_view(ckpt)
     assert loadable_checkpoint(ckpt) is ckpt
+
+
+def test_named_view_drops_links_to_files_the_cache_no_longer_holds(sample, tmp_path):
+    cache = tmp_path / "torch-transformers"
+    make_flat_legacy_cache(cache, sample("tiny-bert-mlm"), "bert-base-uncased")
+    [ckpt], _ = scan_all([ScanLocation("legacy-cache", str(cache))])
+    view = loadable_checkpoint(ckpt)
+    assert "README.md" in os.listdir(view.path)
+    url = "https://huggingface.co/bert-base-uncased/resolve/main/README.md"
+    hashed = hashlib.sha256(url.encode()).hexdigest() + "." + hashlib.sha256(b"etag").hexdigest()
+    os.unlink(cache / hashed)
+    os.unlink(cache / (hashed + ".json"))
+    [ckpt], _ = scan_all([ScanLocation("legacy-cache", str(cache))])
+    assert "README.md" not in os.listdir(loadable_checkpoint(ckpt).path)
