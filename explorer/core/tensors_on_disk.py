@@ -168,13 +168,13 @@ def read_pytorch_bin(path: str | os.PathLike, file_label: str | None = None) -> 
             root = RestrictedUnpickler(io.BytesIO(data)).load()
         else:
             root = _read_legacy_torch_file(path)
+        infos = _stubs_to_infos(_flatten_state_dict(root), label)
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"{label}: {exc}") from None
-    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, IndexError, TypeError, AttributeError, KeyError) as exc:
-        raise ValueError(f"{label}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
     except OSError as exc:
         raise ValueError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    infos = _stubs_to_infos(_flatten_state_dict(root), label)
+    except Exception as exc:  # untrusted bytes: any parser failure (nesting, overflow, bad opcodes) is "unreadable"
+        raise ValueError(f"{label}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
     if not infos:
         raise ValueError(f"{label}: holds no tensors")
     return infos

@@ -227,3 +227,14 @@ def test_broken_weight_links_are_named(tmp_path):
     assert disk.tensors == []
     assert [p.split(":")[0] for p in disk.problems] == ["loop-b.bin", "model.safetensors", "pytorch_model.bin"]
     assert all("not readable" in p for p in disk.problems)
+
+
+def test_hostile_pickles_are_unreadable_not_crashes(tmp_path):
+    nested = b"\x80\x02" + b"}q\x00(X\x01\x00\x00\x00aq\x01" * 5000 + b"N" + b"u" * 5000 + b"."
+    (tmp_path / "nested.bin").write_bytes(nested)
+    (tmp_path / "bad-storage.bin").write_bytes(
+        b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x07\x00\x00\x00storageq\x00tR."
+    )
+    for name in ("nested.bin", "bad-storage.bin"):
+        with pytest.raises(ValueError, match=name):
+            read_pytorch_bin(tmp_path / name)
