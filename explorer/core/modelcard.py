@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_CARD_BYTES = 2 * 1024 * 1024
+# An anchor (&name) after a key, a list dash or a flow bracket; '&' inside plain text does not match.
+_YAML_ANCHOR = re.compile(r"(?:^|[:\-\[{,]\s*)&[^\s,\[\]{}]+", re.MULTILINE)
 SHOWN_FIELDS = ("license", "pipeline_tag", "library_name", "base_model", "language", "datasets", "tags", "metrics")
 
 
@@ -34,6 +37,11 @@ def parse_model_card(text: str) -> ModelCard:
     header = text[3:end].strip("\n")
     rest = text[end + 4 :]
     card.body = rest.split("\n", 1)[1] if "\n" in rest else ""
+    if _YAML_ANCHOR.search(header):
+        # safe_load still expands aliases: a few lines of nested anchors ("billion laughs") take
+        # gigabytes. Model cards do not need them.
+        card.problem = "model card front matter uses YAML anchors, which are not read (they can expand without bound)"
+        return card
     try:
         import yaml
 
