@@ -23,6 +23,10 @@ from explorer.core.torch_import import import_transformers
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 
 
+# Auto classes that map to a head class without naming its task.
+GENERIC_AUTO_CLASSES = frozenset({"AutoModelForPreTraining", "AutoModelWithLMHead", "AutoModelForTextEncoding"})
+
+
 class SkeletonError(Exception):
     """The model could not be built on meta; the message is for the user.
 
@@ -182,7 +186,9 @@ def default_head(config, config_json: dict | None = None) -> str:
                 matches.append(name)
         if matches:
             # The base model maps from several Auto classes (AutoModel, AutoModelForTextEncoding...); AutoModel is the usual one.
-            return "AutoModel" if "AutoModel" in matches else sorted(matches)[0]
+            # A head class maps from its task's Auto class and from generic ones (T5ForConditionalGeneration is also
+            # AutoModelForPreTraining's choice); the task's class is the one people use.
+            return min(matches, key=lambda name: (name != "AutoModel", name in GENERIC_AUTO_CLASSES, name))
         for name, reference in auto_map.items():
             if name.startswith("AutoModel") and str(reference).endswith("." + arch):
                 return name

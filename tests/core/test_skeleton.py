@@ -174,3 +174,9 @@ def test_config_that_is_a_fifo_or_a_folder_never_blocks(tmp_path):
     (folder / "config.json").mkdir(parents=True)
     with pytest.raises(SkeletonError, match="not a regular file"):
         build_skeleton(str(folder))
+
+
+def test_default_head_is_the_task_class_not_a_generic_one(sample):
+    assert build_skeleton(sample("tiny-t5")).head == "AutoModelForSeq2SeqLM"
+    assert build_skeleton(sample("tiny-gpt2-lm")).head == "AutoModelForCausalLM"
+    assert build_skeleton(sample("tiny-bert-mlm")).head == "AutoModelForMaskedLM"
