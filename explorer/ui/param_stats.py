@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -114,13 +115,16 @@ class StatsPanel(QWidget):
         self.norms_note.setText("")
 
     def show_loading(self, name: str) -> None:
-        self.clear(f"Reading <b>{name}</b>…")
+        # Tensor names come from the checkpoint's files: never let them act as markup.
+        self.clear(f"Reading <b>{html.escape(name)}</b>…")
 
     def show_stats(self, stats: TensorStats, repeated: bool) -> None:
         self._name = stats.name
         shape = " × ".join(str(d) for d in stats.shape) or "scalar"
         sample = f" — statistics from a sample of {human_count(stats.sampled)} values" if stats.is_sample else ""
-        self.title.setText(f"<b>{stats.name}</b><br>{shape}, {stats.dtype}, {human_count(stats.numel)} values{sample}")
+        self.title.setText(
+            f"<b>{html.escape(stats.name)}</b><br>{shape}, {html.escape(stats.dtype)}, {human_count(stats.numel)} values{sample}"
+        )
         values = self._values
         values["mean"].setText(_fmt(stats.mean))
         values["std"].setText(_fmt(stats.std))
@@ -162,6 +166,9 @@ class StatsPanel(QWidget):
     def show_norms(self, norms: LayerNorms) -> None:
         self._norm_curve.setData(norms.layers, norms.norms)
         self.norms.setVisible(True)
+        # Layers are whole numbers: about eight integer ticks, never 0.5.
+        step = max(1, math.ceil(len(norms.layers) / 8))
+        self.norms.getAxis("bottom").setTickSpacing(major=step, minor=step)
         # The pattern goes in the note: a long plot title would force the plot wider than the panel.
         self.norms.enableAutoRange()
         note = f"{norms.pattern}: {len(norms.layers)} layers"

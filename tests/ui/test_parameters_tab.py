@@ -226,3 +226,12 @@ def test_config_only_checkpoint_plans_memory_from_the_structure(tab, tmp_path, q
     assert tab.result().skeleton is not None and not tab.result().disk.tensors
     qtbot.waitUntil(lambda: "KV cache" in tab.memory.result.toPlainText() and "int4" in tab.memory.result.toPlainText(), timeout=10000)
     assert "as stored" not in tab.memory.result.toPlainText()
+
+
+def test_tensor_names_are_text_not_markup(qtbot):
+    from explorer.ui.param_stats import StatsPanel
+
+    panel = StatsPanel()
+    qtbot.addWidget(panel)
+    panel.show_loading("<img src='x'>weight")
+    assert "&lt;img" in panel.title.text()
