@@ -31,6 +31,8 @@ from explorer.ui.workers import JobRunner
 
 def _value_label() -> QLabel:
     label = QLabel()
+    # Paths, ids and problems come from the disk; a folder named "<b>…" must show as typed.
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
@@ -60,6 +62,7 @@ class OverviewPane(QWidget):
         self._card_runner: JobRunner | None = None
 
         self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setObjectName("overviewTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         title_font = self.title.font()
@@ -97,6 +100,7 @@ class OverviewPane(QWidget):
             form.addRow(label + ":", self.fields[key])
 
         self.problems = QLabel()
+        self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setObjectName("overviewProblems")
         self.problems.setWordWrap(True)
         self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -243,3 +243,14 @@ def test_path_buttons_need_a_selection(make_window, samples_root):
     assert not window.overview.copy_button.isEnabled() and not window.overview.open_button.isEnabled()
     assert window.browser.select_match("tiny-t5")
     assert window.overview.copy_button.isEnabled() and window.overview.open_button.isEnabled()
+
+
+def test_names_from_disk_show_as_typed(make_window, sample, tmp_path):
+    folder = tmp_path / "<i>bold"
+    shutil.copytree(sample("tiny-bert-qa"), folder)
+    window = make_window(folders=[tmp_path])
+    assert window.browser.select_match("<i>bold")
+    overview = window.overview
+    assert overview.title.text() == "<i>bold"
+    assert overview.title.textFormat() == Qt.TextFormat.PlainText
+    assert overview.fields["path"].textFormat() == Qt.TextFormat.PlainText
