@@ -9,6 +9,9 @@ CLI_COMMANDS = {"scan", "inspect", "run"}
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    from explorer.core.torch_import import keep_custom_code_copies_in_app_cache
+
+    keep_custom_code_copies_in_app_cache()
     if args and args[0] in CLI_COMMANDS:
         from explorer import cli
 

@@ -284,6 +284,9 @@ def load_custom_config(path: str | os.PathLike, store: ConsentStore | None = Non
     """The checkpoint's config through its own configuration class; ConsentRequired without consent."""
     path = os.fspath(path)
     trusted = _require_consent(path, store)
+    from explorer.core.torch_import import import_transformers
+
+    import_transformers()  # first: it points HF_MODULES_CACHE at the app's cache
     from transformers import AutoConfig
 
     return AutoConfig.from_pretrained(path, trust_remote_code=trusted, local_files_only=True)
@@ -299,6 +302,9 @@ def load_custom_class(path: str | os.PathLike, auto_class: str, store: ConsentSt
         ref = next((r for r in reversed(ref) if isinstance(r, str) and r), None)
     if not isinstance(ref, str) or not ref:
         raise KeyError(f"auto_map has no entry for {auto_class}")
+    from explorer.core.torch_import import import_transformers
+
+    import_transformers()  # first: it points HF_MODULES_CACHE at the app's cache
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     return get_class_from_dynamic_module(ref, path, local_files_only=True)

@@ -9,6 +9,7 @@ through this lock; afterwards it costs one uncontended acquire.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -27,9 +28,21 @@ def import_torch():
     return sys.modules["torch"]
 
 
+def keep_custom_code_copies_in_app_cache() -> None:
+    """transformers copies a checkpoint's code (after the user's consent) into HF_MODULES_CACHE,
+    by default inside the user's Hugging Face folder; keep those copies in the app's own cache.
+    A value the user set is respected. Read once, when transformers is imported."""
+    if "HF_MODULES_CACHE" not in os.environ:
+        from explorer.core.paths import cache_dir
+
+        os.environ["HF_MODULES_CACHE"] = str(cache_dir() / "hf-modules")
+
+
 def import_transformers():
     if "transformers" not in _ready:
         with _LOCK:
+            if "transformers" not in sys.modules:
+                keep_custom_code_copies_in_app_cache()
             import torch  # noqa: F401  transformers imports it; do it under the same lock
             import transformers  # noqa: F401
             import transformers.modeling_utils  # noqa: F401  the lazy module most jobs reach first

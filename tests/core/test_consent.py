@@ -140,3 +140,19 @@ def test_auto_map_references_handle_tokenizer_pairs_and_other_repos():
     assert consent.auto_map_references(auto_map) == ["tokenization_x.XTokenizer", "org/repo--modeling_y.Y"]
     assert consent.module_file_of("tokenization_x.XTokenizer") == "tokenization_x.py"
     assert consent.module_file_of("org/repo--modeling_y.Y") is None
+
+
+def test_consented_code_is_copied_into_the_app_cache_not_the_users_hf_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from explorer.core.torch_import import import_transformers; import_transformers(); "
+        "import transformers.utils.hub as hub; print(hub.HF_MODULES_CACHE)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_MODULES_CACHE"}
+    env["MODEL_EXPLORER_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "cache" / "hf-modules")
