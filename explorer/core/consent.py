@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from explorer.core import paths
+from explorer.core.atomic import write_text_atomically
 
 STORE_VERSION = 1
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -180,22 +180,8 @@ class ConsentStore:
         return records if isinstance(records, dict) else {}
 
     def _save(self, records: dict[str, Any]) -> None:
-        target = self.file
-        target.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"version": STORE_VERSION, "checkpoints": records}, indent=2, sort_keys=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".consent-", suffix=".json", dir=target.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        write_text_atomically(self.file, payload)
 
     @staticmethod
     def key(path: str | os.PathLike) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from explorer.core.atomic import write_text_atomically
 from explorer.core.paths import settings_file
 
 SCHEMA_VERSION = 1
@@ -80,19 +80,5 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    path = path or settings_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({"version": SCHEMA_VERSION, "settings": asdict(settings)}, indent=2)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomically(path or settings_file(), payload)
