@@ -997,10 +997,11 @@ def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
 
 def _python_snippet(path: str, rows: list[dict], architectures: list[str], trusted: bool, needs_code: bool) -> str:
     quoted = json.dumps(path)
-    trust = "    trust_remote_code=True,  # runs the checkpoint's own code, which you reviewed\n" if trusted else ""
+    # The snippet mirrors the consent record: the flag appears only when the user allowed this code.
+    trust = f"    trust_remote_code={trusted!r},  # runs the checkpoint's own code, which you reviewed\n" if trusted else ""
     lines = ["from transformers import AutoConfig", ""]
     if needs_code and not trusted:
-        lines.append("# This checkpoint ships Python code (auto_map). Read it before passing trust_remote_code=True.")
+        lines.append("# This checkpoint ships Python code (auto_map). Read it before allowing it to run (trust_remote_code).")
     lines.append(f"config = AutoConfig.from_pretrained(\n    {quoted},\n    local_files_only=True,\n{trust})")
     lines.append("print(config)")
     saved = preferred_row([r for r in rows if r["relation"] == "same"])

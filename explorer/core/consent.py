@@ -1,6 +1,6 @@
 """Consent to run a checkpoint's own Python code (``auto_map``, ``*.py`` files).
 
-transformers runs a checkpoint's code when ``trust_remote_code=True``. The explorer passes
+transformers runs a checkpoint's code when ``trust_remote_code`` is true. The explorer passes
 that only when the user has consented to the exact code that is on disk now: a record holds
 the checkpoint's real path and the SHA-256 of each code file. When a file changes, appears
 or disappears, the record no longer matches and the user is asked again.

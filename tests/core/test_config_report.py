@@ -195,7 +195,7 @@ def test_custom_code_without_consent_is_described_not_run(tmp_path):
     assert report["needs_remote_code"] and report["remote_code_files"] == ["configuration_x.py", "modeling_x.py"]
     assert any("not built into transformers" in w for w in report["warnings"])
     assert "sources" not in report["remote_code"]
-    assert "Read it before passing trust_remote_code" in report["python"]
+    assert "Read it before allowing it to run (trust_remote_code)" in report["python"]
 
 
 def test_other_files_sections(sample):
