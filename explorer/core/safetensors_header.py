@@ -262,6 +262,15 @@ def _shape_numel(shape: bytes) -> int | None:
     return numel
 
 
+def _closes_object(raw: bytes) -> bool:
+    """Whether the header text ends with '}' before its space padding.
+
+    Only the tail is stripped: ``raw.rstrip()`` would copy the whole header whenever it is
+    padded, which writers do to align the data to 8 bytes.
+    """
+    return raw[-64:].rstrip(b" ").endswith(b"}")
+
+
 def _count_uniform(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int] | None:
     """Counts of a complete file whose tensors all share one dtype, from a few byte searches.
 
@@ -275,7 +284,7 @@ def _count_uniform(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int
     """
     # Byte searches whose needle ends in a rare byte ('}') run at memory speed; the header is
     # scanned only twice more than that.
-    if not (raw.startswith(b"{") and raw.rstrip(b" ").endswith(b"}")):
+    if not (raw.startswith(b"{") and _closes_object(raw)):
         return None
     first = raw.find(b'"dtype":"')
     if first < 0:
@@ -290,18 +299,37 @@ def _count_uniform(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int
     entries = raw.count(b"}") - 1 - (1 if raw.startswith(b'{"__metadata__":{') else 0)
     if raw.count(b'"dtype":"' + dtype + b'"') != entries:
         return None
-    size = str(data_size).encode()
-    if b"," + size + b"]}" not in raw or b"[" + size + b"," in raw:
+    if not _ends_data_exactly(raw, str(data_size).encode()):
         return None
     params = data_size * 8 // bits
     name = _DTYPE_NAMES_BYTES.get(dtype) or dtype.decode("ascii").lower()
     return params, {name: params}, data_size
 
 
+def _ends_data_exactly(raw: bytes, size: bytes) -> bool:
+    """Some tensor ends at the data's last byte (``,<size>]}``) and none starts there (``[<size>,``).
+
+    One pass over the occurrences of the number instead of two searches of the whole text:
+    it is rare in a header, usually found only as the last tensor's end.
+    """
+    ends = False
+    find = raw.find
+    width = len(size)
+    at = find(size)
+    while at > 0:
+        before = raw[at - 1]
+        after = raw[at + width : at + width + 2]
+        if before == 0x2C and after == b"]}":  # ",<size>]}"
+            ends = True
+        elif before == 0x5B and after[:1] == b",":  # "[<size>,"
+            return False
+        at = find(size, at + width)
+    return ends
+
+
 def _count_compact(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int] | None:
     """Counts from the compact header text, or None when it is not plainly consistent."""
-    body = raw.rstrip(b" ")
-    if not (body.startswith(b"{") and body.endswith(b"}")):
+    if not (raw.startswith(b"{") and _closes_object(raw)):
         return None
     entries = raw.count(b'"data_offsets":[')
     if entries == 0:

@@ -328,14 +328,21 @@ def test_unreadable_user_subfolder_is_reported_and_the_scan_goes_on(monkeypatch,
 
 def test_unreadable_hub_snapshot_is_listed_with_a_problem(monkeypatch, hub_cache):
     snapshot = str(hub_cache / "models--gpt2-tiny" / "snapshots" / REV_1)
-    real_scandir = os.scandir
+    real_scandir, real_open = os.scandir, os.open
 
+    # Both ways of listing a folder fail for it, as they would for a folder without read permission.
     def scandir(path="."):
         if os.fspath(path) == snapshot:
             raise PermissionError(errno.EACCES, "Permission denied", snapshot)
         return real_scandir(path)
 
+    def open_(path, flags, *args, **kwargs):
+        if os.fspath(path) == snapshot:
+            raise PermissionError(errno.EACCES, "Permission denied", snapshot)
+        return real_open(path, flags, *args, **kwargs)
+
     monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", open_)
     found, _ = scan_hub(hub_cache)
     gpt2 = only(by_id(found, "gpt2-tiny"))
     assert has_problem(gpt2, "cannot list folder", "Permission denied")
@@ -377,6 +384,33 @@ def test_broken_symlink_in_a_snapshot(hub_cache):
     gpt2 = only(by_id(scan_hub(hub_cache)[0], "gpt2-tiny"))
     assert has_problem(gpt2, "pytorch_model.bin", "broken symbolic link")
     assert gpt2.file("pytorch_model.bin").size is None
+    assert gpt2.model_type == "gpt2" and gpt2.num_parameters
+
+
+def test_snapshots_with_subfolders_fifos_and_loops_list_like_plain_folders(hub_cache):
+    """The flat-snapshot shortcut must give what the generic walk gives, or step aside for it."""
+    snapshot = hub_cache / "models--gpt2-tiny" / "snapshots" / REV_1
+    flat = discovery._list_flat_snapshot(str(snapshot))
+    generic = discovery._list_files(str(snapshot), stamped=False)
+    assert flat is not None
+    assert (flat.files, flat.problems, flat.size_bytes, flat.latest_mtime) == (
+        generic.files, generic.problems, generic.size_bytes, generic.latest_mtime)
+
+    os.symlink("loop", snapshot / "loop")
+    os.symlink("../../blobs/" + "0" * 64, snapshot / "missing.bin")
+    flat = discovery._list_flat_snapshot(str(snapshot))
+    generic = discovery._list_files(str(snapshot), stamped=False)
+    assert (flat.files, sorted(flat.problems), flat.size_bytes) == (generic.files, sorted(generic.problems), generic.size_bytes)
+
+    (snapshot / "onnx").mkdir()
+    (snapshot / "onnx" / "model.onnx").write_bytes(b"onnx")
+    os.mkfifo(snapshot / "extra.safetensors")
+    assert discovery._list_flat_snapshot(str(snapshot)) is None
+    gpt2 = only(by_id(scan_hub(hub_cache)[0], "gpt2-tiny"))
+    assert gpt2.file("onnx/model.onnx").size == 4
+    assert has_problem(gpt2, "extra.safetensors", "not a regular file")
+    assert has_problem(gpt2, "loop", "symbolic link loop")
+    assert has_problem(gpt2, "missing.bin", "broken symbolic link")
     assert gpt2.model_type == "gpt2" and gpt2.num_parameters
 
 
