@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.safetensors_header import (
-    DTYPE_BITS, DTYPE_TORCH_NAMES, SafetensorsHeaderError, TensorInfo, _load_header, read_header, read_index,
+    DTYPE_BITS, DTYPE_TORCH_NAMES, SafetensorsHeaderError, TensorInfo, _SET_TENSOR_FIELDS, _load_header, read_header, read_index,
 )
 
 FORMAT_SAFETENSORS = "safetensors"
@@ -343,25 +343,41 @@ def read_safetensors_tensors(path: str, label: str) -> tuple[list[TensorInfo], d
     file_size, header_size, header = _load_header(path, label)
     data_size = file_size - 8 - header_size
     names, bits_of, prod = DTYPE_TORCH_NAMES, DTYPE_BITS, math.prod
+    # new_tensor_info, inlined: this loop runs once per tensor of every shard.
+    new_object = object.__new__
+    set_name, set_dtype, set_shape, set_file, set_nbytes, set_offsets = _SET_TENSOR_FIELDS
     tensors: list[TensorInfo] = []
     append = tensors.append
-    totals: dict[str, Totals] = {}
+    # Per safetensors dtype: [tensors, parameters]; bytes follow from the check below.
+    counts: dict[str, list[int]] = {}
     try:
         for name, entry in header.items():
             if name == "__metadata__":
                 continue
             dtype = entry["dtype"]
             shape = tuple(entry["shape"])
-            begin, end = entry["data_offsets"]
+            offsets = entry["data_offsets"]
+            begin, end = offsets
             numel = prod(shape)
             if type(numel) is not int or numel < 0 or not 0 <= begin <= end <= data_size or numel * bits_of[dtype] != (end - begin) * 8:
                 raise _Irregular
-            torch_dtype = names[dtype]
-            append(TensorInfo(name, torch_dtype, shape, label, end - begin, (begin, end)))
-            dtype_totals = totals.get(torch_dtype) or totals.setdefault(torch_dtype, Totals())
-            dtype_totals.tensors += 1
-            dtype_totals.params += numel
-            dtype_totals.bytes += end - begin
+            if type(begin) is not int or type(end) is not int:
+                raise _Irregular
+            info = new_object(TensorInfo)
+            set_name(info, name)
+            set_dtype(info, names[dtype])
+            set_shape(info, shape)
+            set_file(info, label)
+            set_nbytes(info, end - begin)
+            set_offsets(info, (begin, end))
+            append(info)
+            counted = counts.get(dtype)
+            if counted is None:
+                counts[dtype] = [1, numel]
+            else:
+                counted[0] += 1
+                counted[1] += numel
+        totals = {names[dtype]: Totals(n, params, params * bits_of[dtype] // 8) for dtype, (n, params) in counts.items()}
     except (_Irregular, KeyError, TypeError, ValueError):
         tensors = read_header(path, label).tensors
         totals = {}
@@ -415,6 +431,8 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
 
 def _check_against_index(result: DiskTensors, weight_map: dict[str, str], indexes: list[str]) -> None:
     found = {tensor.name: tensor.file for tensor in result.tensors}
+    if found == weight_map:
+        return  # the usual case, settled by one C-level comparison
     read_files = set(result.files)
     index_label = indexes[0] if len(indexes) == 1 else "the index"
     wrong = [n for n, shard in weight_map.items() if shard in read_files and found.get(n) != shard]

@@ -195,6 +195,14 @@ def test_summary_reports_an_unreadable_index(tmp_path):
     assert any("unreadable index" in p for p in summary.problems)
 
 
+def test_summary_reports_an_index_whose_shard_names_are_lists(tmp_path):
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": ["x.safetensors"]}}))
+    summary = summarize_safetensors({p.name: str(p) for p in tmp_path.iterdir()})
+    assert summary.problems == ["model.safetensors.index.json: unreadable index (weight_map names a shard that is not a file name)"]
+    with pytest.raises(ValueError, match="not a file name"):
+        read_index(str(tmp_path / "model.safetensors.index.json"))
+
+
 def test_summary_leaves_adapters_out(tmp_path, mixed_file):
     save_file({"lora_A": np.zeros((2, 2), dtype=np.float32)}, str(tmp_path / "adapter_model.safetensors"))
     summary = summarize_safetensors({p.name: str(p) for p in tmp_path.iterdir()})
