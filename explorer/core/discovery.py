@@ -208,28 +208,43 @@ def known_model_types() -> frozenset[str] | None:
     return _known_model_types
 
 
-def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Checkpoint:
-    """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers)."""
-    names: dict[str, CheckpointFile] = {}
+def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_once: dict | None = None) -> Checkpoint:
+    """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers).
+
+    ``read_once``, a dict kept by the caller over one scan, lets weight files whose content
+    (device, inode, size) was already read for another revision be counted from memory.
+    """
     present: dict[str, str] = {}  # top-level names whose content is there -> readable path
+    # Sizes and content identities only for the files the weights summary reads.
     sizes: dict[str, int] = {}
+    contents: dict[str, tuple] = {}
     remote_code: list[str] = []
-    has_tokenizer = has_weights = False
+    has_tokenizer = has_weights = has_model_card = False
+    config_entry = None
     for f in ckpt.files:
         name = f.name
-        names[name] = f
         if "/" in name:
             continue
-        if f.size is not None:
+        size = f.size
+        if size is not None:
             present[name] = f.path
-            sizes[name] = f.size
-        if name.endswith(".py"):
-            remote_code.append(name)
+        if name.endswith(WEIGHT_SUFFIXES):
+            has_weights = True
+            if size is not None and name.endswith(".safetensors"):
+                sizes[name] = size
+                if f.content is not None:
+                    contents[name] = (*f.content, size)
         elif name in TOKENIZER_FILES:
             has_tokenizer = True
-        elif name.endswith(WEIGHT_SUFFIXES):
-            has_weights = True
-    config_entry = names.get("config.json")
+        elif name == "config.json":
+            config_entry = f
+        elif name.endswith(".json"):
+            if size is not None and f.content is not None and name.endswith(".safetensors.index.json"):
+                contents[name] = (*f.content, size)
+        elif name.endswith(".py"):
+            remote_code.append(name)
+        elif name == "README.md":
+            has_model_card = True
     if config_entry is None:
         ckpt.problems.append("no config.json: the Auto classes cannot resolve this checkpoint")
     elif config_entry.size is None:
@@ -259,8 +274,8 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True) -> Chec
     if remote_code:
         ckpt.needs_remote_code = True
     ckpt.has_tokenizer = has_tokenizer
-    ckpt.has_model_card = "README.md" in names
-    summary = summarize_safetensors(present, sizes=sizes)
+    ckpt.has_model_card = has_model_card
+    summary = summarize_safetensors(present, sizes=sizes, contents=contents, read_once=read_once)
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
     ckpt.dtypes = summary.dtypes
@@ -552,6 +567,8 @@ class Scanner:
         self.check_model_type = check_model_type
         self._cache: dict[str, tuple[tuple, Checkpoint]] = {}
         self._settled_before_ns = 0
+        # Weight-file counts by content, for one scan: revisions of a repo share blobs.
+        self._read_once: dict = {}
 
     def scan(self, locations: Iterable[ScanLocation], cancel: CancelToken | None = None) -> Job[tuple[list[Checkpoint], ScanStats]]:
         """Yields Progress and Checkpoint objects as found; returns (all checkpoints, stats)."""
@@ -560,6 +577,7 @@ class Scanner:
         # Folder mtimes tick coarsely: a change within the same tick as the last look would go
         # unseen, so anything touched in the last seconds is read again next time (as git does).
         self._settled_before_ns = time.time_ns() - RACY_SECONDS_NS
+        self._read_once = {}
         stats = ScanStats()
         found: list[Checkpoint] = []
         seen_keys: set[str] = set()
@@ -584,6 +602,7 @@ class Scanner:
                 found.append(ckpt)
                 yield ckpt
         self._cache = new_cache
+        self._read_once = {}
         stats.checkpoints = len(found)
         stats.seconds = time.perf_counter() - started
         yield Progress(len(locations), len(locations), "Scan complete")
@@ -673,7 +692,7 @@ class Scanner:
                 if incomplete:
                     listing.problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
                 ckpt = listing.checkpoint(id=repo_id, source=source, path=snap.path, revision=snap.name, repo_path=repo_dir)
-                describe_checkpoint(ckpt, self.check_model_type)
+                describe_checkpoint(ckpt, self.check_model_type, self._read_once)
                 subfolders = tuple(listing.subfolders)
                 sub_mtimes = tuple(map(_mtime_ns, subfolders)) if subfolders else ()
                 fingerprint = (snap_mtime, blobs_mtime, subfolders, sub_mtimes)

@@ -492,7 +492,13 @@ def _index_shards(index_path: str) -> tuple[set[str], int | None]:
     return shards, (int(total) if isinstance(total, (int, float)) else None)
 
 
-def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False, sizes: dict[str, int] | None = None) -> WeightsSummary:
+def summarize_safetensors(
+    files: dict[str, str],
+    keep_tensors: bool = False,
+    sizes: dict[str, int] | None = None,
+    contents: dict[str, object] | None = None,
+    read_once: dict | None = None,
+) -> WeightsSummary:
     """Sum parameters and dtypes over a checkpoint's safetensors weights.
 
     ``files`` maps each top-level file name of the checkpoint to a readable path (hub-cache
@@ -500,6 +506,9 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False, siz
     every shard it names is read (a missing shard is a problem); otherwise every
     *.safetensors. Adapter files are left out: they are not the model's own weights.
     ``sizes`` (name -> bytes, from a listing that stat-ed the files) spares a stat per shard.
+    ``contents`` (name -> identity of the content, e.g. (device, inode, size)) with a
+    ``read_once`` dict that the caller keeps across checkpoints lets content shared by
+    several revisions of a hub repo be read once per scan.
     """
     summary = WeightsSummary()
     index_names: list[str] = []
@@ -513,11 +522,19 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False, siz
     index_names.sort()
     shard_files: list[str] = []
     for index_name in index_names:
-        try:
-            shards, total = _index_shards(files[index_name])
-        except (OSError, ValueError) as exc:
-            summary.problems.append(f"{index_name}: unreadable index ({exc})")
+        content = contents.get(index_name) if contents is not None and read_once is not None else None
+        read = read_once.get((index_name, content, "index")) if content is not None else None
+        if read is None:
+            try:
+                read = _index_shards(files[index_name])
+            except (OSError, ValueError) as exc:
+                read = exc
+            if content is not None:
+                read_once[(index_name, content, "index")] = read
+        if isinstance(read, Exception):
+            summary.problems.append(f"{index_name}: unreadable index ({read})")
             continue
+        shards, total = read
         summary.index_total_size = total
         for shard in sorted(shards):
             if shard not in files:
@@ -540,8 +557,20 @@ def summarize_safetensors(files: dict[str, str], keep_tensors: bool = False, siz
                 shard_params, shard_bytes = sum(numel_by_dtype.values()), header.data_bytes
                 summary.tensors.extend(header.tensors)
             else:
-                known_size = sizes.get(shard) if sizes is not None else None
-                shard_params, numel_by_dtype, shard_bytes = count_parameters(files[shard], shard, known_size)
+                content = contents.get(shard) if contents is not None and read_once is not None else None
+                # Keyed by name too: the messages name the file.
+                counted = read_once.get((shard, content)) if content is not None else None
+                if counted is None:
+                    known_size = sizes.get(shard) if sizes is not None else None
+                    try:
+                        counted = count_parameters(files[shard], shard, known_size)
+                    except SafetensorsHeaderError as exc:
+                        counted = exc
+                    if content is not None:
+                        read_once[(shard, content)] = counted
+                if isinstance(counted, SafetensorsHeaderError):
+                    raise counted
+                shard_params, numel_by_dtype, shard_bytes = counted
         except SafetensorsHeaderError as exc:
             summary.problems.append(str(exc))
             continue
