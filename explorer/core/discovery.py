@@ -427,7 +427,8 @@ def _list_flat_snapshot(folder: str) -> _Listing | None:
     prefix = folder + os.sep
     stat = os.stat
     try:
-        names = os.listdir(fd)
+        # Sorted as plain strings up front: cheaper than sorting the records by a key afterwards.
+        names = sorted(os.listdir(fd))
         for name in names:
             if not name.isascii() and _bad_name(name):
                 problems.append(f"file name {display_text(name)!r} is not valid UTF-8")
@@ -452,7 +453,6 @@ def _list_flat_snapshot(folder: str) -> _Listing | None:
         return None
     finally:
         os.close(fd)
-    files.sort(key=_file_name)
     listing.size_bytes = size_bytes
     if latest_ns >= 0:
         listing.latest_mtime = latest_ns / 1e9
@@ -496,7 +496,7 @@ def _read_refs(repo_dir: str) -> dict[str, list[str]]:
             if commit:
                 refs.setdefault(commit, []).append(prefix + name)
 
-    walk(os.path.join(repo_dir, "refs"), "", 0)
+    walk(repo_dir + os.sep + "refs", "", 0)
     return refs
 
 
@@ -653,8 +653,9 @@ class Scanner:
 
     def _scan_repo(self, repo_dir: str, repo_id: str, source: str, stats: ScanStats, new_cache) -> list[Checkpoint]:
         refs = _read_refs(repo_dir)
-        blobs_dir = os.path.join(repo_dir, "blobs")
-        snapshots_dir = os.path.join(repo_dir, "snapshots")
+        # repo_dir is a listing's entry path (no trailing separator): joined by hand, as os.path.join costs more here.
+        blobs_dir = repo_dir + os.sep + "blobs"
+        snapshots_dir = repo_dir + os.sep + "snapshots"
         # Stamped before anything is read, so a change during the scan shows at the next one.
         blobs_mtime = _mtime_ns(blobs_dir)
         incomplete: int | None = None

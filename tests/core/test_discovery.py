@@ -115,6 +115,25 @@ def test_repo_size_counts_shared_blobs_once_like_scan_cache_dir(hub_cache):
         assert set(ckpt.refs) == set(hub_revisions[ckpt.revision].refs)
 
 
+def test_weights_shared_by_revisions_are_read_once_per_scan(hub_cache, monkeypatch):
+    from explorer.core import safetensors_header
+
+    read = []
+    real_count = safetensors_header.count_parameters
+    monkeypatch.setattr(safetensors_header, "count_parameters", lambda path, *a: read.append(path) or real_count(path, *a))
+    found, _ = scan_hub(hub_cache)
+    first, second = by_id(found, "org/tiny-bert")
+    assert first.num_parameters == second.num_parameters and first.dtypes == second.dtypes
+    # Three checkpoints, but the two bert revisions link to one weights blob.
+    assert len(read) == 2
+    # A damaged shared blob is a problem on both revisions, named the same way.
+    blob = Path(first.path) / os.readlink(Path(first.path) / "model.safetensors")
+    blob.write_bytes(b"\xff" * 16)
+    first, second = by_id(scan_hub(hub_cache)[0], "org/tiny-bert")
+    assert first.num_parameters is None and second.num_parameters is None
+    assert [p for p in first.problems if "model.safetensors" in p] == [p for p in second.problems if "model.safetensors" in p] != []
+
+
 def test_hub_cache_location_follows_hf_hub_cache_then_hf_home(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
