@@ -206,16 +206,7 @@ def read_header(path: str | os.PathLike, file_label: str | None = None) -> Safet
     if isinstance(metadata, dict):
         result.metadata = {str(k): str(v) for k, v in metadata.items()}
     for name, dtype, shape, begin, end in _tensor_entries(header, label, file_size - 8 - header_size):
-        result.tensors.append(
-            TensorInfo(
-                name=name,
-                dtype=DTYPE_TORCH_NAMES.get(dtype, dtype.lower()),
-                shape=shape,
-                file=label,
-                nbytes=end - begin,
-                data_offsets=(begin, end),
-            )
-        )
+        result.tensors.append(new_tensor_info(name, DTYPE_TORCH_NAMES.get(dtype, dtype.lower()), shape, label, end - begin, (begin, end)))
     return result
 
 
