@@ -230,13 +230,17 @@ class DiskTensors:
     def add_counted(self, file: str, tensors: list[TensorInfo], by_dtype: dict[str, Totals]) -> None:
         """Add one file's tensors whose per-dtype totals were counted while reading them."""
         self.tensors.extend(tensors)
-        file_totals = self.by_file.setdefault(file, Totals())
+        # get() first: setdefault(key, Totals()) would build a Totals on every call.
+        file_totals = self.by_file.get(file) or self.by_file.setdefault(file, Totals())
         for dtype, counted in by_dtype.items():
-            into = self.by_dtype.setdefault(dtype, Totals())
-            for totals in (into, file_totals):
-                totals.tensors += counted.tensors
-                totals.params += counted.params
-                totals.bytes += counted.bytes
+            into = self.by_dtype.get(dtype) or self.by_dtype.setdefault(dtype, Totals())
+            n, params, size = counted.tensors, counted.params, counted.bytes
+            into.tensors += n
+            into.params += params
+            into.bytes += size
+            file_totals.tensors += n
+            file_totals.params += params
+            file_totals.bytes += size
 
     def add(self, tensors: list[TensorInfo]) -> None:
         self.tensors.extend(tensors)
