@@ -9,7 +9,8 @@ Cost, which matters on caches of thousands of repos (bench/bench_scan.py): one s
 (through the hub's links, so it reads the blob), one listing per folder, one small read for
 each config and ref, and two for each safetensors header, whose parameter count usually
 comes from a few byte searches rather than a JSON parse (see
-``safetensors_header.count_parameters``). Nothing imports torch or transformers.
+``safetensors_header.count_parameters``); a weights blob shared by several revisions of a
+repo is read once per scan. Nothing imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -408,7 +409,7 @@ def _list_flat_snapshot(folder: str) -> _Listing | None:
 
     Hub snapshots are nearly always one folder of links into ../../blobs. Stat-ing each name
     relative to the open folder (fstatat) spares the kernel the long absolute path per file,
-    and a single loop without the generic walk's prefixes and stamps halves the Python work.
+    and one flat loop skips the generic walk's name prefixes, stamps and ancestry checks.
     Anything else in the folder (a subfolder, a FIFO, a link to a folder) returns None, and the
     generic ``_list_files`` does the whole folder with its loop and depth handling.
     """
