@@ -11,10 +11,8 @@ tying or ignore rules), so the survey should cost about the same, not less. Goal
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -70,12 +68,9 @@ AUTO_CLASSES = [
 
 
 def timed(function, folder: str) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        function(folder)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    from bench_headers import timed as median_time
+
+    return median_time(function, folder, REPEATS)
 
 
 def main() -> None:
