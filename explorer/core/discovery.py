@@ -104,17 +104,14 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXE
 
 
 def _read_small_file(path: str, limit: int) -> bytes:
-    """Up to ``limit`` bytes of a regular file, with the fewest system calls (os.open, not open())."""
+    """Up to ``limit`` bytes (at most 16 MiB) of a regular file, with the fewest system calls.
+
+    One read: a regular file's read comes back short only at its end, so reading again to
+    hear "nothing more" would double the reads of a scan (a ref and a config per revision).
+    """
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        parts = []
-        while limit > 0:
-            part = os.read(fd, limit)
-            if not part:
-                break
-            parts.append(part)
-            limit -= len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return os.read(fd, limit)
     finally:
         os.close(fd)
 
@@ -209,42 +206,67 @@ def known_model_types() -> frozenset[str] | None:
     return _known_model_types
 
 
+# How describe_checkpoint sorts a checkpoint's top-level files: one dict lookup by name, then
+# one by extension, instead of a chain of endswith tests per file (a scan sees thousands).
+_SAFETENSORS, _OTHER_WEIGHTS, _TOKENIZER, _CONFIG, _JSON, _CODE, _CARD = range(7)
+_KIND_BY_NAME = {**dict.fromkeys(TOKENIZER_FILES, _TOKENIZER), "config.json": _CONFIG, "README.md": _CARD}
+_KIND_BY_EXTENSION = {
+    **dict.fromkeys(WEIGHT_SUFFIXES, _OTHER_WEIGHTS),
+    ".safetensors": _SAFETENSORS,
+    ".json": _JSON,
+    ".py": _CODE,
+}
+
+
 def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_once: dict | None = None) -> Checkpoint:
     """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers).
 
     ``read_once``, a dict kept by the caller over one scan, lets weight files whose content
     (device, inode, size) was already read for another revision be counted from memory.
     """
-    present: dict[str, str] = {}  # top-level names whose content is there -> readable path
+    weights: dict[str, str] = {}  # safetensors files and indexes whose content is there -> readable path
     # Sizes and content identities only for the files the weights summary reads.
     sizes: dict[str, int] = {}
     contents: dict[str, tuple] = {}
     remote_code: list[str] = []
     has_tokenizer = has_weights = has_model_card = False
     config_entry = None
+    kind_by_name = _KIND_BY_NAME.get
+    kind_by_extension = _KIND_BY_EXTENSION.get
     for f in ckpt.files:
         name = f.name
-        if "/" in name:
-            continue
-        size = f.size
-        if size is not None:
-            present[name] = f.path
-        if name.endswith(WEIGHT_SUFFIXES):
+        kind = kind_by_name(name)
+        if kind is None:
+            dot = name.rfind(".")
+            if dot < 0 or "/" in name:
+                continue
+            kind = kind_by_extension(name[dot:])
+            if kind is None:
+                continue
+        if kind == _SAFETENSORS:
             has_weights = True
-            if size is not None and name.endswith(".safetensors"):
+            size = f.size
+            if size is not None:
+                weights[name] = f.path
                 sizes[name] = size
                 if f.content is not None:
                     contents[name] = (*f.content, size)
-        elif name in TOKENIZER_FILES:
+        elif kind == _TOKENIZER:
             has_tokenizer = True
-        elif name == "config.json":
+        elif kind == _JSON:
+            size = f.size
+            if size is not None and name.endswith(".safetensors.index.json"):
+                weights[name] = f.path
+                sizes[name] = size
+                if f.content is not None:
+                    contents[name] = (*f.content, size)
+        elif kind == _CONFIG:
             config_entry = f
-        elif name.endswith(".json"):
-            if size is not None and f.content is not None and name.endswith(".safetensors.index.json"):
-                contents[name] = (*f.content, size)
-        elif name.endswith(".py"):
+        elif kind == _OTHER_WEIGHTS:
+            has_weights = True
+        elif kind == _CODE:
             remote_code.append(name)
-        elif name == "README.md":
+        else:
             has_model_card = True
     if config_entry is None:
         ckpt.problems.append("no config.json: the Auto classes cannot resolve this checkpoint")
@@ -276,7 +298,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
         ckpt.needs_remote_code = True
     ckpt.has_tokenizer = has_tokenizer
     ckpt.has_model_card = has_model_card
-    summary = summarize_safetensors(present, sizes=sizes, contents=contents, read_once=read_once)
+    summary = summarize_safetensors(weights, sizes=sizes, contents=contents, read_once=read_once)
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
     ckpt.dtypes = summary.dtypes
@@ -300,6 +322,7 @@ class _Listing:
     file_stamps: list[tuple] = field(default_factory=list)  # (name, size, mtime_ns), for folders
     latest_mtime: float | None = None
     size_bytes: int = 0  # hub: blobs shared by several names counted once
+    folder_mtime_ns: int | None = None  # of the listed folder itself, when the lister had it at hand
 
     def checkpoint(self, **identity) -> Checkpoint:
         """The Checkpoint record of this listing; ``identity`` gives id, source, path (and revision...)."""
@@ -411,12 +434,15 @@ def _list_flat_snapshot(folder: str) -> _Listing | None:
     relative to the open folder (fstatat) spares the kernel the long absolute path per file,
     and one flat loop skips the generic walk's name prefixes, stamps and ancestry checks.
     Anything else in the folder (a subfolder, a FIFO, a link to a folder) returns None, and the
-    generic ``_list_files`` does the whole folder with its loop and depth handling.
+    generic ``_list_files`` does the whole folder with its loop and depth handling. A ``folder``
+    that is a file raises NotADirectoryError: a stray file among the snapshots is no revision.
     """
     if not _STAT_RELATIVE:
         return None
     try:
         fd = os.open(folder, _DIR_OPEN_FLAGS)
+    except NotADirectoryError:
+        raise
     except OSError:
         return None
     listing = _Listing()
@@ -428,8 +454,11 @@ def _list_flat_snapshot(folder: str) -> _Listing | None:
     prefix = folder + os.sep
     stat = os.stat
     try:
-        # Sorted as plain strings up front: cheaper than sorting the records by a key afterwards.
-        names = sorted(os.listdir(fd))
+        # The open folder's own mtime (the snapshot's change detector) without another path walk.
+        listing.folder_mtime_ns = os.fstat(fd).st_mtime_ns
+        # Listed by path, not by the open descriptor: listing a descriptor costs three more system
+        # calls (dup, checks, rewind). Sorted as plain strings up front: cheaper than sorting records.
+        names = sorted(os.listdir(folder))
         for name in names:
             if not name.isascii() and _bad_name(name):
                 problems.append(f"file name {display_text(name)!r} is not valid UTF-8")
@@ -538,10 +567,6 @@ def _repo_size(checkpoints: list[Checkpoint]) -> int:
             if f.size is not None:
                 used[f.content if f.content is not None else f.path] = f.size
     return sum(used.values())
-
-
-def _entry_name(entry: os.DirEntry) -> str:
-    return entry.name
 
 
 def _mtime_ns(path: str) -> int | None:
@@ -662,44 +687,46 @@ class Scanner:
         incomplete: int | None = None
         checkpoints: list[Checkpoint] = []
         try:
-            with os.scandir(snapshots_dir) as it:
-                snapshots = sorted(it, key=_entry_name)
+            # Names only: the listing of each snapshot tells folders from stray files anyway.
+            snapshots = sorted(os.listdir(snapshots_dir))
         except OSError as exc:
             problems = [f"no downloaded revision: the snapshots folder cannot be listed ({exc.strerror or exc})"]
             incomplete = _interrupted_downloads(blobs_dir)
             if incomplete:
                 problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
             return [Checkpoint(id=repo_id, source=source, path=repo_dir, repo_path=repo_dir, problems=problems, repo_size_bytes=0)]
-        for snap in snapshots:
-            try:
-                snap_stat = snap.stat()
-            except OSError:
-                continue
-            if not stat_module.S_ISDIR(snap_stat.st_mode):
-                continue
-            snap_mtime = snap_stat.st_mtime_ns
-            cached = self._cache.get(snap.path)
+        for revision in snapshots:
+            snap_path = snapshots_dir + os.sep + revision
+            ckpt = None
+            cached = self._cache.get(snap_path)
             if cached is not None:
+                snap_mtime = _mtime_ns(snap_path)
                 subfolders = cached[0][2]
                 fingerprint = (snap_mtime, blobs_mtime, subfolders, tuple(map(_mtime_ns, subfolders)) if subfolders else ())
-                ckpt = self._reuse(snap.path, fingerprint, stats, new_cache)
-            else:
-                ckpt = None
+                ckpt = self._reuse(snap_path, fingerprint, stats, new_cache)
             if ckpt is None:
+                try:
+                    listing = _list_flat_snapshot(snap_path)
+                    if listing is None:
+                        snap_stat = os.stat(snap_path)
+                        if not stat_module.S_ISDIR(snap_stat.st_mode):
+                            continue
+                        listing = _list_files(snap_path, snap_stat, stamped=False)
+                        listing.folder_mtime_ns = snap_stat.st_mtime_ns
+                except OSError:  # a stray file, or a link to nothing, among the revisions
+                    continue
                 if incomplete is None:
                     incomplete = _interrupted_downloads(blobs_dir)
-                listing = _list_flat_snapshot(snap.path)
-                if listing is None:
-                    listing = _list_files(snap.path, snap_stat, stamped=False)
                 if incomplete:
                     listing.problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
-                ckpt = listing.checkpoint(id=repo_id, source=source, path=snap.path, revision=snap.name, repo_path=repo_dir)
+                ckpt = listing.checkpoint(id=repo_id, source=source, path=snap_path, revision=revision, repo_path=repo_dir)
                 describe_checkpoint(ckpt, self.check_model_type, self._read_once)
+                snap_mtime = listing.folder_mtime_ns
                 subfolders = tuple(listing.subfolders)
                 sub_mtimes = tuple(map(_mtime_ns, subfolders)) if subfolders else ()
                 fingerprint = (snap_mtime, blobs_mtime, subfolders, sub_mtimes)
-                self._remember(new_cache, snap.path, fingerprint, ckpt, (snap_mtime, blobs_mtime or 0, *sub_mtimes))
-            ckpt.refs = sorted(refs[snap.name]) if snap.name in refs else []
+                self._remember(new_cache, snap_path, fingerprint, ckpt, (snap_mtime, blobs_mtime or 0, *sub_mtimes))
+            ckpt.refs = sorted(refs[revision]) if revision in refs else []
             checkpoints.append(ckpt)
         repo_size = _repo_size(checkpoints)
         for ckpt in checkpoints:
