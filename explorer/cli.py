@@ -75,9 +75,13 @@ def _scan_locations(args):
 
 
 def cmd_scan(args) -> int:
-    from explorer.core.discovery import scan_all
+    from explorer.core.discovery import Scanner
+    from explorer.core.jobs import run_to_end
+    from explorer.core.paths import scan_index_file
 
-    checkpoints, stats = scan_all(_scan_locations(args))
+    # The places the window scans share its saved results; places named on the command line do not.
+    index_path = None if (args.hub_cache or args.folder) else scan_index_file()
+    checkpoints, stats = run_to_end(Scanner(index_path=index_path).scan(_scan_locations(args)))
     if args.json:
         json.dump([c.to_json() for c in checkpoints], sys.stdout, indent=2)
         sys.stdout.write("\n")

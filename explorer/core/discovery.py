@@ -32,6 +32,7 @@ from explorer.core.checkpoint import (
     CheckpointFile,
     display_text,
 )
+from explorer.core import scan_index
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.safetensors_header import summarize_safetensors
 
@@ -182,21 +183,16 @@ def known_model_types() -> frozenset[str] | None:
     """
     global _known_model_types
     if _known_model_types is None:
-        import importlib.util
         import re
 
-        try:
-            spec = importlib.util.find_spec("transformers")
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or not spec.submodule_search_locations:
+        sources = _model_type_sources()
+        if not sources:
             return None
-        auto_dir = os.path.join(list(spec.submodule_search_locations)[0], "models", "auto")
         pattern = re.compile(r'[(]?\s*"([^"]+)"\s*[,:]\s*"[A-Za-z0-9_]+Config"')
         found: set[str] = set()
-        for name in ("auto_mappings.py", "configuration_auto.py"):
+        for path in sources:
             try:
-                with open(os.path.join(auto_dir, name), encoding="utf-8") as handle:
+                with open(path, encoding="utf-8") as handle:
                     found.update(pattern.findall(handle.read()))
             except OSError:
                 continue
@@ -204,6 +200,32 @@ def known_model_types() -> frozenset[str] | None:
             return None
         _known_model_types = frozenset(found)
     return _known_model_types
+
+
+def _model_type_sources() -> list[str]:
+    """The installed transformers' source files that list its model types (none without transformers)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("transformers")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    auto_dir = os.path.join(list(spec.submodule_search_locations)[0], "models", "auto")
+    return [os.path.join(auto_dir, name) for name in ("auto_mappings.py", "configuration_auto.py")]
+
+
+def model_types_stamp() -> list:
+    """Identifies the model-type table behind the 'unknown model_type' problems (for saved scans)."""
+    stamp = []
+    for path in _model_type_sources():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        stamp.append([path, st.st_size, st.st_mtime_ns])
+    return stamp
 
 
 # How describe_checkpoint sorts a checkpoint's top-level files: one dict lookup by name, then
@@ -586,15 +608,27 @@ class Scanner:
     count; they are read by the listing a scan does anyway. Anything modified in the last
     couple of seconds is not trusted (mtimes tick coarsely) and is read again next time.
     Refs are re-read on every scan: moving ``main`` does not touch a snapshot.
+
+    With ``index_path`` that memory outlives the session (``scan_index``): the first scan
+    loads what the last completed scan saved there, and each completed scan that found a
+    change saves it again, so a start-up scan re-reads only what changed meanwhile.
     """
 
-    def __init__(self, folder_depth: int = DEFAULT_FOLDER_DEPTH, check_model_type: bool = True) -> None:
+    def __init__(
+        self, folder_depth: int = DEFAULT_FOLDER_DEPTH, check_model_type: bool = True, index_path: str | os.PathLike | None = None
+    ) -> None:
         self.folder_depth = folder_depth
         self.check_model_type = check_model_type
+        self.index_path = index_path
+        self._index_loaded = False
         self._cache: dict[str, tuple[tuple, Checkpoint]] = {}
         self._settled_before_ns = 0
         # Weight-file counts by content, for one scan: revisions of a repo share blobs.
         self._read_once: dict = {}
+
+    def _index_stamp(self) -> list:
+        # What the saved results depend on besides the files: the model-type table they were checked against.
+        return [self.check_model_type, model_types_stamp() if self.check_model_type else []]
 
     def scan(self, locations: Iterable[ScanLocation], cancel: CancelToken | None = None) -> Job[tuple[list[Checkpoint], ScanStats]]:
         """Yields Progress and Checkpoint objects as found; returns (all checkpoints, stats)."""
@@ -605,6 +639,10 @@ class Scanner:
         self._settled_before_ns = time.time_ns() - RACY_SECONDS_NS
         self._read_once = {}
         stats = ScanStats()
+        if self.index_path is not None and not self._index_loaded:
+            self._index_loaded = True
+            self._cache = scan_index.load(self.index_path, self._index_stamp())
+        previous_entries = len(self._cache)
         found: list[Checkpoint] = []
         seen_keys: set[str] = set()
         new_cache: dict[str, tuple[tuple, Checkpoint]] = {}
@@ -631,6 +669,13 @@ class Scanner:
         self._read_once = {}
         stats.checkpoints = len(found)
         stats.seconds = time.perf_counter() - started
+        if self.index_path is not None and not (stats.reused == len(new_cache) == previous_entries):
+            try:
+                scan_index.save(self.index_path, self._index_stamp(), new_cache)
+            except (OSError, ValueError) as exc:
+                stats.problems.append(
+                    f"the scan's results could not be saved for the next start ({exc}); the next start reads everything again"
+                )
         yield Progress(len(locations), len(locations), "Scan complete")
         return found, stats
 

@@ -49,3 +49,8 @@ def settings_file() -> Path:
 
 def consent_file() -> Path:
     return data_dir() / "consent.json"
+
+
+def scan_index_file() -> Path:
+    """What the last completed scan read, for the next session's first scan (explorer.core.scan_index)."""
+    return cache_dir() / "scan-index.json"

@@ -34,7 +34,7 @@ from explorer.core.checkpoint import SOURCE_FOLDER, Checkpoint, display_text
 from explorer.core.discovery import ScanLocation, Scanner, default_locations
 from explorer.core.formatting import human_bytes, human_seconds
 from explorer.core.jobs import Progress
-from explorer.core.paths import samples_dir
+from explorer.core.paths import samples_dir, scan_index_file
 from explorer.core.settings import LoadedSettings, save_settings
 from explorer.ui.browser import CheckpointBrowser
 from explorer.ui.overview import OverviewPane
@@ -99,7 +99,8 @@ class MainWindow(QMainWindow):
         self.settings = loaded.settings
         self._fixed_locations = locations  # command-line places: scan only those, remember nothing
         self._persist = persist_settings and locations is None
-        self._scanner = Scanner(folder_depth=self.settings.folder_depth)
+        # Command-line places are a one-off look: their results are not kept for the next start.
+        self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=scan_index_file() if self._persist else None)
         self._scan_runner: JobRunner | None = None
         self._samples_runner: JobRunner | None = None
         self._view_runner: JobRunner | None = None

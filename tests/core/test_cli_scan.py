@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 from explorer import cli
+from explorer.core.checkpoint import SOURCE_FOLDER
+from explorer.core.discovery import ScanLocation
 
 REQUIRED_KEYS = {
     "id", "source", "path", "revision", "refs", "model_type", "architectures", "num_parameters",
@@ -40,3 +42,26 @@ def test_a_place_that_is_not_a_folder_is_said_on_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out) == []
     assert f"{absent} is not a folder" in captured.err
+
+
+def test_scan_of_the_usual_places_shares_the_windows_saved_results(samples_root, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from explorer.core.paths import scan_index_file
+    from tests.core.hub_layout import age_tree
+
+    usual = shutil.copytree(samples_root, tmp_path / "usual")
+    age_tree(usual)  # settled: recently written folders are read again rather than trusted
+    monkeypatch.setattr(cli, "_scan_locations", lambda args: [ScanLocation(SOURCE_FOLDER, str(usual))])
+    assert cli.main(["scan", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert scan_index_file().is_file() and len(first) == 7
+    assert cli.main(["scan", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+
+
+def test_scan_of_places_named_on_the_command_line_saves_nothing(samples_root, capsys):
+    from explorer.core.paths import scan_index_file
+
+    assert cli.main(["scan", "--folder", str(samples_root), "--json"]) == 0
+    assert not scan_index_file().exists()

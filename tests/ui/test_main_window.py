@@ -254,3 +254,28 @@ def test_names_from_disk_show_as_typed(make_window, sample, tmp_path):
     assert overview.title.text() == "<i>bold"
     assert overview.title.textFormat() == Qt.TextFormat.PlainText
     assert overview.fields["path"].textFormat() == Qt.TextFormat.PlainText
+
+
+def test_the_next_start_reuses_what_this_session_read(make_window, samples_root, tmp_path):
+    import shutil
+
+    from explorer.core.paths import scan_index_file
+    from tests.core.hub_layout import age_tree
+
+    folder = shutil.copytree(samples_root, tmp_path / "mine")
+    age_tree(folder)
+    first = make_window(folders=[folder])
+    assert scan_index_file().is_file()
+    first.close()
+    second = make_window(folders=[folder])
+    assert second.last_stats.reused == 7 and len(visible_checkpoint_names(second)) == 7
+
+
+def test_places_named_on_the_command_line_are_not_saved_for_the_next_start(make_window, sample, tmp_path):
+    from explorer.core.paths import scan_index_file
+    from tests.core.hub_layout import HubRepo, commit_hash
+
+    repo = HubRepo(tmp_path / "hub", "org/tiny")
+    repo.add_folder(commit_hash("one"), sample("tiny-bert-mlm"))
+    make_window(hub_caches=[tmp_path / "hub"])
+    assert not scan_index_file().exists()

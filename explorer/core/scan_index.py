@@ -1,0 +1,126 @@
+"""What the last scan read, kept on disk so that a new session re-reads only what changed.
+
+On a large hub cache a first scan spends its time on one stat per file and one read per
+config and safetensors header. The Scanner already remembers each revision's result keyed by
+folder modification times, so that a rescan costs a few stats per revision; this module keeps
+that memory across sessions: saved in the app's cache folder when a scan completes, loaded by
+the first scan of the next session. On a slow or network disk that is the difference between
+reading every file's inode and header and reading only the folders'.
+
+The file is the app's own, in its cache folder, never beside the checkpoints. It is JSON
+behind a one-line header carrying a digest of the rest, so a file cut short, altered or
+written by another version (or for another transformers, whose model-type table the
+problems depend on) is simply not used, and the next completed scan writes it anew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from explorer.core.checkpoint import Checkpoint, CheckpointFile
+
+FORMAT = 1
+MAX_INDEX_BYTES = 512 * 1024 * 1024
+
+# Checkpoint fields saved as they are, in this order; files, refs and origin are handled apart
+# (refs are re-read by every scan: moving `main` touches no snapshot folder).
+_FIELDS = (
+    "id",
+    "source",
+    "path",
+    "revision",
+    "repo_path",
+    "model_type",
+    "architectures",
+    "num_parameters",
+    "dtypes",
+    "size_bytes",
+    "has_tokenizer",
+    "needs_remote_code",
+    "remote_code_files",
+    "has_model_card",
+    "last_modified",
+    "problems",
+)
+
+Cache = dict[str, tuple[tuple, Checkpoint]]
+
+
+def _record(key: str, fingerprint: tuple, ckpt: Checkpoint) -> list:
+    prefix = ckpt.path + os.sep
+    files = []
+    for f in ckpt.files:
+        row = [f.name, f.size, *(f.content or (None, None))]
+        if f.path != prefix + f.name.replace("/", os.sep):
+            row.append(f.path)
+        files.append(row)
+    return [key, fingerprint, [getattr(ckpt, name) for name in _FIELDS], files]
+
+
+def _frozen(value):
+    """JSON gives lists where the fingerprints had tuples; fingerprints are compared with ==."""
+    if type(value) is list:
+        return tuple(map(_frozen, value))
+    return value
+
+
+def _checkpoint(values: list, files: list) -> Checkpoint:
+    ckpt = Checkpoint(**dict(zip(_FIELDS, values)))
+    prefix = ckpt.path + os.sep
+    entries = []
+    for row in files:
+        name, size, device, inode = row[:4]
+        path = row[4] if len(row) > 4 else prefix + name.replace("/", os.sep)
+        entries.append(CheckpointFile(name, path, size, None if device is None else (device, inode)))
+    ckpt.files = entries
+    return ckpt
+
+
+def save(path: str | os.PathLike, stamp: list, cache: Cache) -> None:
+    """Write ``cache`` (key -> (fingerprint, checkpoint)) for the next session; errors are the caller's to ignore."""
+    # ASCII (json's default escaping): names that are not valid UTF-8 survive the round trip.
+    data = json.dumps([_record(key, fingerprint, ckpt) for key, (fingerprint, ckpt) in cache.items()], separators=(",", ":")).encode("ascii")
+    header = json.dumps({"format": FORMAT, "stamp": stamp, "sha256": hashlib.sha256(data).hexdigest()})
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A cache, not a record: replaced atomically so that readers never see half a file, but not
+    # fsync-ed (losing it to a crash costs one full scan; the digest rejects a torn write).
+    descriptor, temporary = tempfile.mkstemp(prefix=".scan-index-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(header.encode("ascii") + b"\n" + data)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def load(path: str | os.PathLike, stamp: list) -> Cache:
+    """The saved cache, or an empty one when there is none or it cannot be trusted."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_INDEX_BYTES + 1)
+    except OSError:
+        return {}
+    if len(raw) > MAX_INDEX_BYTES:
+        return {}
+    header_line, newline, data = raw.partition(b"\n")
+    if not newline:
+        return {}
+    try:
+        header = json.loads(header_line)
+        if header.get("format") != FORMAT or header.get("stamp") != stamp:
+            return {}
+        if header.get("sha256") != hashlib.sha256(data).hexdigest():
+            return {}
+        records = json.loads(data)
+        return {key: (_frozen(fingerprint), _checkpoint(values, files)) for key, fingerprint, values, files in records}
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, UnicodeError):
+        return {}
