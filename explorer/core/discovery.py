@@ -529,26 +529,27 @@ def _bad_name(name: str) -> bool:
 def _read_refs(repo_dir: str) -> dict[str, list[str]]:
     """commit hash -> ref names (main, tags, refs/pr/N)."""
     refs: dict[str, list[str]] = {}
-
-    def walk(directory: str, prefix: str, depth: int) -> None:
+    # A list of folders still to read rather than a recursive inner function: such a closure
+    # refers to itself, and one such cycle per repo kept the garbage collector busy during scans.
+    pending = [(repo_dir + os.sep + "refs", "", 0)]
+    while pending:
+        directory, prefix, depth = pending.pop()
         try:
             names = os.listdir(directory)
         except OSError:
-            return
+            continue
         for name in names:
             path = directory + "/" + name
             try:
                 commit = _read_small_file(path, 256).decode("ascii").strip()
             except IsADirectoryError:  # refs/pr/<n>, refs/refs/...: opening a folder works, reading it does not
                 if depth < 4:
-                    walk(path, prefix + name + "/", depth + 1)
+                    pending.append((path, prefix + name + "/", depth + 1))
                 continue
             except (OSError, UnicodeDecodeError):
                 continue
             if commit:
                 refs.setdefault(commit, []).append(prefix + name)
-
-    walk(repo_dir + os.sep + "refs", "", 0)
     return refs
 
 

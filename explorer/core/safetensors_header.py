@@ -470,9 +470,13 @@ def _index_shards(index_path: str, file_size: int | None = None) -> tuple[set[st
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
         raise ValueError("no weight_map")
-    if not set(map(type, weight_map.values())) <= {str}:  # before set(): a list there is unhashable
+    try:
+        shards = set(weight_map.values())
+    except TypeError:  # a list or object where a file name should be
+        shards = None
+    # Checked on the few distinct names rather than on every entry: one pass over the map, not two.
+    if shards is None or any(type(shard) is not str for shard in shards):
         raise ValueError("weight_map names a shard that is not a file name")
-    shards = set(weight_map.values())
     metadata = index.get("metadata")
     total = metadata.get("total_size") if isinstance(metadata, dict) else None
     return shards, (int(total) if isinstance(total, (int, float)) else None)
