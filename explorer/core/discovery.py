@@ -674,7 +674,7 @@ class Scanner:
         if self.index_path is not None and not (stats.reused == len(new_cache) == previous_entries):
             try:
                 scan_index.save(self.index_path, self._index_stamp(), new_cache)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, TypeError) as exc:
                 stats.problems.append(
                     f"the scan's results could not be saved for the next start ({exc}); the next start reads everything again"
                 )

@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from explorer.core.atomic import write_bytes_atomically
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
 
 FORMAT = 1
@@ -85,21 +85,8 @@ def save(path: str | os.PathLike, stamp: list, cache: Cache) -> None:
     # ASCII (json's default escaping): names that are not valid UTF-8 survive the round trip.
     data = json.dumps([_record(key, fingerprint, ckpt) for key, (fingerprint, ckpt) in cache.items()], separators=(",", ":")).encode("ascii")
     header = json.dumps({"format": FORMAT, "stamp": stamp, "sha256": hashlib.sha256(data).hexdigest()})
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A cache, not a record: replaced atomically so that readers never see half a file, but not
-    # fsync-ed (losing it to a crash costs one full scan; the digest rejects a torn write).
-    descriptor, temporary = tempfile.mkstemp(prefix=".scan-index-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(header.encode("ascii") + b"\n" + data)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    # Not fsync-ed: losing the index to a crash costs one full scan, and the digest rejects a torn write.
+    write_bytes_atomically(Path(path), header.encode("ascii") + b"\n" + data, durable=False)
 
 
 def load(path: str | os.PathLike, stamp: list) -> Cache:
