@@ -295,9 +295,15 @@ class MainWindow(QMainWindow):
         self.last_stats = stats
         self.browser.expand_locations()
         total = sum(c.repo_size_bytes if c.repo_size_bytes is not None else c.size_bytes for c in _one_per_repo(checkpoints))
-        self.status_count.setText(
-            f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) != 1 else ''} · {human_bytes(total)} · scanned in {human_seconds(stats.seconds)}"
-        )
+        summary = f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) != 1 else ''} · {human_bytes(total)} · scanned in {human_seconds(stats.seconds)}"
+        # Troubles of the scan itself (a place that cannot be listed, an index that cannot be saved):
+        # counted in the status bar, spelled out in its tooltip, never a dialog on every refresh.
+        notes = [display_text(p) for p in stats.problems]
+        if notes:
+            summary += f" · {len(notes)} scan note{'s' if len(notes) != 1 else ''}"
+            self.statusBar().showMessage(notes[0], 10000)
+        self.status_count.setText(summary)
+        self.status_count.setToolTip("\n".join(notes))
         if not checkpoints:
             self.empty_state.set_locations(stats.locations, stats.missing_locations)
             self.left_stack.setCurrentWidget(self.empty_state)

@@ -279,3 +279,14 @@ def test_places_named_on_the_command_line_are_not_saved_for_the_next_start(make_
     repo.add_folder(commit_hash("one"), sample("tiny-bert-mlm"))
     make_window(hub_caches=[tmp_path / "hub"])
     assert not scan_index_file().exists()
+
+
+def test_troubles_of_the_scan_itself_are_counted_in_the_status_bar(make_window, samples_root):
+    from explorer.core.paths import cache_dir
+
+    cache_dir().parent.mkdir(parents=True, exist_ok=True)
+    cache_dir().write_text("a file where the app's cache folder should be")
+    window = make_window(folders=[samples_root])
+    assert len(visible_checkpoint_names(window)) == 7
+    assert "1 scan note" in window.status_count.text()
+    assert "could not be saved for the next start" in window.status_count.toolTip()
