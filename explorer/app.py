@@ -80,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = create_application([])
+    from explorer.ui.qt_binding import qt_binding_problem
+
+    problem = qt_binding_problem()
+    if problem:
+        print(f"model-explorer: {problem}", file=sys.stderr)
+        if not args.screenshot:
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.critical(None, explorer.APP_NAME, problem)
+        return 1
 
     from explorer.core.settings import load_settings
     from explorer.ui.main_window import MainWindow
