@@ -9,6 +9,7 @@ every long operation is testable without Qt.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Generator, TypeVar
 
@@ -58,4 +59,33 @@ def run_to_end(job: Job[T], on_yield=None) -> T:
             if on_yield is not None:
                 on_yield(item)
     except StopIteration as stop:
+        return stop.value
+
+
+def batched(job: Job[T], seconds: float = 0.05) -> Job[T]:
+    """The same job with its partial results grouped into lists, one list at most every ``seconds``.
+
+    For a window showing a scan of thousands of checkpoints: each result crossing to the GUI
+    thread costs an event, and each row inserted alone re-sorts the view; a few lists a second
+    cost a few. Progress passes through at once; the last list comes before the job's result,
+    and an item is never held longer than ``seconds`` while the job keeps producing.
+    """
+    batch: list = []
+    started = 0.0
+    clock = time.monotonic
+    try:
+        while True:
+            item = next(job)
+            if isinstance(item, Progress):
+                yield item
+                continue
+            if not batch:
+                started = clock()
+            batch.append(item)
+            if clock() - started >= seconds:
+                yield batch
+                batch = []
+    except StopIteration as stop:
+        if batch:
+            yield batch
         return stop.value

@@ -20,12 +20,16 @@ COLUMNS = ("Name", "Type", "Params", "Size")
 SOURCE_TITLES = {SOURCE_HUB_CACHE: "Hugging Face cache", SOURCE_LEGACY: "Legacy transformers cache", SOURCE_FOLDER: "Folder"}
 
 
+# Combined once: or-ing two Qt enum members is a Python-level enum operation, slow per row.
+RIGHT_ALIGNED = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
 def _item(text: str, sort_value=None, align_right: bool = False) -> QStandardItem:
+    # Not made read-only item by item: the view has no edit triggers at all.
     item = QStandardItem(text)
-    item.setEditable(False)
     item.setData(sort_value if sort_value is not None else text.lower(), SORT_ROLE)
     if align_right:
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setTextAlignment(RIGHT_ALIGNED)
     return item
 
 
@@ -45,6 +49,9 @@ class CheckpointModel(QStandardItemModel):
 
     def checkpoints(self) -> list[Checkpoint]:
         return list(self._checkpoints.values())
+
+    def checkpoint_count(self) -> int:
+        return len(self._checkpoints)
 
     def checkpoint(self, key: str) -> Checkpoint | None:
         return self._checkpoints.get(key)
@@ -156,12 +163,6 @@ class CheckpointFilter(QSortFilterProxyModel):
             return False
         return all(word in haystack for word in self._words)
 
-    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        try:
-            return a < b
-        except TypeError:
-            return str(a) < str(b)
 
 
 class CheckpointBrowser(QTreeView):
@@ -177,6 +178,7 @@ class CheckpointBrowser(QTreeView):
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         header = self.header()
@@ -188,6 +190,15 @@ class CheckpointBrowser(QTreeView):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, max(metrics.horizontalAdvance(sample_text), metrics.horizontalAdvance(COLUMNS[column])) + 28)
         self.selectionModel().currentChanged.connect(self._on_current_changed)
+
+    def add_checkpoints(self, found: list[Checkpoint]) -> None:
+        """Rows for a batch of scan results, sorted into place once rather than once per row."""
+        self.proxy.setDynamicSortFilter(False)
+        try:
+            for ckpt in found:
+                self.source_model.add_checkpoint(ckpt)
+        finally:
+            self.proxy.setDynamicSortFilter(True)
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.checkpoint_selected.emit(self.checkpoint_at(current))
