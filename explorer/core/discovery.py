@@ -554,6 +554,26 @@ def _read_refs(repo_dir: str) -> dict[str, list[str]]:
     return refs
 
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def _revision_names(snapshots_dir: str, refs: dict[str, list[str]], listed: bool = False) -> tuple[list[str], bool]:
+    """The revision folders of a repo's snapshots/, sorted, and whether they were inferred from its refs.
+
+    Listing the folder is one of the larger fixed costs of a repo. A folder's link count is 2
+    plus its subfolders on the usual Unix filesystems, so when it equals the number of commits
+    the refs name (full commit hashes, never paths), those commits are the revisions. Each is
+    opened next, and one that is missing sends the caller back here with ``listed``. Where
+    link counts mean something else (btrfs reports 1, APFS counts files too) the folder is
+    simply listed. Raises OSError when snapshots/ cannot be read.
+    """
+    if not listed and refs and all(len(commit) == 40 and _HEX_DIGITS.issuperset(commit) for commit in refs):
+        if os.stat(snapshots_dir).st_nlink == 2 + len(refs):
+            return sorted(refs), True
+    # Names only: the listing of each snapshot tells folders from stray files anyway.
+    return sorted(os.listdir(snapshots_dir)), False
+
+
 def repo_id_from_folder(folder_name: str) -> tuple[str, str] | None:
     """'models--org--name' -> ('model', 'org/name')."""
     kind, sep, rest = folder_name.partition("--")
@@ -724,7 +744,9 @@ class Scanner:
         if source == SOURCE_LEGACY and not has_hub_layout:
             yield from scan_flat_legacy_cache(root, stats)
 
-    def _scan_repo(self, repo_dir: str, repo_id: str, source: str, stats: ScanStats, new_cache) -> list[Checkpoint]:
+    def _scan_repo(
+        self, repo_dir: str, repo_id: str, source: str, stats: ScanStats, new_cache, list_snapshots: bool = False
+    ) -> list[Checkpoint]:
         refs = _read_refs(repo_dir)
         # repo_dir is a listing's entry path (no trailing separator): joined by hand, as os.path.join costs more here.
         blobs_dir = repo_dir + os.sep + "blobs"
@@ -734,14 +756,14 @@ class Scanner:
         incomplete: int | None = None
         checkpoints: list[Checkpoint] = []
         try:
-            # Names only: the listing of each snapshot tells folders from stray files anyway.
-            snapshots = sorted(os.listdir(snapshots_dir))
+            snapshots, inferred = _revision_names(snapshots_dir, refs, list_snapshots)
         except OSError as exc:
             problems = [f"no downloaded revision: the snapshots folder cannot be listed ({exc.strerror or exc})"]
             incomplete = _interrupted_downloads(blobs_dir)
             if incomplete:
                 problems.append(f"{incomplete} interrupted download(s) (.incomplete blobs) in this repo")
             return [Checkpoint(id=repo_id, source=source, path=repo_dir, repo_path=repo_dir, problems=problems, repo_size_bytes=0)]
+        reused_before = stats.reused
         for revision in snapshots:
             snap_path = snapshots_dir + os.sep + revision
             ckpt = None
@@ -761,6 +783,9 @@ class Scanner:
                         listing = _list_files(snap_path, snap_stat, stamped=False)
                         listing.folder_mtime_ns = snap_stat.st_mtime_ns
                 except OSError:  # a stray file, or a link to nothing, among the revisions
+                    if inferred:  # a ref names a revision that is not there: list the folder after all
+                        stats.reused = reused_before
+                        return self._scan_repo(repo_dir, repo_id, source, stats, new_cache, list_snapshots=True)
                     continue
                 if incomplete is None:
                     incomplete = _interrupted_downloads(blobs_dir)

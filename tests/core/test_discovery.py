@@ -115,6 +115,24 @@ def test_repo_size_counts_shared_blobs_once_like_scan_cache_dir(hub_cache):
         assert set(ckpt.refs) == set(hub_revisions[ckpt.revision].refs)
 
 
+def test_every_revision_folder_is_found_whatever_the_refs_say(hub_cache, sample):
+    """The refs usually name every revision (then snapshots/ need not be listed); when they do
+    not, or name one that is not there, or hold something that is not a commit, nothing is lost."""
+    repo = HubRepo(hub_cache, "gpt2-tiny")
+    unreferenced = commit_hash("an old revision no ref points to")
+    repo.add_folder(unreferenced, sample("tiny-gpt2-lm"))
+    found = {c.revision: c.refs for c in by_id(scan_hub(hub_cache)[0], "gpt2-tiny")}
+    assert found == {REV_1: ["main"], unreferenced: []}
+
+    repo.ref("v2", commit_hash("a revision that was never downloaded"))  # as many refs as folders now
+    found = {c.revision: c.refs for c in by_id(scan_hub(hub_cache)[0], "gpt2-tiny")}
+    assert found == {REV_1: ["main"], unreferenced: []}
+
+    (repo.path / "refs" / "v2").write_text("../../../../etc")  # never a path to follow
+    found = {c.revision: c.refs for c in by_id(scan_hub(hub_cache)[0], "gpt2-tiny")}
+    assert found == {REV_1: ["main"], unreferenced: []}
+
+
 def test_weights_shared_by_revisions_are_read_once_per_scan(hub_cache, monkeypatch):
     from explorer.core import safetensors_header
 
