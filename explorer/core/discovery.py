@@ -263,10 +263,10 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
             if dot < 0 or "/" in name:
                 continue
             kind = kind_by_extension(name[dot:])
-            if kind is None:
+            if kind is None or (kind == _JSON and not name.endswith(".safetensors.index.json")):
                 continue
-        if kind == _SAFETENSORS:
-            has_weights = True
+        if kind == _SAFETENSORS or kind == _JSON:  # weights, or the index of sharded weights
+            has_weights = has_weights or kind == _SAFETENSORS
             size = f.size
             if size is not None:
                 weights[name] = f.path
@@ -275,13 +275,6 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
                     contents[name] = (*f.content, size)
         elif kind == _TOKENIZER:
             has_tokenizer = True
-        elif kind == _JSON:
-            size = f.size
-            if size is not None and name.endswith(".safetensors.index.json"):
-                weights[name] = f.path
-                sizes[name] = size
-                if f.content is not None:
-                    contents[name] = (*f.content, size)
         elif kind == _CONFIG:
             config_entry = f
         elif kind == _OTHER_WEIGHTS:
