@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
+import pytest
+
 from explorer.ui.qt_binding import PROBE_CALLS, qt_binding_problem
 
 
@@ -23,6 +25,7 @@ def test_many_calls_that_return_nothing_leave_none_alone(qapp):
     assert sys.getrefcount(None) >= before - 10
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12: nothing can drain it")
 def test_a_binding_that_drops_references_to_none_is_named_with_the_fix():
     def leaky_call():
         # What the broken binding does: give back None without the reference it owes.
