@@ -158,8 +158,12 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
         problems.append("config.json is empty (or not a regular file)")
         return None
     try:
-        config = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        # Decoded as UTF-8 first, as transformers reads it: a UTF-16 file or a byte-order mark fails there too.
+        config = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        problems.append(f"config.json is not UTF-8 text, which transformers requires ({exc.reason} at byte {exc.start})")
+        return None
+    except ValueError as exc:
         problems.append(f"config.json is not valid JSON: {exc}")
         return None
     except RecursionError:

@@ -488,6 +488,19 @@ def test_invalid_config_json(sample, tmp_path):
     assert ckpt.num_parameters
 
 
+def test_config_json_transformers_cannot_read_is_a_problem(sample, tmp_path):
+    """transformers reads config.json as UTF-8 text: a byte-order mark or UTF-16 makes it refuse the checkpoint."""
+    config = json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]})
+    with_bom = copy_sample(sample, "tiny-bert-mlm", tmp_path / "bom")
+    (with_bom / "config.json").write_bytes(b"\xef\xbb\xbf" + config.encode())
+    assert has_problem(only(scan_folder(with_bom)[0]), "config.json is not valid JSON", "BOM")
+    utf16 = copy_sample(sample, "tiny-bert-mlm", tmp_path / "utf16")
+    (utf16 / "config.json").write_bytes(config.encode("utf-16"))
+    ckpt = only(scan_folder(utf16)[0])
+    assert has_problem(ckpt, "config.json is not UTF-8 text")
+    assert ckpt.model_type is None and ckpt.num_parameters  # the weights are still counted
+
+
 def test_config_json_that_is_not_an_object(sample, tmp_path):
     folder = copy_sample(sample, "tiny-bert-mlm", tmp_path / "m")
     (folder / "config.json").write_text("[1, 2, 3]")
