@@ -15,6 +15,7 @@ repo is read once per scan. Nothing imports torch or transformers.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import json
 import os
@@ -117,6 +118,9 @@ def _read_small_file(path: str, limit: int) -> bytes:
         os.close(fd)
 
 
+_BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32 LE starts like UTF-16 LE
+
+
 class ConfigUnreadable(ValueError):
     """config.json exists but cannot be used; the message says why, for the user."""
 
@@ -157,8 +161,12 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
     if not raw.strip():
         problems.append("config.json is empty (or not a regular file)")
         return None
+    if raw.startswith(_BYTE_ORDER_MARKS):
+        # json.loads would read these; transformers, which reads the file as UTF-8 text, refuses them.
+        encoding = "UTF-8 with a byte-order mark" if raw.startswith(codecs.BOM_UTF8) else "UTF-16 or UTF-32 text"
+        problems.append(f"config.json is {encoding}, which transformers cannot read: save it as plain UTF-8")
+        return None
     try:
-        # Decoded as UTF-8 first, as transformers reads it: a UTF-16 file or a byte-order mark fails there too.
         config = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         problems.append(f"config.json is not UTF-8 text, which transformers requires ({exc.reason} at byte {exc.start})")

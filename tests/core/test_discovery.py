@@ -493,12 +493,15 @@ def test_config_json_transformers_cannot_read_is_a_problem(sample, tmp_path):
     config = json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]})
     with_bom = copy_sample(sample, "tiny-bert-mlm", tmp_path / "bom")
     (with_bom / "config.json").write_bytes(b"\xef\xbb\xbf" + config.encode())
-    assert has_problem(only(scan_folder(with_bom)[0]), "config.json is not valid JSON", "BOM")
+    assert has_problem(only(scan_folder(with_bom)[0]), "config.json is UTF-8 with a byte-order mark", "save it as plain UTF-8")
     utf16 = copy_sample(sample, "tiny-bert-mlm", tmp_path / "utf16")
     (utf16 / "config.json").write_bytes(config.encode("utf-16"))
     ckpt = only(scan_folder(utf16)[0])
-    assert has_problem(ckpt, "config.json is not UTF-8 text")
+    assert has_problem(ckpt, "config.json is UTF-16 or UTF-32 text, which transformers cannot read")
     assert ckpt.model_type is None and ckpt.num_parameters  # the weights are still counted
+    latin1 = copy_sample(sample, "tiny-bert-mlm", tmp_path / "latin1")
+    (latin1 / "config.json").write_bytes('{"model_type": "bert", "note": "café"}'.encode("latin-1"))
+    assert has_problem(only(scan_folder(latin1)[0]), "config.json is not UTF-8 text", "at byte 35")
 
 
 def test_config_json_that_is_not_an_object(sample, tmp_path):
