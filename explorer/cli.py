@@ -103,7 +103,8 @@ def cmd_scan(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    print(f"\n{len(checkpoints)} checkpoints in {stats.seconds:.2f} s; looked in: " + ", ".join(display_text(p) for p in stats.locations))
+    count = len(checkpoints)
+    print(f"\n{count} checkpoint{'s' if count != 1 else ''} in {stats.seconds:.2f} s; looked in: " + ", ".join(display_text(p) for p in stats.locations))
     for c in checkpoints:
         for problem in c.problems:
             print(f"  {display_text(c.id)}: {display_text(problem)}", file=sys.stderr)

@@ -31,6 +31,14 @@ def test_scan_table_is_readable(samples_root, capsys):
     assert "tiny-t5" in out and "7 checkpoints" in out
 
 
+def test_scan_table_counts_one_checkpoint_in_the_singular(samples_root, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(samples_root / "tiny-t5", tmp_path / "tiny-t5")
+    assert cli.main(["scan", "--folder", str(tmp_path)]) == 0
+    assert "\n1 checkpoint in " in capsys.readouterr().out
+
+
 def test_only_the_given_places_are_scanned(tmp_path, capsys):
     assert cli.main(["scan", "--folder", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
