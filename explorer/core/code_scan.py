@@ -14,6 +14,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from explorer.core.safe_io import UnreadableFile, one_line, read_bounded
+from explorer.core.snippets import is_identifier, python_identifier, python_literal
+
 MAX_SCANNED_BYTES = 2 * 1024 * 1024
 CONFIG_BASES = {"PreTrainedConfig", "PretrainedConfig"}
 MODEL_BASES = {"PreTrainedModel"}
@@ -33,6 +36,7 @@ class ScannedClass:
 
 @dataclass(slots=True)
 class CodeScan:
+    folder: str = ""
     files: list[str] = field(default_factory=list)
     config_classes: list[ScannedClass] = field(default_factory=list)
     model_classes: list[ScannedClass] = field(default_factory=list)  # concrete ones, abstract *PreTrainedModel left out
@@ -82,23 +86,28 @@ def _class_string_attribute(node: ast.ClassDef, name: str) -> str | None:
 
 def scan_folder(folder: str) -> CodeScan:
     """Config and model classes defined by the top-level ``.py`` files of ``folder`` (parsed, not imported)."""
-    scan = CodeScan()
+    scan = CodeScan(folder=folder)
     try:
-        names = sorted(entry.name for entry in os.scandir(folder) if entry.name.endswith(".py") and entry.is_file())
+        with os.scandir(folder) as entries:
+            # Not only regular files: a FIFO or device named like code is listed, then refused by the reader.
+            names = sorted(entry.name for entry in entries if entry.name.endswith(".py") and not entry.is_dir())
     except OSError:
         return scan
     scan.files = names
     classes: list[ScannedClass] = []
     for name in names:
-        path = os.path.join(folder, name)
         try:
-            if os.path.getsize(path) > MAX_SCANNED_BYTES:
-                scan.problems.append(f"{name} is too large to scan")
-                continue
-            with open(path, "rb") as handle:
-                tree = ast.parse(handle.read(), filename=name)
-        except (OSError, SyntaxError, ValueError) as exc:
-            scan.problems.append(f"{name} cannot be parsed: {type(exc).__name__}: {exc}")
+            source = read_bounded(os.path.join(folder, name), name, MAX_SCANNED_BYTES)
+        except UnreadableFile as exc:
+            scan.problems.append(f"{exc} (its classes are not listed)")
+            continue
+        try:
+            tree = ast.parse(source, filename=name)
+        except (SyntaxError, ValueError) as exc:
+            scan.problems.append(one_line(f"{name} cannot be parsed: {type(exc).__name__}: {exc}"))
+            continue
+        except (RecursionError, MemoryError):  # the parser's own limits on nesting, hit by hostile code
+            scan.problems.append(f"{name} cannot be parsed: its code is nested too deeply")
             continue
         for node in tree.body:
             if isinstance(node, ast.ClassDef):
@@ -149,43 +158,29 @@ def auto_class_for(class_name: str, auto_class_names: list[str]) -> str | None:
     return None
 
 
+# Names the register code itself uses; a checkpoint class of the same name gets another variable.
+SNIPPET_NAMES = frozenset({"checkpoint", "model", "config", "transformers", "get_class_from_dynamic_module", "AutoConfig"})
+
+
 def suggested_registration(scan: CodeScan, model_type: str | None, auto_class_names: list[str]) -> dict:
     """The auto_map and register() code that make the scanned classes loadable by the Auto classes.
 
     Returns {"config_class", "auto_map", "auto_map_json", "python", "heads": {auto: class}, "type_mismatch"}.
+    Names and strings read from the checkpoint's code enter "python" as literals or checked identifiers
+    (explorer.core.snippets): a ``config_class = "..."`` string is looked up by name when the code runs.
     """
     config = next((c for c in scan.config_classes if model_type and c.model_type == model_type), None)
     config = config or (scan.config_classes[0] if scan.config_classes else None)
     heads: dict[str, ScannedClass] = {}
     for cls in scan.model_classes:
         auto_name = auto_class_for(cls.name, auto_class_names)
-        if auto_name and auto_name not in heads:
+        if auto_name and is_identifier(auto_name) and auto_name not in heads:
             heads[auto_name] = cls
     auto_map: dict[str, str] = {}
     if config is not None:
         auto_map["AutoConfig"] = f"{config.file.removesuffix('.py')}.{config.name}"
     for auto_name, cls in heads.items():
         auto_map[auto_name] = f"{cls.file.removesuffix('.py')}.{cls.name}"
-    lines = []
-    if config is not None or heads:
-        autos = sorted(({"AutoConfig"} if config is not None else set()) | set(heads))
-        # Modeling files import their configuration relatively (from .configuration_x import ...), so a plain
-        # import fails; transformers' own loader for checkpoint code handles that, as trust_remote_code does.
-        lines.append(f"from transformers import {', '.join(autos)}")
-        lines.append("from transformers.dynamic_module_utils import get_class_from_dynamic_module")
-        lines.append("")
-        loaded: list[str] = []
-        for cls in ([config] if config is not None else []) + list(heads.values()):
-            if cls.name in loaded:
-                continue
-            loaded.append(cls.name)
-            ref = f"{cls.file.removesuffix('.py')}.{cls.name}"
-            lines.append(f"{cls.name} = get_class_from_dynamic_module({json.dumps(ref)}, CHECKPOINT_FOLDER, local_files_only=True)")
-        lines.append("")
-        if config is not None:
-            lines.append(f"AutoConfig.register({json.dumps(config.model_type or model_type or '')}, {config.name})")
-        for auto_name, cls in heads.items():
-            lines.append(f"{auto_name}.register({cls.config_class or (config.name if config else 'CONFIG_CLASS')}, {cls.name})")
     mismatch = None
     if config is not None and model_type and config.model_type and config.model_type != model_type:
         mismatch = f"{config.name}.model_type is '{config.model_type}' but config.json says '{model_type}'"
@@ -194,10 +189,72 @@ def suggested_registration(scan: CodeScan, model_type: str | None, auto_class_na
         "config_file": config.file if config is not None else None,
         "auto_map": auto_map,
         "auto_map_json": json.dumps({"auto_map": auto_map}),
-        "python": "\n".join(lines) + ("\n" if lines else ""),
+        "python": _register_code(scan, config, heads, model_type),
         "heads": {auto: cls.name for auto, cls in heads.items()},
         "type_mismatch": mismatch,
     }
+
+
+def _quoted(text: str) -> str:
+    return python_literal(text, quote='"')
+
+
+def _register_code(scan: CodeScan, config: ScannedClass | None, heads: dict[str, ScannedClass], model_type: str | None) -> str:
+    if config is None and not heads:
+        return ""
+    reserved = SNIPPET_NAMES | set(heads)
+    variables: dict[int, str] = {}  # id(class) -> the variable that holds it
+
+    def variable(cls: ScannedClass) -> str:
+        if id(cls) not in variables:
+            taken = set(variables.values())
+            name = cls.name if is_identifier(cls.name) and cls.name not in reserved | taken else f"class_{len(variables) + 1}"
+            variables[id(cls)] = python_identifier(name)
+        return variables[id(cls)]
+
+    loads: list[str] = []
+
+    def load(cls: ScannedClass) -> str:
+        known = id(cls) in variables
+        name = variable(cls)
+        if not known:
+            ref = f"{cls.file.removesuffix('.py')}.{cls.name}"
+            # Modeling files import their configuration relatively (from .configuration_x import ...), so a plain
+            # import fails; transformers' own loader for checkpoint code handles that, as trust_remote_code does.
+            loads.append(f"{name} = get_class_from_dynamic_module({_quoted(ref)}, checkpoint, local_files_only=True)")
+        return name
+
+    registers: list[str] = []
+    by_name = {c.name: c for c in scan.config_classes}
+    uses_transformers = False
+    if config is not None:
+        registers.append(f"AutoConfig.register({_quoted(config.model_type or model_type or '')}, {load(config)})")
+    for auto_name, cls in heads.items():
+        model_variable = load(cls)
+        if cls.config_class in by_name:
+            config_variable = load(by_name[cls.config_class])
+        elif config is not None:
+            config_variable = load(config)
+        elif cls.config_class:
+            # A config class the folder does not define (one of transformers' own): found by name at run time.
+            config_variable, uses_transformers = f"getattr(transformers, {_quoted(cls.config_class)})", True
+        else:
+            registers.append(f"# {python_identifier(auto_name)}: no config class found for this model class in the folder's code")
+            continue
+        registers.append(f"{python_identifier(auto_name)}.register({config_variable}, {model_variable})")
+    autos = sorted(({"AutoConfig"} if config is not None else set()) | set(heads))
+    lines = [f"from transformers import {', '.join(python_identifier(a) for a in autos)}"]
+    if uses_transformers:
+        lines.insert(0, "import transformers")
+    lines += [
+        "from transformers.dynamic_module_utils import get_class_from_dynamic_module",
+        "",
+        f"checkpoint = {_quoted(scan.folder)}",
+        *loads,
+        "",
+        *registers,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 __all__ = ["CodeScan", "ScannedClass", "scan_folder", "find_class", "auto_class_for", "suggested_registration"]

@@ -34,6 +34,7 @@ from explorer.core.consent import (
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.safetensors_header import summarize_safetensors
+from explorer.core.snippets import NotScriptable, is_identifier, python_identifier, python_literal
 from explorer.core.task_catalog import offered_tasks
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -996,21 +997,26 @@ def apply_head_checks(report: dict, checks: dict[str, dict]) -> dict:
 
 
 def _python_snippet(path: str, rows: list[dict], architectures: list[str], trusted: bool, needs_code: bool) -> str:
-    quoted = json.dumps(path)
+    # The path and every name read from the checkpoint enter the code as literals or checked identifiers
+    # (explorer.core.snippets), never as text: a folder name or an auto_map entry may hold code.
+    quoted = python_literal(path, quote='"')
     # The snippet mirrors the consent record: the flag appears only when the user allowed this code.
-    trust = f"    trust_remote_code={trusted!r},  # runs the checkpoint's own code, which you reviewed\n" if trusted else ""
+    trust = "    trust_remote_code=True,  # runs the checkpoint's own code, which you reviewed\n" if trusted is True else ""
     lines = ["from transformers import AutoConfig", ""]
     if needs_code and not trusted:
         lines.append("# This checkpoint ships Python code (auto_map). Read it before allowing it to run (trust_remote_code).")
     lines.append(f"config = AutoConfig.from_pretrained(\n    {quoted},\n    local_files_only=True,\n{trust})")
     lines.append("print(config)")
-    saved = preferred_row([r for r in rows if r["relation"] == "same"])
+    saved = preferred_row([r for r in rows if r["relation"] == "same" and is_identifier(r["auto_class"])])
     if saved is not None:
-        lines[0] = f"from transformers import AutoConfig, {saved['auto_class']}"
+        auto_class = python_identifier(saved["auto_class"])
+        # resolves_to may come from auto_map in config.json: named only when it is a plain class name.
+        built = f"builds {saved['resolves_to']}, " if is_identifier(saved["resolves_to"]) else "builds "
+        lines[0] = f"from transformers import AutoConfig, {auto_class}"
         lines += [
             "",
-            f"# builds {saved['resolves_to']}, the class the weights were saved with",
-            f"model = {saved['auto_class']}.from_pretrained(\n    {quoted},\n    config=config,\n    local_files_only=True,\n{trust})",
+            f"# {built}the class the weights were saved with",
+            f"model = {auto_class}.from_pretrained(\n    {quoted},\n    config=config,\n    local_files_only=True,\n{trust})",
         ]
     return "\n".join(lines) + "\n"
 
@@ -1045,8 +1051,8 @@ def _registration_hint(registration: dict) -> str:
 
 
 def _registration_snippet(path: str, registration: dict, architectures: list[str]) -> str:
-    quoted = json.dumps(path)
-    code = registration["python"].replace("CHECKPOINT_FOLDER", quoted)
+    # The register code defines `checkpoint` (the scanned folder, as a literal) and loads from it.
+    code = registration["python"]
     lines = [
         "# The folder's code defines these classes but config.json has no auto_map: register them first.",
         "# This runs the checkpoint's code: read it (Custom code) before you do.",
@@ -1054,8 +1060,8 @@ def _registration_snippet(path: str, registration: dict, architectures: list[str
     ]
     heads = registration.get("heads") or {}
     auto = next((a for a, c in heads.items() if c in architectures), None) or (preferred_row([{"auto_class": a} for a in heads]) or {}).get("auto_class")
-    if auto:
-        lines += ["", f"model = {auto}.from_pretrained(\n    {quoted},\n    local_files_only=True,\n)"]
+    if auto and is_identifier(auto):
+        lines += ["", f"model = {python_identifier(auto)}.from_pretrained(\n    checkpoint,\n    local_files_only=True,\n)"]
     return "\n".join(lines) + "\n"
 
 
@@ -1100,11 +1106,16 @@ def _explain_missing_model_type(report: dict, rows: list[dict], path: str) -> No
         f"or add \"model_type\": \"{model_type}\" to config.json"
         + (f" and use {builder['auto_class']}." if builder else ".")
     )
-    quoted = json.dumps(path)
+    try:
+        # architectures[0] comes from config.json: it becomes code only as a plain class name.
+        saved_class = python_identifier(saved, "architectures[0]")
+    except NotScriptable:
+        return
+    quoted = python_literal(path, quote='"')
     report["python"] = (
-        f"from transformers import {saved}\n\n"
+        f"from transformers import {saved_class}\n\n"
         f"# config.json has no model_type, so the Auto classes cannot read it; the concrete class can.\n"
-        f"model = {saved}.from_pretrained(\n    {quoted},\n    local_files_only=True,\n)\n"
+        f"model = {saved_class}.from_pretrained(\n    {quoted},\n    local_files_only=True,\n)\n"
     )
 
 

@@ -1088,7 +1088,7 @@ class ConfigTab(QWidget):
                 + escape(json.dumps({"auto_map": registration["auto_map"]}, indent=2)) + "</pre>"
             )
         if registration.get("python"):
-            code = registration["python"].replace("CHECKPOINT_FOLDER", json.dumps(report.get("path") or "."))
+            code = registration["python"]  # names the folder itself, as a Python literal
             parts.append(
                 "<p>or register the classes before loading (this runs the code; Copy as Python copies it):</p>"
                 "<pre style='white-space: pre-wrap'>" + escape(code) + "</pre>"
