@@ -2,21 +2,23 @@
 
 The format: a little-endian u64 N, then N bytes of JSON mapping tensor names to
 ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets relative to the end of the
-header), plus an optional ``__metadata__`` string map. Everything here validates against
-the file size so that a truncated or corrupt file gives a message instead of an exception.
+header), plus an optional ``__metadata__`` string map. Every header is validated by the
+rules the safetensors library applies before it maps a file (``_validated_entries``), so a
+count is only given for a file that loads, and a truncated, corrupt or forged header gives a
+message (``SafetensorsHeaderError``, an ``UnreadableFile``) instead of a wrong fact.
 """
 
 from __future__ import annotations
 
-import collections
-import json
+import itertools
 import math
 import operator
 import os
-import re
 import stat
 import struct
 from dataclasses import dataclass, field
+
+from explorer.core.safe_io import OPEN_FLAGS, UnreadableFile, human_size, parse_json, read_bounded
 
 # Bits per element; fp4/fp6 pack below a byte, hence bits rather than bytes.
 DTYPE_BITS = {
@@ -37,12 +39,16 @@ DTYPE_TORCH_NAMES = {
     "C64": "complex64",
 }
 
-# A header is JSON describing tensors; real ones stay well under this even for huge models
-# (a 70B shard header is ~30 KB). Refuse absurd lengths rather than allocate them.
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+# A header is JSON describing tensors: about 100 bytes per tensor, so a 70B shard's header is
+# ~30 KB and a single-file mixture of experts with 20,000 tensors ~2 MB. 32 MiB (some 300,000
+# tensors) leaves ample room and keeps parsing under a second and a few hundred MB; the
+# safetensors library itself stops at 100 MB.
+MAX_HEADER_BYTES = 32 * 1024 * 1024
+# safetensors sizes tensors in 64-bit unsigned arithmetic and refuses what overflows it.
+_SIZE_LIMIT = 2**64
 
 
-class SafetensorsHeaderError(ValueError):
+class SafetensorsHeaderError(UnreadableFile):
     """The file is not a readable safetensors file; the message says why, for the user."""
 
 
@@ -95,21 +101,6 @@ class SafetensorsHeader:
         return sum(t.nbytes for t in self.tensors)
 
 
-# Never block on a FIFO or device that someone named *.safetensors.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _read_exactly(fd: int, count: int) -> bytes:
-    parts = []
-    while count > 0:
-        part = os.read(fd, min(count, 1 << 30))
-        if not part:
-            break
-        parts.append(part)
-        count -= len(part)
-    return b"".join(parts)
-
-
 def _read_raw_header(path: str, label: str, file_size: int | None = None) -> tuple[int, int, bytes]:
     """(file size, header length, header bytes); every failure is a SafetensorsHeaderError.
 
@@ -117,7 +108,7 @@ def _read_raw_header(path: str, label: str, file_size: int | None = None) -> tup
     non-blocking open keeps a FIFO or device under a weight file's name from hanging the read.
     """
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)
         try:
             if file_size is None:
                 st = os.fstat(fd)
@@ -129,7 +120,12 @@ def _read_raw_header(path: str, label: str, file_size: int | None = None) -> tup
                 raise SafetensorsHeaderError(f"{label}: file is {file_size} bytes, too short for a safetensors header (truncated?)")
             (header_size,) = struct.unpack("<Q", prefix)
             if header_size > MAX_HEADER_BYTES:
-                raise SafetensorsHeaderError(f"{label}: header length {header_size} is implausible (corrupt file)")
+                if 8 + header_size > file_size:
+                    raise SafetensorsHeaderError(f"{label}: header length {header_size} is implausible (corrupt file)")
+                raise SafetensorsHeaderError(
+                    f"{label}: header is {human_size(header_size)}, more than the {human_size(MAX_HEADER_BYTES)} "
+                    "any real checkpoint needs (some 300,000 tensors); not read"
+                )
             if 8 + header_size > file_size:
                 raise SafetensorsHeaderError(
                     f"{label}: header length {header_size} runs past the end of the {file_size}-byte file (truncated or corrupt)"
@@ -146,269 +142,249 @@ def _read_raw_header(path: str, label: str, file_size: int | None = None) -> tup
     return file_size, header_size, raw
 
 
+def _read_exactly(fd: int, count: int) -> bytes:
+    parts = []
+    while count > 0:
+        part = os.read(fd, min(count, 1 << 24))
+        if not part:
+            break
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
 def _parse_header(raw: bytes, label: str) -> dict:
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SafetensorsHeaderError(f"{label}: header is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise SafetensorsHeaderError(f"{label}: header is nested too deeply to be a tensor table") from exc
+        header = parse_json(raw, f"{label}: header")
+    except UnreadableFile as exc:
+        raise SafetensorsHeaderError(str(exc)) from None
     if not isinstance(header, dict):
         raise SafetensorsHeaderError(f"{label}: header is not a JSON object")
     return header
 
 
-def _load_header(path: str, label: str) -> tuple[int, int, dict]:
+def _load_header(path: str, label: str, file_size: int | None = None) -> tuple[int, int, dict]:
     """(file size, header length, parsed header) of one file; every failure is a SafetensorsHeaderError."""
-    file_size, header_size, raw = _read_raw_header(path, label)
+    file_size, header_size, raw = _read_raw_header(path, label, file_size)
     return file_size, header_size, _parse_header(raw, label)
 
 
-def _tensor_entries(header: dict, label: str, data_size: int):
-    """Validated (name, safetensors dtype, shape, begin, end) of each tensor, in header order.
+@dataclass(slots=True)
+class _Entries:
+    """A header's tensors as safetensors validates them: parallel lists, in header order."""
 
-    Raises SafetensorsHeaderError for a malformed entry, and after the last entry if any
-    tensor's data lies past the end of the file (an interrupted copy or download).
+    names: list[str]
+    dtypes: tuple[str, ...]  # safetensors spelling
+    shapes: tuple[list[int], ...]
+    begins: tuple[int, ...]
+    ends: tuple[int, ...]
+    numels: list[int]
+    metadata: dict[str, str]
+
+
+class _Invalid(Exception):
+    """Some entry breaks a rule; ``_explain`` finds which and words it."""
+
+
+_get_fields = operator.itemgetter("dtype", "shape", "data_offsets")
+_EIGHTS = itertools.repeat(8)
+
+
+def _validated_entries(header: dict, label: str, data_size: int) -> _Entries:
+    """Every rule the safetensors library checks before it maps a file, applied to a parsed header.
+
+    Known dtypes; shapes of non-negative whole numbers whose size fits 64 bits; each tensor's
+    byte range exactly its shape times its dtype's size; ranges that tile the data after the
+    header from its first byte to its last, without gap or overlap. A file that breaks any of
+    them is one safetensors refuses to load, so its counts would be wrong facts: the error
+    says which rule and which tensor. The checks run as whole-list operations in C; only a
+    failure goes through the entries one by one to word it.
     """
-    truncated_at = -1
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
+    metadata = header.pop("__metadata__", None)
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict) or not all(type(v) is str for v in metadata.values()):
+        raise SafetensorsHeaderError(f"{label}: __metadata__ must map names to text (safetensors refuses this file)")
+    names = list(header)
+    entries = list(header.values())
+    try:
+        if not entries:
+            if data_size:
+                raise _Invalid
+            return _Entries([], (), (), (), (), [], metadata)
+        if set(map(type, entries)) != {dict}:
+            raise _Invalid
+        dtypes, shapes, offsets = zip(*map(_get_fields, entries))
+        bits = list(map(DTYPE_BITS.__getitem__, dtypes))
+        if set(map(type, shapes)) != {list} or set(map(type, offsets)) != {list} or set(map(len, offsets)) != {2}:
+            raise _Invalid
+        dims = list(itertools.chain.from_iterable(shapes))
+        begins, ends = zip(*offsets)
+        # type() rather than isinstance: JSON true is a bool, which the library refuses as a size.
+        # A negative offset needs no test of its own: the tiling check below refuses it.
+        if set(map(type, itertools.chain(dims, begins, ends))) != {int} or (dims and min(dims) < 0):
+            raise _Invalid
+        numels = list(map(math.prod, shapes))
+        needed_bits = list(map(operator.mul, numels, bits))
+        if max(needed_bits) >= _SIZE_LIMIT or needed_bits != list(map(operator.mul, map(operator.sub, ends, begins), _EIGHTS)):
+            raise _Invalid
+        # Writers list tensors in the order of their data; then each one starts where the last ended.
+        if begins[0] != 0 or begins[1:] != ends[:-1] or ends[-1] != data_size:
+            starts, stops = zip(*sorted(zip(begins, ends)))
+            if starts[0] != 0 or starts[1:] != stops[:-1] or stops[-1] != data_size:
+                raise _Invalid
+    except (_Invalid, KeyError, TypeError, ValueError):
+        _explain(names, entries, label, data_size)
+        raise SafetensorsHeaderError(f"{label}: the header does not describe the file's data (safetensors refuses it)") from None
+    return _Entries(names, dtypes, shapes, begins, ends, numels, metadata)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """A value from the file for a message: numbers of absurd length are abbreviated, names cut."""
+    if type(value) is int and abs(value) >= 10**15:
+        # Never str() it: past 4,300 digits Python refuses, and the digits say nothing anyway.
+        return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_short(v, 20) for v in list(value)[:6])
+        return f"[{inner}{', …' if len(value) > 6 else ''}]"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _explain(names: list[str], entries: list, label: str, data_size: int) -> None:
+    """Raise SafetensorsHeaderError naming the first tensor that breaks a rule (the slow path: only for bad files)."""
+    checked: list[tuple[int, int, str]] = []
+    for name, entry in zip(names, entries):
+        tensor = _short(name)
+        if not isinstance(entry, dict):
+            raise SafetensorsHeaderError(f"{label}: malformed entry for tensor {tensor}")
         try:
             dtype = entry["dtype"]
             shape = entry["shape"]
-            begin, end = entry["data_offsets"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SafetensorsHeaderError(f"{label}: malformed entry for tensor {name!r}") from exc
-        if type(shape) is not list or not all(type(d) is int for d in shape) or type(begin) is not int or type(end) is not int:
-            raise SafetensorsHeaderError(f"{label}: malformed shape or data offsets for tensor {name!r}")
-        shape = tuple(shape)
+            offsets = entry["data_offsets"]
+        except KeyError as exc:
+            raise SafetensorsHeaderError(f"{label}: malformed entry for tensor {tensor} (no {exc.args[0]})") from None
         if not isinstance(dtype, str):
-            raise SafetensorsHeaderError(f"{label}: malformed dtype for tensor {name!r}")
-        if end < begin or begin < 0 or any(d < 0 for d in shape):
-            raise SafetensorsHeaderError(f"{label}: tensor {name!r} has invalid shape or data offsets {begin}..{end}")
-        if end > truncated_at:
-            truncated_at = end
-        yield name, dtype, shape, begin, end
-    if truncated_at > data_size:
-        raise SafetensorsHeaderError(
-            f"{label}: tensor data needs {truncated_at} bytes after the header but the file holds only {data_size} (truncated download?)"
-        )
+            raise SafetensorsHeaderError(f"{label}: malformed dtype for tensor {tensor}")
+        if dtype not in DTYPE_BITS:
+            raise SafetensorsHeaderError(f"{label}: tensor {tensor} has dtype {_short(dtype)}, which safetensors does not know")
+        if type(shape) is not list or not all(type(d) is int for d in shape):
+            raise SafetensorsHeaderError(f"{label}: malformed shape for tensor {tensor}")
+        if any(d < 0 for d in shape):
+            raise SafetensorsHeaderError(f"{label}: tensor {tensor} has a negative dimension in its shape {_short(shape)}")
+        if type(offsets) is not list or len(offsets) != 2 or not all(type(o) is int for o in offsets):
+            raise SafetensorsHeaderError(f"{label}: malformed data offsets for tensor {tensor}")
+        begin, end = offsets
+        if begin < 0 or end < begin:
+            raise SafetensorsHeaderError(f"{label}: tensor {tensor} has invalid data offsets {_short(begin)}..{_short(end)}")
+        needed = math.prod(shape) * DTYPE_BITS[dtype]
+        if needed >= _SIZE_LIMIT:
+            raise SafetensorsHeaderError(f"{label}: tensor {tensor} has shape {_short(shape)}, too large for any file")
+        if needed != 8 * (end - begin):
+            if needed % 8:
+                raise SafetensorsHeaderError(f"{label}: tensor {tensor} of {dtype} does not end on a byte boundary")
+            raise SafetensorsHeaderError(
+                f"{label}: tensor {tensor} has shape {_short(shape)} of {dtype}, which needs {_short(needed // 8)} bytes, "
+                f"but its data offsets span {_short(end - begin)}"
+            )
+        checked.append((begin, end, name))
+    checked.sort()
+    position, previous = 0, None
+    for begin, end, name in checked:
+        if begin > data_size or end > data_size:
+            raise SafetensorsHeaderError(
+                f"{label}: tensor data needs {max(e for _b, e, _n in checked)} bytes after the header but the file holds only "
+                f"{data_size} (truncated download?)"
+            )
+        if begin < position:
+            raise SafetensorsHeaderError(f"{label}: tensors {_short(previous)} and {_short(name)} overlap in the file")
+        if begin > position:
+            after = f"after tensor {_short(previous)}" if previous is not None else "at the start of the data"
+            raise SafetensorsHeaderError(f"{label}: {begin - position} bytes {after} belong to no tensor (safetensors refuses holes)")
+        position, previous = end, name
+    if position != data_size:
+        raise SafetensorsHeaderError(f"{label}: the last {data_size - position} bytes of the file belong to no tensor (safetensors refuses such files)")
+    if not checked and data_size:
+        raise SafetensorsHeaderError(f"{label}: the header lists no tensor but {data_size} bytes of data follow it")
+
+
+def _torch_dtype_name(dtype: str) -> str:
+    return DTYPE_TORCH_NAMES.get(dtype) or dtype.lower()
 
 
 def read_header(path: str | os.PathLike, file_label: str | None = None) -> SafetensorsHeader:
-    """Parse one safetensors file's header; raise SafetensorsHeaderError with a clear reason."""
+    """Parse and validate one safetensors file's header; raise SafetensorsHeaderError with a clear reason."""
     path = os.fspath(path)
     label = file_label or os.path.basename(path)
     file_size, header_size, header = _load_header(path, label)
-    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size)
-    metadata = header.get("__metadata__")
-    if isinstance(metadata, dict):
-        result.metadata = {str(k): str(v) for k, v in metadata.items()}
-    for name, dtype, shape, begin, end in _tensor_entries(header, label, file_size - 8 - header_size):
-        result.tensors.append(new_tensor_info(name, DTYPE_TORCH_NAMES.get(dtype, dtype.lower()), shape, label, end - begin, (begin, end)))
+    entries = _validated_entries(header, label, file_size - 8 - header_size)
+    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=entries.metadata)
+    append = result.tensors.append
+    for name, dtype, shape, begin, end in zip(entries.names, entries.dtypes, entries.shapes, entries.begins, entries.ends):
+        append(new_tensor_info(name, _torch_dtype_name(dtype), tuple(shape), label, end - begin, (begin, end)))
     return result
 
 
 def count_parameters(
     path: str | os.PathLike, file_label: str | None = None, file_size: int | None = None
 ) -> tuple[int, dict[str, int], int]:
-    """(parameters, parameters per dtype, tensor data bytes) of one file.
+    """(parameters, parameters per dtype, tensor data bytes) of one validated file.
 
-    The scanner calls this for every shard on the machine, where a JSON parse of each
-    header would cost more than the whole rest of the scan. So it first reads the compact
-    form every safetensors writer emits (``"dtype":"F32","shape":[..]``) with C-level
-    searches, grouping tensors by shape, and accepts the result only if it is consistent:
-    one shape and one dtype per tensor entry, and the tensors' sizes adding up to exactly
-    the data after the header (a truncated file fails that). Anything else goes through
-    the JSON parser, whose validation words the problem. The Parameters view always reads
-    headers with ``read_header``.
+    The scanner calls this for every shard on the machine. The header is validated as
+    safetensors validates it, so a count is only ever given for a file the library would
+    load; anything else raises SafetensorsHeaderError saying why. Validation costs a JSON
+    parse (~250 µs for a 7B shard's header), so its outcome is remembered by the header's
+    bytes: the revisions of a fine-tune, and checkpoints of one architecture saved by one
+    tool, carry byte-identical headers over different data.
     """
     path = os.fspath(path)
     label = file_label or os.path.basename(path)
     file_size, header_size, raw = _read_raw_header(path, label, file_size)
     data_size = file_size - 8 - header_size
-    counted = _count_uniform(raw, data_size)
-    if counted is None:
-        counted = _count_compact(raw, data_size)
-    if counted is not None:
-        return counted
-    header = _parse_header(raw, label)
-    try:
-        return _count_grouped(header, data_size)
-    except (_Irregular, KeyError, TypeError, ValueError):
-        pass
-    total = 0
-    data_bytes = 0
-    by_dtype: dict[str, int] = {}
-    for _name, dtype, shape, begin, end in _tensor_entries(header, label, data_size):
-        numel = math.prod(shape)
-        total += numel
-        data_bytes += end - begin
-        by_dtype[dtype] = by_dtype.get(dtype, 0) + numel
-    return total, {DTYPE_TORCH_NAMES.get(k, k.lower()): v for k, v in by_dtype.items()}, data_bytes
-
-
-_COMPACT_SHAPE = re.compile(rb'"shape":\[([0-9,]*)\]')
-_COMPACT_DTYPE = re.compile(rb'"dtype":"([A-Z0-9_]+)"')
-_COMPACT_DTYPE_SHAPE = re.compile(rb'"dtype":"([A-Z0-9_]+)","shape":\[([0-9,]*)\]')
-_DTYPE_BITS_BYTES = {k.encode(): v for k, v in DTYPE_BITS.items()}
-
-
-_DTYPE_NAMES_BYTES = {k.encode(): v for k, v in DTYPE_TORCH_NAMES.items()}
-# Models on one machine repeat the same few hundred shapes; remembering their sizes saves
-# most of the per-file arithmetic. Bounded so that odd files cannot grow it without end.
-_SHAPE_NUMEL: dict[bytes, int] = {}
-_SHAPE_NUMEL_LIMIT = 65536
-
-
-def _shape_numel(shape: bytes) -> int | None:
-    numel = 1
-    if shape:
-        for dim in shape.split(b","):
-            if not dim:
-                return None
-            numel *= int(dim)
-    if len(_SHAPE_NUMEL) >= _SHAPE_NUMEL_LIMIT:
-        _SHAPE_NUMEL.clear()
-    _SHAPE_NUMEL[shape] = numel
-    return numel
-
-
-def _closes_object(raw: bytes) -> bool:
-    """Whether the header text ends with '}' before its space padding.
-
-    Only the tail is stripped: ``raw.rstrip()`` would copy the whole header whenever it is
-    padded, which writers do to align the data to 8 bytes.
-    """
-    return raw[-64:].rstrip(b" ").endswith(b"}")
-
-
-def _count_uniform(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int] | None:
-    """Counts of a complete file whose tensors all share one dtype, from three byte searches.
-
-    The format forbids holes: in a file the safetensors loader accepts, the tensors exactly
-    fill the data after the header. So a uniform file's parameter count is its data size
-    over the dtype's size, provided the file is complete. Uniform means no ``"dtype"`` key
-    says anything but the first one's value (one regular-expression pass, which runs faster
-    here than two counts that compared entries with dtypes). Completeness is checked from the
-    offsets: some tensor must end at the file's last byte (``,<size>]}``) and none may start
-    there (``[<size>,``, which is what a cut exactly between two tensors leaves). Anything
-    else (mixed dtypes, other spacing or key order, zero-size tensors at the end) returns
-    None and takes the slower paths. An entry with no dtype at all, which the loader refuses,
-    is not noticed here; the Parameters view's full parse words that problem.
-    """
-    if not (raw.startswith(b"{") and _closes_object(raw)):
-        return None
-    first = raw.find(b'"dtype":"')
-    if first < 0:
-        return None
-    end_of_name = raw.find(b'"', first + 9)
-    dtype = raw[first + 9 : end_of_name]
-    bits = _DTYPE_BITS_BYTES.get(dtype)
-    if bits is None or (data_size * 8) % bits:
-        return None
-    if _other_dtype_pattern(dtype).search(raw) is not None:
-        return None
-    size = str(data_size).encode()
-    # The last tensor's end is usually the header's last number, so the reverse search is short.
-    if raw.rfind(b"," + size + b"]}") < 0 or raw.find(b"[" + size + b",") >= 0:
-        return None
-    params = data_size * 8 // bits
-    name = _DTYPE_NAMES_BYTES.get(dtype) or dtype.decode("ascii").lower()
-    return params, {name: params}, data_size
-
-
-_OTHER_DTYPE_PATTERNS: dict[bytes, re.Pattern] = {}
-
-
-def _other_dtype_pattern(dtype: bytes) -> re.Pattern:
-    """Finds a ``"dtype"`` key whose value is not ``dtype`` (compiled once per dtype name)."""
-    pattern = _OTHER_DTYPE_PATTERNS.get(dtype)
-    if pattern is None:
-        pattern = _OTHER_DTYPE_PATTERNS[dtype] = re.compile(rb'"dtype"(?!:"' + re.escape(dtype) + rb'")')
-    return pattern
-
-
-def _count_compact(raw: bytes, data_size: int) -> tuple[int, dict[str, int], int] | None:
-    """Counts from the compact header text, or None when it is not plainly consistent."""
-    if not (raw.startswith(b"{") and _closes_object(raw)):
-        return None
-    entries = raw.count(b'"data_offsets":[')
-    if entries == 0:
-        return None
-    first_dtype = _COMPACT_DTYPE.search(raw)
-    if first_dtype is None:
-        return None
-    dtype = first_dtype.group(1)
-    if raw.count(b'"dtype":"' + dtype + b'"') == entries:
-        shapes = _COMPACT_SHAPE.findall(raw)
-        if len(shapes) != entries:
-            return None
-        groups = {(dtype, shape): count for shape, count in collections.Counter(shapes).items()}
+    key = (raw, data_size)
+    known = _COUNTED.get(key)
+    if known is not None:
+        return known[0], dict(known[1]), known[2]
+    entries = _validated_entries(_parse_header(raw, label), label, data_size)
+    dtypes, numels = entries.dtypes, entries.numels
+    if not dtypes:
+        counted: tuple[int, dict[str, int], int] = (0, {}, 0)
+    elif dtypes.count(dtypes[0]) == len(dtypes):
+        total = sum(numels)
+        counted = (total, {_torch_dtype_name(dtypes[0]): total}, data_size)
     else:
-        pairs = _COMPACT_DTYPE_SHAPE.findall(raw)
-        if len(pairs) != entries:
-            return None
-        groups = collections.Counter(pairs)
-    total = 0
-    data_bits = 0
-    by_dtype: dict[str, int] = {}
-    for (dtype, shape), count in groups.items():
-        bits = _DTYPE_BITS_BYTES.get(dtype)
-        if bits is None:
-            return None
-        numel = _SHAPE_NUMEL.get(shape)
-        if numel is None:
-            numel = _shape_numel(shape)
-            if numel is None:
-                return None
-        numel *= count
-        total += numel
-        data_bits += numel * bits
-        name = _DTYPE_NAMES_BYTES.get(dtype) or dtype.decode("ascii").lower()
-        by_dtype[name] = by_dtype.get(name, 0) + numel
-    if data_bits != data_size * 8:
-        return None
-    return total, by_dtype, data_size
+        by_dtype: dict[str, int] = {}
+        for dtype, numel in zip(dtypes, numels):
+            by_dtype[dtype] = by_dtype.get(dtype, 0) + numel
+        counted = (sum(numels), {_torch_dtype_name(k): v for k, v in by_dtype.items()}, data_size)
+    _remember_count(key, counted)
+    return counted[0], dict(counted[1]), counted[2]
 
 
-class _Irregular(Exception):
-    """The header needs the per-tensor path (to validate it and word the problem)."""
+# Validated counts by (header bytes, data size), bounded by the bytes the keys hold.
+_COUNTED: dict[tuple[bytes, int], tuple[int, dict[str, int], int]] = {}
+_COUNTED_BYTES_LIMIT = 32 * 1024 * 1024
+_counted_bytes = 0
 
 
-_get_dtype = operator.itemgetter("dtype")
-_get_shape = operator.itemgetter("shape")
-_get_offsets = operator.itemgetter("data_offsets")
-_get_first = operator.itemgetter(0)
-_get_second = operator.itemgetter(1)
+def forget_counted_headers() -> None:
+    """Empty the validated-header memory (a benchmark's "first scan ever" starts as a new process does)."""
+    global _counted_bytes
+    _COUNTED.clear()
+    _counted_bytes = 0
 
 
-def _count_grouped(header: dict, data_size: int) -> tuple[int, dict[str, int], int]:
-    entries = [v for k, v in header.items() if k != "__metadata__"] if "__metadata__" in header else list(header.values())
-    if not entries:
-        return 0, {}, 0
-    offsets = list(map(_get_offsets, entries))
-    if set(map(len, offsets)) != {2}:
-        raise _Irregular
-    begins = list(map(_get_first, offsets))
-    ends = list(map(_get_second, offsets))
-    begin_total, end_total = sum(begins), sum(ends)
-    if type(begin_total) is not int or type(end_total) is not int or min(begins) < 0 or max(ends) > data_size:
-        raise _Irregular
-    if not all(map(operator.le, begins, ends)):
-        raise _Irregular
-    groups = collections.Counter(zip(map(_get_dtype, entries), map(tuple, map(_get_shape, entries))))
-    total = 0
-    by_dtype: dict[str, int] = {}
-    for (dtype, shape), count in groups.items():
-        if type(dtype) is not str or not all(type(d) is int and d >= 0 for d in shape):
-            raise _Irregular
-        numel = math.prod(shape) * count
-        total += numel
-        name = DTYPE_TORCH_NAMES.get(dtype) or dtype.lower()
-        by_dtype[name] = by_dtype.get(name, 0) + numel
-    return total, by_dtype, end_total - begin_total
+def _remember_count(key: tuple[bytes, int], counted: tuple[int, dict[str, int], int]) -> None:
+    global _counted_bytes
+    size = len(key[0])
+    if size > _COUNTED_BYTES_LIMIT // 8:
+        return
+    while _COUNTED and _counted_bytes + size > _COUNTED_BYTES_LIMIT:
+        oldest = next(iter(_COUNTED))
+        del _COUNTED[oldest]
+        _counted_bytes -= len(oldest[0])
+    _COUNTED[key] = counted
+    _counted_bytes += size
 
 
 @dataclass(slots=True)
@@ -423,30 +399,22 @@ class WeightsSummary:
     problems: list[str] = field(default_factory=list)
 
 
-MAX_INDEX_BYTES = 256 * 1024 * 1024
+# An index maps each tensor to its shard, ~80 bytes a tensor: 64 MiB is some 800,000 tensors.
+MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 
 def _read_index_json(index_path: str, file_size: int | None = None):
-    """The parsed index; never blocks on a FIFO, refuses absurd sizes. OSError/ValueError otherwise.
+    """The parsed index: bounded, never blocking on a FIFO; UnreadableFile (a ValueError) otherwise."""
+    return parse_json(read_bounded(index_path, "the file", MAX_INDEX_BYTES), "the file")
 
-    ``file_size`` from a listing that found a regular file spares the stat.
-    """
-    fd = os.open(index_path, _OPEN_FLAGS)
-    try:
-        if file_size is None:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise ValueError("not a regular file")
-            file_size = st.st_size
-        if file_size > MAX_INDEX_BYTES:
-            raise ValueError(f"{file_size // (1024 * 1024)} MiB is too large for an index")
-        raw = _read_exactly(fd, file_size)
-    finally:
-        os.close(fd)
-    try:
-        return json.loads(raw)
-    except RecursionError as exc:
-        raise ValueError("nested too deeply") from exc
+
+def _total_size(index) -> int | None:
+    """metadata.total_size when it is a plausible byte count (not NaN, infinite, negative or a bool)."""
+    metadata = index.get("metadata")
+    total = metadata.get("total_size") if isinstance(metadata, dict) else None
+    if type(total) is float and total.is_integer():
+        total = int(total)
+    return total if type(total) is int and 0 <= total < _SIZE_LIMIT else None
 
 
 def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
@@ -459,9 +427,7 @@ def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
     # and the freshly parsed map is nobody else's, so it is returned as it is.
     if not set(map(type, weight_map.values())) <= {str}:
         raise ValueError("weight_map names a shard that is not a file name")
-    metadata = index.get("metadata")
-    total = metadata.get("total_size") if isinstance(metadata, dict) else None
-    return weight_map, (int(total) if isinstance(total, (int, float)) else None)
+    return weight_map, _total_size(index)
 
 
 def _index_shards(index_path: str, file_size: int | None = None) -> tuple[set[str], int | None]:
@@ -477,9 +443,7 @@ def _index_shards(index_path: str, file_size: int | None = None) -> tuple[set[st
     # Checked on the few distinct names rather than on every entry: one pass over the map, not two.
     if shards is None or any(type(shard) is not str for shard in shards):
         raise ValueError("weight_map names a shard that is not a file name")
-    metadata = index.get("metadata")
-    total = metadata.get("total_size") if isinstance(metadata, dict) else None
-    return shards, (int(total) if isinstance(total, (int, float)) else None)
+    return shards, _total_size(index)
 
 
 def summarize_safetensors(

@@ -122,6 +122,9 @@ def test_too_short_for_a_header(tmp_path):
 def test_header_that_is_not_json(tmp_path):
     path = tmp_path / "garbage.safetensors"
     write_raw(path, b"\x80\x81 not json", 0)
+    with pytest.raises(SafetensorsHeaderError, match="not UTF-8 text"):
+        count_parameters(path)
+    write_raw(path, b"{not json", 0)
     with pytest.raises(SafetensorsHeaderError, match="not valid JSON"):
         count_parameters(path)
 
@@ -241,9 +244,10 @@ def test_uniform_file_cut_exactly_between_two_tensors_is_truncated(tmp_path):
         count_parameters(path)
 
 
-def test_uniform_file_with_extra_bytes_is_not_miscounted(tmp_path):
+def test_uniform_file_with_extra_bytes_is_refused_as_safetensors_refuses_it(tmp_path):
     path = single_dtype_file(tmp_path)
     with open(path, "ab") as handle:
         handle.write(b"\0" * 16)  # trailing bytes no tensor covers
-    total, by_dtype, _ = count_parameters(path)
-    assert total == 40 and by_dtype == {"float32": 40}
+    for reader in (read_header, count_parameters):
+        with pytest.raises(SafetensorsHeaderError, match="last 16 bytes of the file belong to no tensor"):
+            reader(path)
