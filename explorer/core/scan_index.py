@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
 from explorer.core.atomic import write_bytes_atomically
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
+from explorer.core.safe_io import UnreadableFile, parse_json, read_bounded
 
-FORMAT = 1
+# 2: parameter counts come from headers validated as the safetensors library validates them.
+FORMAT = 2
 MAX_INDEX_BYTES = 512 * 1024 * 1024
 
 # Checkpoint fields saved as they are, in this order; files, refs and origin are handled apart
@@ -68,6 +71,48 @@ def _frozen(value):
     return value
 
 
+# The types save() writes for each of _FIELDS, in order.
+_STR, _NONE = frozenset({str}), type(None)
+_FIELD_TYPES = (
+    _STR, _STR, _STR, frozenset({str, _NONE}), frozenset({str, _NONE}), frozenset({str, _NONE}), frozenset({list}),
+    frozenset({int, _NONE}), frozenset({dict}), frozenset({int}), frozenset({bool}), frozenset({bool}), frozenset({list}),
+    frozenset({bool}), frozenset({int, float, _NONE}), frozenset({list}),
+)
+_LARGEST = 2**63 - 1  # what Qt's item models and JSON consumers can hold
+_COUNT_TYPES = frozenset({int, _NONE})
+
+
+def _valid_record(values, files) -> bool:
+    """A record as save() writes it; anything else (a hand-edit, another tool) makes the whole index untrusted.
+
+    Checked with whole-list operations: the window's start reads a thousand of these.
+    """
+    if type(values) is not list or len(values) != len(_FIELDS) or type(files) is not list:
+        return False
+    if not all(map(frozenset.__contains__, _FIELD_TYPES, map(type, values))):
+        return False
+    (_id, _source, _path, _revision, _repo, _type, architectures, parameters, dtypes, size, _t, _c, code_files, _m, modified, problems) = values
+    if set(map(type, architectures + code_files + problems)) - _STR:
+        return False
+    counts = [size, *dtypes.values()] + ([parameters] if parameters is not None else [])
+    if set(map(type, counts)) - {int} or min(counts) < 0 or max(counts) > _LARGEST:
+        return False
+    if type(modified) is float and not math.isfinite(modified):
+        return False
+    if files:
+        if set(map(type, files)) != {list} or not set(map(len, files)) <= {4, 5}:
+            return False
+        names, sizes, devices, inodes = zip(*(row[:4] for row in files))
+        if set(map(type, names)) != _STR or not set(map(type, sizes + devices + inodes)) <= _COUNT_TYPES:
+            return False
+        numbers = [n for n in sizes + devices + inodes if n is not None]
+        if numbers and (min(numbers) < 0 or max(numbers) > _LARGEST):
+            return False
+        if any(len(row) == 5 and type(row[4]) is not str for row in files):
+            return False
+    return True
+
+
 def _checkpoint(values: list, files: list) -> Checkpoint:
     ckpt = Checkpoint(**dict(zip(_FIELDS, values)))
     prefix = ckpt.path + os.sep
@@ -92,22 +137,26 @@ def save(path: str | os.PathLike, stamp: list, cache: Cache) -> None:
 def load(path: str | os.PathLike, stamp: list) -> Cache:
     """The saved cache, or an empty one when there is none or it cannot be trusted."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_INDEX_BYTES + 1)
-    except OSError:
-        return {}
-    if len(raw) > MAX_INDEX_BYTES:
-        return {}
-    header_line, newline, data = raw.partition(b"\n")
-    if not newline:
-        return {}
-    try:
-        header = json.loads(header_line)
-        if header.get("format") != FORMAT or header.get("stamp") != stamp:
+        raw = read_bounded(path, "the scan index", MAX_INDEX_BYTES)
+        header_line, newline, data = raw.partition(b"\n")
+        if not newline:
+            return {}
+        header = parse_json(header_line, "the scan index")
+        if type(header) is not dict or header.get("format") != FORMAT or header.get("stamp") != stamp:
             return {}
         if header.get("sha256") != hashlib.sha256(data).hexdigest():
             return {}
-        records = json.loads(data)
-        return {key: (_frozen(fingerprint), _checkpoint(values, files)) for key, fingerprint, values, files in records}
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, UnicodeError):
+        records = parse_json(data, "the scan index")
+        if type(records) is not list:
+            return {}
+        cache: Cache = {}
+        for record in records:
+            if type(record) is not list or len(record) != 4 or type(record[0]) is not str:
+                return {}
+            key, fingerprint, values, files = record
+            if not _valid_record(values, files):
+                return {}
+            cache[key] = (_frozen(fingerprint), _checkpoint(values, files))
+        return cache
+    except UnreadableFile:
         return {}
