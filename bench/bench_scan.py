@@ -4,8 +4,10 @@ Builds synthetic hub caches of 100 and 1,000 model repos in a temporary folder, 
 way huggingface_hub writes them: blobs named by content hash, refs/main (and some tags),
 snapshots/<commit>/ of relative links into ../../blobs, a second revision sharing most blobs
 for some repos, sharded weights with an index for others, a few dataset repos beside them.
-Weight files carry a real safetensors header of a few hundred tensors; their data is a hole
-(`truncate()` to the full size), so file sizes are realistic while the disk stays empty.
+Weight files carry a real safetensors header of a few hundred tensors, distinct per repo; their
+data is a hole (`truncate()` to the full size), so file sizes are realistic while the disk stays
+empty. Every header is parsed and validated as the safetensors library validates it (a count
+is never given for a file the library refuses), which costs a JSON parse per distinct header.
 
 Both sides scan the same cache, several times, warm: the baseline lists files and sizes only,
 Model Explorer also reads every config.json and every safetensors header (model type,
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer.core.discovery import Scanner, ScanLocation  # noqa: E402
 from explorer.core.checkpoint import SOURCE_HUB_CACHE  # noqa: E402
 from explorer.core.jobs import run_to_end  # noqa: E402
+from explorer.core.safetensors_header import forget_counted_headers  # noqa: E402
 
 FAMILIES = [
     # model_type, architecture, layers, hidden, vocab
@@ -133,6 +136,10 @@ def build_cache(cache: Path, repos: int, seed: int = 0) -> None:
     tmp.mkdir(parents=True)
     for r in range(repos):
         model_type, arch, layers, hidden, vocab = FAMILIES[r % len(FAMILIES)]
+        # Each repo a model of its own: a vocabulary of its own size makes every header distinct, as
+        # on a real machine (the scanner remembers validated headers by their bytes; identical
+        # headers across a thousand repos would flatter it).
+        vocab += r
         # Smaller variants of each family keep a mix of header sizes (about 50 to 300 tensors).
         layers = rng.choice([max(4, layers // 2), layers])
         repo = RepoWriter(cache, f"org{r % 37}/{model_type}-model-{r}")
@@ -287,6 +294,7 @@ def main() -> int:
             location = [ScanLocation(SOURCE_HUB_CACHE, str(cache))]
 
             def explorer_scan():
+                forget_counted_headers()  # as in a new process
                 return run_to_end(Scanner().scan(location))
 
             # Warm the page cache and the one-time model-type table for both sides, then check
