@@ -10,6 +10,7 @@ is adding one file.
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -102,14 +103,34 @@ class Field:
                 raw = self.minimum
             try:
                 value = int(raw) if self.kind == KIND_INT else float(raw)
-            except (TypeError, ValueError):
-                raise TaskInputError(f"{self.label} must be a number; got {raw!r}") from None
+            except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
+                raise TaskInputError(f"{self.label} must be a number; got {_shown(raw)}") from None
+            if not math.isfinite(value):  # NaN passes every range check, so refuse it (and infinities) by name
+                raise TaskInputError(f"{self.label} must be a finite number; got {_shown(raw)}")
             if self.minimum is not None and value < self.minimum:
-                raise TaskInputError(f"{self.label} must be at least {self.minimum:g}; got {value:g}")
+                raise TaskInputError(f"{self.label} must be at least {plain_number(self.minimum)}; got {plain_number(value)}")
             if self.maximum is not None and value > self.maximum:
-                raise TaskInputError(f"{self.label} must be at most {self.maximum:g}; got {value:g}")
+                raise TaskInputError(f"{self.label} must be at most {plain_number(self.maximum)}; got {plain_number(value)}")
             return value
         raise TaskInputError(f"unknown field kind {self.kind!r}")
+
+
+def plain_number(value: float) -> str:
+    """A number as people write it in a message: 2,147,483,647 or 0.95, not 2.14748e+09."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e16):
+        try:
+            return f"{int(value):,}"
+        except ValueError:  # an int past Python's digit limit for printing
+            return "a number with thousands of digits"
+    return f"{value:,}" if abs(value) >= 1e-4 else repr(value)
+
+
+def _shown(raw: Any, limit: int = 40) -> str:
+    """The user's input quoted for a message, cut short: one pasted megabyte must not become the message."""
+    text = repr(raw) if not isinstance(raw, int) else plain_number(raw)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass

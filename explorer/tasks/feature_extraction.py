@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_CHOICE,
@@ -203,23 +204,23 @@ if body.config._attn_implementation != "eager":
         if attentions
         else ""
     )
-    return f'''sentences = {values["sentences"]!r}
+    return f'''sentences = {python_literal(values["sentences"])}
 inputs = tokenizer(sentences, padding=True, truncation=True, max_length=limit, return_tensors="pt").to(device)
 inputs = {{k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "token_type_ids")}}
 body = model.get_encoder() if model.config.is_encoder_decoder else model
 {eager.strip()}
 with torch.inference_mode():
-    outputs = body(**inputs, output_hidden_states={layer != LAST_LAYER}, output_attentions={attentions})
+    outputs = body(**inputs, output_hidden_states={python_literal(layer != LAST_LAYER)}, output_attentions={python_literal(attentions)})
 last_hidden_states = outputs.last_hidden_state.float()
 print(f"Last hidden state shape: {{last_hidden_states.shape}}")
-hidden = {"last_hidden_states" if layer == LAST_LAYER else f"outputs.hidden_states[{layer}].float()  # 0: embeddings, n: layer n"}
+hidden = {"last_hidden_states" if layer == LAST_LAYER else f"outputs.hidden_states[{python_literal(layer)}].float()  # 0: embeddings, n: layer n"}
 mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
 {pool}
-if {values["normalize"]!r}:
+if {python_literal(values["normalize"])}:
     vectors = torch.nn.functional.normalize(vectors, dim=-1)
 unit = torch.nn.functional.normalize(vectors, dim=-1)
 similarity = (unit @ unit.T).cpu()
-attentions_shape = [len(outputs.attentions), *outputs.attentions[0].shape] if {attentions} and outputs.attentions else None
+attentions_shape = [len(outputs.attentions), *outputs.attentions[0].shape] if {python_literal(attentions)} and outputs.attentions else None
 if attentions_shape:
     print("Attentions: layers, batch, heads, tokens, tokens =", attentions_shape)
 result = {{

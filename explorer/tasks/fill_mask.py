@@ -8,6 +8,7 @@ sentence with the mask replaced).
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_INT,
     KIND_MULTILINE,
@@ -104,7 +105,7 @@ def summary(result: dict) -> list:
 
 
 def script(values: dict) -> str:
-    return f'''text = {values["text"]!r}.replace("[MASK]", tokenizer.mask_token)
+    return f'''text = {python_literal(values["text"])}.replace("[MASK]", tokenizer.mask_token)
 inputs = tokenizer(text, truncation=True, max_length=limit, return_tensors="pt").to(device)
 with torch.inference_mode():
     logits = model(**inputs).logits
@@ -112,7 +113,7 @@ masked_index = (inputs.input_ids == tokenizer.mask_token_id)[0].nonzero(as_tuple
 result = []
 for index in masked_index.tolist():
     probabilities = logits[0, index].float().softmax(dim=-1)
-    best = probabilities.topk(min({values["top_k"]}, probabilities.shape[-1]))
+    best = probabilities.topk(min({python_literal(values["top_k"])}, probabilities.shape[-1]))
     result.append([(tokenizer.decode([i]), r(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())])
 '''
 

@@ -10,6 +10,7 @@ end is reported too (``argmax_answer``), and the raw logits of every window feed
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     ROUND_DIGITS,
     KIND_INT,
@@ -172,9 +173,9 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
-    return f'''question = {values["question"].strip()!r}
-context = {values["context"]!r}
-top_n, max_answer_length, stride = {values["top_n"]}, {values["max_answer_length"]}, {values["stride"]}
+    return f'''question = {python_literal(values["question"].strip())}
+context = {python_literal(values["context"])}
+top_n, max_answer_length, stride = {python_literal((values["top_n"], values["max_answer_length"], values["stride"]))}
 room = limit - len(tokenizer(question, add_special_tokens=False)["input_ids"]) - tokenizer.num_special_tokens_to_add(pair=True)
 stride = stride if stride < room else room // 2
 pad_right = tokenizer.padding_side == "right"

@@ -7,6 +7,7 @@ sampling); a stopping criterion watches the cancel token so Stop ends it at the 
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import keyword_arguments, python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_FLOAT,
@@ -98,10 +99,10 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
-    settings = ", ".join(f"{k}={v!r}" for k, v in generate_kwargs(values).items())
-    return f'''input_text = {values["prefix"] + values["text"]!r}
+    settings = ", ".join(keyword_arguments(generate_kwargs(values)))
+    return f'''input_text = {python_literal(values["prefix"] + values["text"])}
 inputs = tokenizer(input_text, truncation=True, max_length=limit, return_tensors="pt").to(device)
-torch.manual_seed({values["seed"]})
+torch.manual_seed({python_literal(values["seed"])})
 with torch.inference_mode():
     outputs = model.generate(**inputs, {settings})
 result = {{"generated_text": tokenizer.decode(outputs[0], skip_special_tokens=True), "token_ids": outputs[0].tolist()}}

@@ -8,6 +8,7 @@ on (each label judged on its own), as the old pipeline did for multi-label check
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_CSV,
@@ -129,11 +130,10 @@ def summary(result: dict) -> dict:
 def script(values: dict) -> str:
     gold = values["gold_labels"]
     if gold:
-        by_name = ", ".join(repr(item) for item in gold)
         labels_code = f'''
 # Gold labels, by name or id: with them the model also returns the loss (as in training).
 label_ids = {{name.lower(): i for i, name in model.config.id2label.items()}}
-gold = [label_ids[item.lower()] if item.lower() in label_ids else int(item) for item in [{by_name}]]
+gold = [label_ids[item.lower()] if item.lower() in label_ids else int(item) for item in {python_literal(list(gold))}]
 if model.config.problem_type == "multi_label_classification":
     labels = torch.nn.functional.one_hot(torch.tensor(gold), model.config.num_labels).float()
 else:
@@ -149,11 +149,11 @@ with torch.inference_mode():
     outputs = model(**inputs)
 """
         loss = "None"
-    return f'''texts = {values["texts"]!r}
+    return f'''texts = {python_literal(values["texts"])}
 inputs = tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt").to(device)
 {labels_code.strip()}
 logits = outputs.logits.float()
-multi_label = {values["multi_label"]!r} or model.config.num_labels == 1 or model.config.problem_type == "multi_label_classification"
+multi_label = {python_literal(values["multi_label"])} or model.config.num_labels == 1 or model.config.problem_type == "multi_label_classification"
 probabilities = logits.sigmoid() if multi_label else torch.nn.functional.softmax(logits, dim=-1)
 labels = model.config.id2label
 result = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import keyword_arguments, python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_FLOAT,
@@ -244,21 +245,22 @@ def summary(result: dict) -> dict:
 
 def script(values: dict) -> str:
     length_setting = "max_length=max_length" if values["max_length"] else "max_new_tokens=max_new_tokens"
-    settings = [length_setting, f"do_sample={values['do_sample']}"]
+    chosen = {"do_sample": values["do_sample"]}
     if values["do_sample"]:
-        settings += [f"temperature={values['temperature']!r}", f"top_k={values['top_k']}", f"top_p={values['top_p']!r}"]
+        chosen.update(temperature=values["temperature"], top_k=values["top_k"], top_p=values["top_p"])
     if values["repetition_penalty"] != 1.0:
-        settings.append(f"repetition_penalty={values['repetition_penalty']!r}")
+        chosen["repetition_penalty"] = values["repetition_penalty"]
+    settings = [length_setting, *keyword_arguments(chosen)]
     joined = ",\n        ".join(settings)
     if values["max_length"]:
         # generate(max_length=N) counts the prompt too, as in the tutorials.
-        length_code = f"max_length = {values['max_length']}  # prompt + new tokens"
+        length_code = f"max_length = {python_literal(values['max_length'])}  # prompt + new tokens"
         fit_code = "max_length = min(max_length, limit)"
     else:
-        length_code = f"max_new_tokens = {values['max_new_tokens']}"
+        length_code = f"max_new_tokens = {python_literal(values['max_new_tokens'])}"
         fit_code = "max_new_tokens = min(max_new_tokens, limit - input_ids.shape[1])"
-    return f'''prompt = {values["text"]!r}
-if {values["use_chat_template"]!r} and tokenizer.chat_template:
+    return f'''prompt = {python_literal(values["text"])}
+if {python_literal(values["use_chat_template"])} and tokenizer.chat_template:
     inputs = tokenizer.apply_chat_template(
         [{{"role": "user", "content": prompt}}], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
@@ -271,7 +273,7 @@ if limit:  # keep the prompt and the new tokens inside the model's positions, as
     input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
     {fit_code}
 
-torch.manual_seed({values["seed"]})
+torch.manual_seed({python_literal(values["seed"])})
 with torch.inference_mode():
     outputs = model.generate(
         input_ids=input_ids.to(device),

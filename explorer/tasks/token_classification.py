@@ -11,6 +11,7 @@ character positions in the input text, for highlighting.
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_CHOICE,
     KIND_MULTILINE,
@@ -175,8 +176,8 @@ def summary(result: dict) -> dict:
 
 def script(values: dict) -> str:
     return f'''# The seed example: a label for every token (argmax), then entities joined as the app does.
-text = {values["text"]!r}
-aggregation = {values["aggregation"]!r}
+text = {python_literal(values["text"])}
+aggregation = {python_literal(values["aggregation"])}
 label_list = model.config.id2label
 inputs = tokenizer(text, truncation=True, max_length=limit, return_offsets_mapping=True, return_special_tokens_mask=True, return_tensors="pt")
 offsets = inputs.pop("offset_mapping")[0].tolist()

@@ -9,6 +9,7 @@ truncation=True)`` does for a model (the input_ids and attention_mask matrices).
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_MULTILINE,
@@ -199,16 +200,16 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
-    decode = f'''ids_to_decode = [int(part) for part in {values["ids_to_decode"]!r}.replace(",", " ").replace("[", " ").replace("]", " ").split()]
+    decode = f'''ids_to_decode = [int(part) for part in {python_literal(values["ids_to_decode"])}.replace(",", " ").replace("[", " ").replace("]", " ").split()]
 if ids_to_decode:
     print(ids_to_decode, "->", repr(tokenizer.decode(ids_to_decode)))
 '''
     if values["batch"]:
         texts = [line for line in values["text"].splitlines() if line.strip()]
-        return f'''texts = {texts!r}
+        return f'''texts = {python_literal(texts)}
 if tokenizer.pad_token is None:  # GPT-2 style tokenizers pad with their end-of-text token
     tokenizer.pad_token = tokenizer.eos_token
-batch = tokenizer(texts, padding=True, truncation=True, max_length=limit, add_special_tokens={values["add_special_tokens"]!r})
+batch = tokenizer(texts, padding=True, truncation=True, max_length=limit, add_special_tokens={python_literal(values["add_special_tokens"])})
 print(batch)
 {decode}result = {{
     "input_ids": batch["input_ids"],
@@ -216,9 +217,9 @@ print(batch)
     "tokens": [tokenizer.convert_ids_to_tokens(row) for row in batch["input_ids"]],
 }}
 '''
-    return f'''text = {values["text"]!r}
-text_pair = {values["text_pair"] or None!r}
-encoding = tokenizer(text, text_pair, add_special_tokens={values["add_special_tokens"]!r})
+    return f'''text = {python_literal(values["text"])}
+text_pair = {python_literal(values["text_pair"] or None)}
+encoding = tokenizer(text, text_pair, add_special_tokens={python_literal(values["add_special_tokens"])})
 print(encoding)
 {decode}result = {{
     "input_ids": encoding["input_ids"],

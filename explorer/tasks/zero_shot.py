@@ -9,6 +9,7 @@ from the model's own ``label2id``.
 from __future__ import annotations
 
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_BOOL,
     KIND_CSV,
@@ -94,15 +95,15 @@ def summary(result: dict) -> dict:
 
 
 def script(values: dict) -> str:
-    return f'''sequence = {values["text"]!r}
-candidate_labels = {values["labels"]!r}
-hypotheses = [{values["hypothesis_template"]!r}.format(label) for label in candidate_labels]
+    return f'''sequence = {python_literal(values["text"])}
+candidate_labels = {python_literal(values["labels"])}
+hypotheses = [{python_literal(values["hypothesis_template"])}.format(label) for label in candidate_labels]
 entail = next(int(i) for name, i in model.config.label2id.items() if name.lower().startswith("entail"))
 contradiction = -1 if entail == 0 else 0
 inputs = tokenizer([sequence] * len(candidate_labels), hypotheses, truncation="only_first", max_length=limit, padding=True, return_tensors="pt").to(device)
 with torch.inference_mode():
     logits = model(**inputs).logits.float().cpu()
-if {values["multi_label"]!r}:  # each label on its own: entailment vs contradiction
+if {python_literal(values["multi_label"])}:  # each label on its own: entailment vs contradiction
     scores = logits[:, [contradiction, entail]].softmax(dim=-1)[:, 1]
 else:  # labels compete: softmax of the entailment logits
     scores = logits[:, entail].softmax(dim=0)
