@@ -148,6 +148,7 @@ def test_oversized_code_file_is_named_with_its_size(tmp_path):
 # --------------------------------------------------------------------------- the Config tab's "python" snippet
 
 
+@pytest.mark.slow
 def test_config_snippet_with_a_hostile_path_runs_and_loads_that_folder(sample, tmp_path):
     folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / HOSTILE_FOLDER)
     code = build_config_report(str(folder))["python"]
@@ -161,26 +162,23 @@ def test_config_snippet_with_a_hostile_path_runs_and_loads_that_folder(sample, t
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_class_name_from_auto_map_never_reaches_a_comment(sample, tmp_path):
-    """With consent, resolves_to is the auto_map target's class name, read from config.json."""
-    from explorer.core.consent import default_store
+def test_class_name_from_auto_map_never_reaches_a_comment():
+    """With consent, resolves_to is the auto_map target's class name, read from config.json.
+
+    The consent store refuses such an entry today; the snippet does not rely on it.
+    """
+    from explorer.core.config_report import _python_snippet
 
     target = "Evil\nopen('PWNED', 'w')#"
-
-    def edit(config):
-        return {**config, "auto_map": {"AutoModel": f"modeling_x.{target}"}, "architectures": [target]}
-
-    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "evil", edit)
-    (folder / "modeling_x.py").write_text("raise SystemExit('checkpoint code ran')\n")
-    default_store().grant(str(folder))
-    report = build_config_report(str(folder))
-    assert report["resolution"][0]["auto_class"] == "AutoModel" and report["resolution"][0]["resolves_to"] == target
-    code = report["python"]
+    row = {"auto_class": "AutoModel", "resolves_to": target, "relation": "same"}
+    code = _python_snippet("/m", [row], [target], trusted=True, needs_code=True)
     assert "AutoModel.from_pretrained(" in code and "trust_remote_code=True" in code
     string_tokens_only(code, "PWNED")
     assert not any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "open" for n in ast.walk(ast.parse(code)))
+    assert "# builds BertForMaskedLM, the class" in _python_snippet("/m", [{**row, "resolves_to": "BertForMaskedLM"}], [], True, True)
 
 
+@pytest.mark.slow
 def test_registration_snippet_runs_from_a_hostile_folder(sample, tmp_path):
     """The register code (checkpoint classes, no auto_map) still loads the model from such a folder."""
     from tests.seed_fixtures import build_ltgbert
