@@ -22,7 +22,7 @@ from typing import Any
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
-from explorer.core.skeleton import SkeletonError, build_meta_model, build_model_job, remote_code_consented, resolve_model_class
+from explorer.core.skeleton import SkeletonError, build_meta_model, build_model_job, code_access_for, resolve_model_class
 from explorer.core.tensors_on_disk import read_disk_tensors_job
 from explorer.core.torch_import import import_transformers
 
@@ -293,7 +293,11 @@ def survey_heads(
     if not disk.tensors:
         raise SkeletonError("no weights to check: " + ("; ".join(disk.problems) or "the checkpoint has no weight files"))
     auto_map = built.config_json.get("auto_map") if isinstance(built.config_json.get("auto_map"), dict) else {}
-    trusted = built.custom_code or (bool(auto_map) and remote_code_consented(folder))
+    code_path = built.load_path or folder
+    trusted = built.custom_code
+    if auto_map and not trusted:  # a built-in model type whose auto_map adds heads of its own code
+        access = code_access_for(folder)
+        trusted, code_path = access.trust_remote_code, access.path
     heads = list(auto_classes) if auto_classes is not None else list(built.heads)
     unmatched_models = {type(built.model): built.model}
     by_model_class: dict[Any, HeadCheck] = {}
@@ -302,7 +306,7 @@ def survey_heads(
         cancel.raise_if_cancelled()
         yield Progress(number, len(heads), f"checking {auto_class}")
         try:
-            model_class = resolve_model_class(built.config, auto_class, folder, built.config_json, trusted)
+            model_class = resolve_model_class(built.config, auto_class, code_path, built.config_json, trusted)
         except SkeletonError as exc:
             reason = str(exc)
             if auto_class in auto_map and not trusted:

@@ -178,6 +178,35 @@ def read_json(path: str | os.PathLike, label: str, limit: int, *, max_depth: int
     return parse_json(read_bounded(path, label, limit), label, max_depth=max_depth, max_values=max_values)
 
 
+def blocking_entries(folder: str | os.PathLike, depth: int = 1) -> list[str]:
+    """Names in ``folder`` (and its subfolders, to ``depth``) that are FIFOs, sockets or devices.
+
+    Libraries that open a checkpoint's files by name (transformers, tokenizers, safetensors) do
+    so with blocking reads: a FIFO named config.json would make them wait forever. Checked before
+    handing a folder to them. Links are followed; broken links are left to the library's own error.
+    """
+    found: list[str] = []
+    pending = [(os.fspath(folder), "", 0)]
+    while pending:
+        directory, prefix, level = pending.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if level < depth and not entry.name.startswith("."):
+                    pending.append((entry.path, prefix + entry.name + "/", level + 1))
+            elif not stat.S_ISREG(st.st_mode):
+                found.append(prefix + entry.name)
+    return sorted(found)
+
+
 def is_finite_number(value: Any) -> bool:
     """A JSON number that arithmetic and Qt can use: not bool, not NaN or infinite."""
     if isinstance(value, bool):
@@ -189,6 +218,7 @@ def is_finite_number(value: Any) -> bool:
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "blocking_entries",
     "OPEN_FLAGS",
     "UnreadableFile",
     "check_nesting",

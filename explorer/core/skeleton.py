@@ -116,16 +116,22 @@ def needs_remote_code(config_json: dict) -> bool:
     return bool(config_json.get("auto_map")) and config_json.get("model_type") not in CONFIG_MAPPING_NAMES
 
 
+def code_access_for(path: str):
+    """Where transformers may read this checkpoint and with which trust (explorer.core.consent decides).
+
+    Consent gives a view of the checkpoint holding copies of exactly the approved code; anything
+    else, a broken consent store included, fails closed: the checkpoint itself, untrusted.
+    """
+    from explorer.core.consent import CodeAccess, code_access
+
+    try:
+        return code_access(path)
+    except Exception:  # ConsentRequired (code changed since approval), an unreadable store: nothing runs
+        return CodeAccess(os.fspath(path), False)
+
+
 def remote_code_consented(path: str) -> bool:
-    """Consent is owned by explorer.core.consent; without that module nothing custom ever runs."""
-    try:
-        from explorer.core.consent import trust_remote_code_for
-    except ImportError:
-        return False
-    try:
-        return bool(trust_remote_code_for(path))
-    except Exception:  # a broken consent store must fail closed, not open
-        return False
+    return code_access_for(path).trust_remote_code
 
 
 def load_config(path: str, trust_remote_code: bool, config_json: dict | None = None):
@@ -372,6 +378,8 @@ class BuiltModel:
     head: str
     heads: list[str]
     custom_code: bool
+    # The folder transformers read: the checkpoint, or with consent a view holding only approved code.
+    load_path: str = ""
 
 
 def _source_path(source: Checkpoint | str | os.PathLike) -> str:
@@ -389,24 +397,28 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
     yield Progress(0, 3, "loading transformers")
     import_transformers()
     custom = needs_remote_code(config_json)
-    trusted = custom and remote_code_consented(path)
+    access = code_access_for(path) if custom else None
+    trusted = custom and access is not None and access.trust_remote_code
     if custom and not trusted:
         raise SkeletonError(
             "this checkpoint needs its own code to build the model; allow its custom code (Config tab) to see the module tree"
         )
-    config = load_config(path, trusted, None if os.path.abspath(config_file) == os.path.abspath(in_folder) else config_json)
+    load_path = access.path if access is not None and access.trust_remote_code else path
+    config = load_config(load_path, trusted, None if os.path.abspath(config_file) == os.path.abspath(in_folder) else config_json)
     heads = available_heads(config, config_json if trusted else None)
     chosen = head or default_head(config, config_json if trusted else None)
     cancel.raise_if_cancelled()
     yield Progress(1, 3, f"building {chosen} on the meta device")
     try:
-        model_class = resolve_model_class(config, chosen, path, config_json, trusted)
+        model_class = resolve_model_class(config, chosen, load_path, config_json, trusted)
         model = build_meta_model(model_class, config)
     except SkeletonError as exc:
         exc.heads, exc.head = heads, chosen
         raise
     cancel.raise_if_cancelled()
-    return BuiltModel(model=model, config=config, config_json=config_json, head=chosen, heads=heads, custom_code=trusted)
+    return BuiltModel(
+        model=model, config=config, config_json=config_json, head=chosen, heads=heads, custom_code=trusted, load_path=load_path
+    )
 
 
 def build_skeleton_job(source: Checkpoint | str | os.PathLike, head: str | None = None, cancel: CancelToken | None = None) -> Job[Skeleton]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from explorer.core.checkpoint import TOKENIZER_FILES
+from explorer.core.consent import ConsentRequired, code_access
+from explorer.core.safe_io import blocking_entries
 from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
 from explorer.tasks.base import TaskError, TaskInputError, get_task
 from explorer.tasks.devices import (
@@ -252,12 +254,13 @@ NEEDS_CONSENT = (
 
 
 def remote_code_allowed(path: str) -> bool:
+    """Whether the user approved exactly the checkpoint's code on disk now (loading itself goes through code_access)."""
+    from explorer.core.consent import trust_remote_code_for
+
     try:
-        from explorer.core import consent
-    except ImportError:
+        return trust_remote_code_for(path)
+    except Exception:  # a broken consent store fails closed
         return False
-    check = getattr(consent, "trust_remote_code_for", None)
-    return bool(check(path)) if check is not None else False
 
 
 def has_tokenizer_files(path: str) -> bool:
@@ -269,14 +272,13 @@ def has_tokenizer_files(path: str) -> bool:
 
 
 def _read_model_type(path: str) -> str | None:
-    import json
+    from explorer.core.discovery import read_config_file
 
     try:
-        with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
-            value = json.load(handle).get("model_type")
-        return value if isinstance(value, str) else None
-    except (OSError, ValueError, AttributeError):
+        value = read_config_file(os.path.join(path, "config.json")).get("model_type")
+    except (OSError, ValueError):
         return None
+    return value if isinstance(value, str) else None
 
 
 def _load_tokenizer(path: str, trust: bool) -> Any:
@@ -354,7 +356,17 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
         check_dtype(find_device("cpu", devices), request.dtype)
     else:
         check_dtype(find_device(request.device, devices), request.dtype)
-    trust = remote_code_allowed(request.path)
+    blocking = blocking_entries(request.path)
+    if blocking:
+        raise TaskError(
+            f"{', '.join(blocking[:3])} in this checkpoint {'is' if len(blocking) == 1 else 'are'} not a regular file "
+            "(a FIFO, socket or device): transformers would wait on it forever, so nothing is loaded"
+        )
+    try:
+        access = code_access(request.path)
+    except ConsentRequired as error:
+        raise TaskError(str(error)) from None
+    trust, load_path = access.trust_remote_code, access.path
     cancel.raise_if_cancelled()
     yield Progress(0, None, "Importing transformers")
     # Through the app's import lock: another thread (the start-up warm-up) may be importing it now.
@@ -366,7 +378,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
     transformers.utils.logging.disable_progress_bar()  # our hook still sees every iteration
     cancel.raise_if_cancelled()
     yield Progress(0, None, "Loading the tokenizer")
-    tokenizer = yield from _call_in_thread(lambda: _load_tokenizer(request.path, trust), cancel)
+    tokenizer = yield from _call_in_thread(lambda: _load_tokenizer(load_path, trust), cancel)
     if request.auto_class is None:
         return LoadedModel(request, None, tokenizer, "cpu", "-", load_seconds=time.perf_counter() - started)
     try:
@@ -376,7 +388,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
 
     def load() -> tuple[Any, dict]:
         return auto.from_pretrained(
-            request.path,
+            load_path,
             dtype=torch_dtype(request.dtype),
             device_map="auto" if request.spread else request.device,
             local_files_only=True,
