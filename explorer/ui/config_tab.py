@@ -1043,11 +1043,15 @@ class ConfigTab(QWidget):
             )
         missing = code.get("missing_files") or []
         extra = f"<p style='color:#b00020'>Missing: {escape(', '.join(missing))}</p>" if missing else ""
+        blocking = code.get("problems") or []
+        extra += "".join(f"<p style='color:#b00020'>{escape(problem)}</p>" for problem in blocking)
         extra += self._code_scan_html(report)
         self.code_status.setText(f"<p>{headline}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra)
         # Without auto_map nothing loads the code, so allowing it would change nothing.
         pointless = bool(report.get("code_scan")) and not auto_map
-        self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files) and not pointless)
+        # Unreadable code, auto_map entries pointing outside, newer records: consent is refused, so no button.
+        refused = any("consent records" not in problem for problem in blocking)
+        self.allow_button.setVisible(state != STATE_GRANTED and any(not f["missing"] for f in files) and not pointless and not refused)
         self.allow_button.setText("Allow this code again…" if state == STATE_CHANGED else "Allow this code to run…")
         self.revoke_button.setVisible(state in (STATE_GRANTED, STATE_CHANGED))
         for entry in files:
