@@ -9,7 +9,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY, Checkpoint, display_text
-from explorer.core.formatting import human_bytes, human_count
+from explorer.core.formatting import human_bytes, human_count, sortable
 
 CHECKPOINT_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -108,8 +108,8 @@ class CheckpointModel(QStandardItemModel):
         row = [
             name_item,
             _item(ckpt.model_type or "?"),
-            _item(human_count(ckpt.num_parameters), ckpt.num_parameters or -1, align_right=True),
-            _item(human_bytes(size), size, align_right=True),
+            _item(human_count(ckpt.num_parameters), sortable(ckpt.num_parameters), align_right=True),
+            _item(human_bytes(size), sortable(size), align_right=True),
         ]
         parent.appendRow(row)
         return name_item
@@ -123,7 +123,7 @@ class CheckpointModel(QStandardItemModel):
             parent.child(r, 1).setText(ckpt.model_type or "?")
             count = parent.child(r, 2)
             count.setText(human_count(ckpt.num_parameters))
-            count.setData(ckpt.num_parameters or -1, SORT_ROLE)
+            count.setData(sortable(ckpt.num_parameters), SORT_ROLE)
 
 
 def _is_samples_dir(path: str) -> bool:

@@ -6,7 +6,7 @@ import html
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from explorer.core.formatting import human_bytes, human_count
+from explorer.core.formatting import human_bytes, human_count, sortable
 from explorer.core.safetensors_header import TensorInfo
 from explorer.core.tensors_on_disk import DiskTensors
 
@@ -71,7 +71,7 @@ class TensorTableModel(QAbstractTableModel):
                 tensor.file,
             )[column]
         if role == SortRole:
-            return (tensor.name, tensor.numel, tensor.dtype, tensor.numel, tensor.nbytes, tensor.file)[column]
+            return (tensor.name, sortable(tensor.numel), tensor.dtype, sortable(tensor.numel), sortable(tensor.nbytes), tensor.file)[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
