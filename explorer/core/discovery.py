@@ -35,9 +35,13 @@ from explorer.core.checkpoint import (
 )
 from explorer.core import scan_index
 from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.safe_io import UnreadableFile, parse_json
 from explorer.core.safetensors_header import summarize_safetensors
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# The largest real configs hold label tables of some 20,000 classes (id2label and label2id,
+# 40,000 values); ten times that is still a model config, 850,000 keys is not.
+MAX_CONFIG_VALUES = 400_000
 DEFAULT_FOLDER_DEPTH = 4
 RACY_SECONDS_NS = 2_000_000_000
 SKIPPED_DIR_NAMES = frozenset({".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".locks", ".no_exist"})
@@ -167,15 +171,14 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
         problems.append(f"config.json is {encoding}, which transformers cannot read: save it as plain UTF-8")
         return None
     try:
-        config = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(f"config.json is not UTF-8 text, which transformers requires ({exc.reason} at byte {exc.start})")
         return None
-    except ValueError as exc:
-        problems.append(f"config.json is not valid JSON: {exc}")
-        return None
-    except RecursionError:
-        problems.append("config.json is nested too deeply to be a model config")
+    try:
+        config = parse_json(text, "config.json", max_values=MAX_CONFIG_VALUES)
+    except UnreadableFile as exc:
+        problems.append(str(exc))
         return None
     if not isinstance(config, dict):
         problems.append("config.json is not a JSON object")
@@ -298,7 +301,9 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     if config_entry is None:
         ckpt.problems.append("no config.json: the Auto classes cannot resolve this checkpoint")
     elif config_entry.size is None:
-        ckpt.problems.append("config.json is missing its content (broken link or interrupted download)")
+        # The listing has already said why when config.json is there but is no regular file (a FIFO, a link loop).
+        if not any(p.startswith("config.json:") for p in ckpt.problems):
+            ckpt.problems.append("config.json is missing its content (broken link or interrupted download)")
     else:
         config = _read_config(config_entry.path, config_entry.size, ckpt.problems)
         if config is not None:
@@ -309,7 +314,11 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
                 ckpt.problems.append(f"config.json: model_type should be a string, found {type(model_type).__name__}")
             architectures = config.get("architectures")
             if isinstance(architectures, list):
-                ckpt.architectures = [str(a) for a in architectures]
+                ckpt.architectures = [a for a in architectures if isinstance(a, str) and a]
+                if len(ckpt.architectures) != len(architectures):
+                    ckpt.problems.append("config.json: architectures should list class names; some entries are empty or not text")
+            elif architectures is not None:
+                ckpt.problems.append("config.json: architectures should be a list of class names")
             if isinstance(config.get("auto_map"), dict):
                 ckpt.needs_remote_code = True
             if ckpt.model_type is None:
@@ -907,9 +916,9 @@ def scan_flat_legacy_cache(root: str, stats: ScanStats) -> Iterator[Checkpoint]:
         if not entry.name.endswith(".json") or entry.name.endswith(".lock"):
             continue
         try:
-            meta = json.loads(_read_small_file(entry.path, 1024 * 1024))
+            meta = parse_json(_read_small_file(entry.path, 1024 * 1024), entry.name)
             url = meta["url"]
-        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        except (OSError, UnreadableFile, KeyError, TypeError):
             continue
         parsed = _parse_legacy_url(str(url))
         data_path = entry.path[: -len(".json")]

@@ -149,7 +149,10 @@ def parse_json(data: bytes | str, label: str, *, max_depth: int = MAX_JSON_DEPTH
         if "integer string conversion" in str(exc):
             raise UnreadableFile(f"{label} holds a number with thousands of digits, which no real file needs; not read") from None
         raise UnreadableFile(f"{label} is not valid JSON: {exc}") from None
-    check_nesting(value, label, max_depth=max_depth, max_values=max_values)
+    # Most files settle both bounds by their text alone: no deeper than their brackets, no more
+    # values than characters. Only the others are walked.
+    if data.count("{") + data.count("[") > max_depth or (max_values is not None and len(data) > max_values):
+        check_nesting(value, label, max_depth=max_depth, max_values=max_values)
     return value
 
 
