@@ -1,10 +1,19 @@
-"""Overview of the selected checkpoint: identity, facts, problems, files and the model card."""
+"""Overview of the selected checkpoint: identity, facts, problems, files and the model card.
+
+Everything shown here comes from the disk. Labels wrap even an unbroken 3,000-character name,
+so no text can widen the window. The model card never loads anything (no image, style sheet
+or link target, local or remote): its document is built in a worker from a bounded part of the
+card (``card_display``), its images become link-like placeholders, and it answers every
+resource request with nothing.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -24,18 +33,199 @@ from PySide6.QtWidgets import (
 from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import Progress
-from explorer.core.modelcard import SHOWN_FIELDS, ModelCard, read_model_card
+from explorer.core.modelcard import SHOWN_FIELDS, CardDisplay, ModelCard, card_display, read_model_card
+from explorer.core.safe_io import one_line
 from explorer.ui.browser import SOURCE_TITLES
 from explorer.ui.workers import JobRunner
 
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def _runs(characters: str, shortest: int) -> re.Pattern:
+    # The lookbehind makes a match start only where a run starts: without it, each shorter run
+    # is scanned again from each of its characters (quadratic in its length).
+    return re.compile(rf"(?<![{characters}])[{characters}]{{{shortest},}}")
+
+
+# A label wraps only where a line may break; a run longer than this gets invisible break points.
+_LABEL_RUN = 40
+_UNBREAKABLE_LABEL_RUN = _runs(rf"^\s/\-{ZERO_WIDTH_SPACE}", _LABEL_RUN + 1)
+# Qt's wrap-anywhere fallback costs time quadratic in a run's length (16 s for one 1 MB word):
+# runs this long in the card get a break point every _CARD_RUN_STEP characters.
+_CARD_RUN = 1000
+_CARD_RUN_STEP = 100
+# Frame and object markers (tables, images) are document structure, never a place to insert text.
+_UNBREAKABLE_CARD_RUN = _runs(rf"^\s{ZERO_WIDTH_SPACE}\ufdd0-\ufdd2\ufffc", _CARD_RUN)
+
+# Lines longer than this (a 4,000-character path) keep their start and end around an ellipsis.
+LABEL_LINE_LIMIT = 600
+
+
+def wrappable(text: str) -> str:
+    """``text`` with a zero-width space every few dozen characters of a run a line cannot break in,
+    and each line past LABEL_LINE_LIMIT characters shortened in its middle."""
+
+    half = LABEL_LINE_LIMIT // 2
+    lines = [line if len(line) <= LABEL_LINE_LIMIT else f"{line[:half]} … {line[-half:]}" for line in text.split("\n")]
+    return _with_break_points("\n".join(lines), _UNBREAKABLE_LABEL_RUN, _LABEL_RUN)
+
+
+def _with_break_points(text: str, runs: re.Pattern, step: int) -> str:
+    def split(match: re.Match) -> str:
+        run = match.group(0)
+        return ZERO_WIDTH_SPACE.join(run[i : i + step] for i in range(0, len(run), step))
+
+    return runs.sub(split, text)
+
+
+class _WrappingLabel(QLabel):
+    """A plain-text label whose text always wraps, even a name with no space in it."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(wrappable(text))
+
 
 def _value_label() -> QLabel:
-    label = QLabel()
+    label = _WrappingLabel()
     # Paths, ids and problems come from the disk; a folder named "<b>…" must show as typed.
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
+
+
+def _no_resource(kind: int):
+    # An image answered with nothing would be read by Qt's image handler straight from the path
+    # (relative to the working directory): a transparent pixel stops it.
+    if kind == QTextDocument.ResourceType.ImageResource.value:
+        image = QImage(1, 1, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        return image
+    return None
+
+
+class CardDocument(QTextDocument):
+    """A document that loads no resource: no image, style sheet or background, local or remote."""
+
+    def loadResource(self, kind: int, name: QUrl):  # noqa: N802 (Qt's name)
+        return _no_resource(kind)
+
+
+class CardBrowser(QTextBrowser):
+    """Shows a CardDocument; follows no link and loads nothing, whatever document it holds."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenExternalLinks(False)  # offline by default: links are shown, not followed
+        self.setOpenLinks(False)
+        self._shown: CardDocument | None = None
+        self.show_document(CardDocument())
+
+    def loadResource(self, kind: int, name: QUrl):  # noqa: N802 (Qt's name)
+        return _no_resource(kind)
+
+    def show_document(self, document: CardDocument) -> None:
+        """Show ``document`` (built in a worker and moved to this thread) and own it."""
+        # The first document, the browser's own, is deleted by Qt when replaced; ours are not.
+        old, self._shown = self._shown, document
+        document.setParent(self)
+        self.setDocument(document)
+        if old is not None and old is not document:
+            old.deleteLater()
+
+
+def build_card_document(display: CardDisplay, font: QFont, link_color: QColor) -> CardDocument:
+    """The card as a document, built off the GUI thread: Markdown, then the plain rest after its note.
+
+    The caller moves the document to the GUI thread. Layout happens there, bounded by
+    ``card_display``'s budget and by the break points put into giant words.
+    """
+    document = CardDocument()
+    document.setUndoRedoEnabled(False)
+    document.setDefaultFont(font)
+    if display.markdown:
+        document.setMarkdown(display.markdown)
+    _images_as_links(document, link_color)
+    _break_giant_words(document)
+    if display.plain:
+        cursor = QTextCursor(document)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        note_format = QTextCharFormat()
+        note_format.setFontItalic(True)
+        note_format.setForeground(QColor("#a4262c"))
+        if display.markdown:
+            cursor.insertBlock(QTextBlockFormat(), note_format)
+        else:
+            cursor.setBlockFormat(QTextBlockFormat())
+            cursor.setCharFormat(note_format)
+        cursor.insertText(display.note or "")
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        # Megabytes of text take thousands of break points: cheap in the string, not one cursor insert each.
+        cursor.insertText(_with_break_points(display.plain, _UNBREAKABLE_CARD_RUN, _CARD_RUN_STEP))
+    return document
+
+
+def _images_as_links(document: QTextDocument, link_color: QColor) -> None:
+    """Every image becomes '[image: alt]' in link style, its target in the tooltip: nothing to load or paint."""
+    images: list[tuple[int, str, str]] = []
+    block = document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            char_format = fragment.charFormat()
+            if char_format.isImageFormat():
+                image = char_format.toImageFormat()
+                alt = str(image.property(QTextFormat.Property.ImageAltText) or "")
+                for offset in range(fragment.length()):
+                    images.append((fragment.position() + offset, image.name(), alt))
+            fragments += 1
+        block = block.next()
+    cursor = QTextCursor(document)
+    for position, target, alt in reversed(images):
+        placeholder = QTextCharFormat()
+        placeholder.setAnchor(True)
+        placeholder.setAnchorHref(target)
+        placeholder.setForeground(link_color)  # as Qt's Markdown links: coloured, not underlined
+        placeholder.setToolTip(one_line(f"Image not loaded: {target}", 200))
+        cursor.setPosition(position)
+        cursor.setPosition(position + 1, QTextCursor.MoveMode.KeepAnchor)
+        name = alt or target.rsplit("/", 1)[-1]
+        cursor.insertText(f"[image: {one_line(name, 80) or 'no name'}]", placeholder)
+
+
+def _break_giant_words(document: QTextDocument) -> None:
+    """Break points in the words of the Markdown part (at most its budget long), where the text is visible."""
+    text = document.toRawText()  # one character per document position
+    positions = [
+        position
+        for match in _UNBREAKABLE_CARD_RUN.finditer(text)
+        for position in range(match.start() + _CARD_RUN_STEP, match.end(), _CARD_RUN_STEP)
+    ]
+    cursor = QTextCursor(document)
+    cursor.beginEditBlock()  # one layout update for all of them, not one per insert
+    for position in reversed(positions):
+        cursor.setPosition(position)
+        cursor.insertText(ZERO_WIDTH_SPACE)
+    cursor.endEditBlock()
+
+
+def _card_job(path: str | None, font: QFont, link_color: QColor):
+    """Read, split and build the card in a worker; return (card, document) with the document in the GUI thread."""
+
+    def job(cancel):
+        yield Progress(0, 2, "reading README.md")
+        card = read_model_card(path)
+        if card is None:
+            return None, None
+        yield Progress(1, 2, "laying out the model card")
+        document = build_card_document(card_display(card.body), font, link_color)
+        if cancel.cancelled:
+            return None, None  # the document is dropped in the thread it belongs to
+        document.moveToThread(QCoreApplication.instance().thread())
+        return card, document
+
+    return job
 
 
 def _section(heading: str, *widgets: QWidget) -> QWidget:
@@ -55,14 +245,17 @@ def _section(heading: str, *widgets: QWidget) -> QWidget:
 class OverviewPane(QWidget):
     copy_path_requested = Signal()
     open_folder_requested = Signal()
+    card_shown = Signal()
+    """Emitted once the selected checkpoint's model card (or its absence or problem) is on screen."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._checkpoint: Checkpoint | None = None
         self._card_runner: JobRunner | None = None
 
-        self.title = QLabel()
+        self.title = _WrappingLabel()
         self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setWordWrap(True)
         self.title.setObjectName("overviewTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         title_font = self.title.font()
@@ -99,7 +292,7 @@ class OverviewPane(QWidget):
             self.fields[key] = _value_label()
             form.addRow(label + ":", self.fields[key])
 
-        self.problems = QLabel()
+        self.problems = _WrappingLabel()
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
         self.problems.setObjectName("overviewProblems")
         self.problems.setWordWrap(True)
@@ -131,9 +324,7 @@ class OverviewPane(QWidget):
         self.card_fields.setObjectName("cardFields")
         self.card_fields.setWordWrap(True)
         self.card_fields.setTextFormat(Qt.TextFormat.RichText)
-        self.card = QTextBrowser()
-        self.card.setOpenExternalLinks(False)  # offline by default: links are shown, not followed
-        self.card.setOpenLinks(False)
+        self.card = CardBrowser()
         card_box = _section("Model card (README.md)", self.card_fields, self.card)
         files_box = _section("Files", self.files)
 
@@ -229,11 +420,8 @@ class OverviewPane(QWidget):
         self.card_fields.setText("")
         self.card.setMarkdown("*Reading the model card…*")
 
-        def job(cancel):
-            yield Progress(0, 1, "reading README.md")
-            return read_model_card(ckpt.file_path("README.md"))
-
-        runner = JobRunner(job, self)
+        link_color = QGuiApplication.palette().link().color()
+        runner = JobRunner(_card_job(ckpt.file_path("README.md"), QFont(self.card.font()), link_color), self)
         # Bound methods, not lambdas: Qt drops the connection if this pane is deleted first.
         runner.finished.connect(self._card_read)
         runner.failed.connect(self._card_failed)
@@ -247,10 +435,11 @@ class OverviewPane(QWidget):
             runner.finished.disconnect(self._card_read)
             runner.failed.disconnect(self._card_failed)
 
-    def _card_read(self, card: ModelCard | None) -> None:
+    def _card_read(self, result: tuple[ModelCard | None, CardDocument | None]) -> None:
+        card, document = result
         if self._checkpoint is not None:
             self._show_badges(self._checkpoint, card)
-        self._show_card(card)
+        self._show_card(card, document)
 
     def _card_failed(self, message: str, _details: str) -> None:
         self._show_card(ModelCard(problem=f"README.md cannot be read ({message})"))
@@ -258,16 +447,20 @@ class OverviewPane(QWidget):
     def is_busy(self) -> bool:
         return self._card_runner is not None and self._card_runner.is_running()
 
-    def _show_card(self, card) -> None:
+    def _show_card(self, card: ModelCard | None, document: CardDocument | None = None) -> None:
         if card is None:
             self.card_fields.setText("")
             self.card.setMarkdown("*This checkpoint has no model card (README.md).*")
-            return
-        rows = [f"<b>{name}</b>: {_escape(card.field_text(name))}" for name in SHOWN_FIELDS if card.field_text(name)]
-        if card.problem:
-            rows.append(f'<span style="color:#a4262c">{_escape(card.problem)}</span>')
-        self.card_fields.setText(" &nbsp;·&nbsp; ".join(rows))
-        self.card.setMarkdown(card.body)
+        else:
+            rows = [f"<b>{name}</b>: {_escape(wrappable(card.field_text(name)))}" for name in SHOWN_FIELDS if card.field_text(name)]
+            if card.problem:
+                rows.append(f'<span style="color:#a4262c">{_escape(wrappable(card.problem))}</span>')
+            self.card_fields.setText(" &nbsp;·&nbsp; ".join(rows))
+            if document is not None:
+                self.card.show_document(document)
+            else:
+                self.card.setPlainText("")
+        self.card_shown.emit()
 
 
 def _escape(text: str) -> str:
