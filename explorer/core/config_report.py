@@ -33,12 +33,16 @@ from explorer.core.consent import (
 )
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.discovery import read_config_file
+from explorer.core.safe_io import UnreadableFile, is_finite_number, open_regular, read_json
 from explorer.core.safetensors_header import summarize_safetensors
 from explorer.core.snippets import NotScriptable, is_identifier, python_identifier, python_literal
 from explorer.core.task_catalog import offered_tasks
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_CODE_BYTES = 2 * 1024 * 1024
+# tokenizer_config.json lists added tokens; a few hundred thousand is already a lot.
+MAX_OTHER_JSON_VALUES = 2_000_000
 
 OTHER_FILES = (
     "generation_config.json",
@@ -78,7 +82,8 @@ def _checkpoint_files(folder: str) -> dict[str, str]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 try:
-                    if entry.is_file():
+                    # FIFOs, devices and broken links stay listed: their readers say what they are.
+                    if not entry.is_dir():
                         files[entry.name] = entry.path
                 except OSError:
                     continue
@@ -97,25 +102,20 @@ def _checkpoint_files(folder: str) -> dict[str, str]:
 
 
 def _read_json(path: str, label: str, problems: list[str]) -> Any:
+    """A settings file of the checkpoint (tokenizer_config.json...) under the one reading rule; _MISSING with a problem otherwise."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_JSON_BYTES:
-            problems.append(f"{label} is {human_bytes(size)}, too large to be a settings file; not read")
-            return _MISSING
-        with open(path, "rb") as handle:
-            return json.loads(handle.read())
-    except OSError as exc:
-        problems.append(f"{label} cannot be read ({exc.strerror or exc})")
-    except (UnicodeDecodeError, ValueError) as exc:
-        problems.append(f"{label} is not valid JSON: {exc}")
+        return read_json(path, label, MAX_JSON_BYTES, max_values=MAX_OTHER_JSON_VALUES)
+    except UnreadableFile as exc:
+        problems.append(str(exc))
     return _MISSING
 
 
 def _read_text(path: str, limit: int = MAX_CODE_BYTES) -> str | None:
+    """Up to ``limit`` bytes of a text file, for display; None when it is no regular file or cannot be read."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, os.path.basename(path)) as handle:
             data = handle.read(limit + 1)
-    except OSError:
+    except UnreadableFile:
         return None
     text = data[:limit].decode("utf-8", "replace")
     if len(data) > limit:
@@ -380,10 +380,34 @@ class _Lookup:
         return None
 
     def number(self, *names: str) -> int | None:
+        """A size: a finite, non-negative whole number no real config exceeds; None otherwise (a broken file's values)."""
         value = self.get(*names)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_finite_number(value) or not 0 <= value <= _LARGEST_SIZE:
             return None
         return int(value)
+
+
+# No size in a model config comes near this (the largest vocabularies have some 10^6 entries).
+_LARGEST_SIZE = 10**12
+
+
+def _number_problems(raw: dict) -> list[str]:
+    """NaN, infinities and integers past 64 bits anywhere in config.json: JSON allows none of them as sizes."""
+    found: list[str] = []
+    pending: list[tuple[Any, str]] = [(raw, "")]
+    visited = 0
+    while pending and visited < 100_000 and len(found) < 5:
+        value, at = pending.pop()
+        visited += 1
+        if isinstance(value, dict):
+            pending.extend((v, f"{at}{k}.") for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((v, f"{at}[{i}].") for i, v in enumerate(value[:1000]))
+        elif isinstance(value, float) and not is_finite_number(value):
+            found.append(f"config.json: {at.rstrip('.')} is {value!r}, which no setting can compute with (JSON has no such number)")
+        elif type(value) is int and abs(value) >= 2**63:
+            found.append(f"config.json: {at.rstrip('.')} is {human_count(value)}, larger than any size a model can have")
+    return found
 
 
 def _fact(label: str, value: Any, text: str, how: str) -> dict:
@@ -607,6 +631,10 @@ def _context_fact(look: _Lookup) -> dict[str, dict]:
     kind = rope.get("rope_type") or rope.get("type") or "scaled"
     factor = rope.get("factor")
     original = rope.get("original_max_position_embeddings")
+    if not (is_finite_number(factor) and 0 < factor <= 10**6):
+        factor = None
+    if not (is_finite_number(original) and 0 < original <= _LARGEST_SIZE):
+        original = None
     if isinstance(original, (int, float)) and isinstance(factor, (int, float)):
         effective = max(base, int(original * factor))
         text = f"{effective:,} tokens ({kind} RoPE scaling ×{factor:g} from {int(original):,} trained)"
@@ -704,7 +732,8 @@ def _relate_to_architectures(rows: list[dict], architectures: list[str]) -> None
             continue
         if target in architectures:
             row["relation"] = "same"
-            row["note"] = row["note"] or "the class the weights were saved with: every weight loads"
+            # Whether every weight loads is the weights' to say (apply_head_checks); the names only promise this much.
+            row["note"] = row["note"] or "the class the weights were saved with"
         elif row["source"] == "auto_map":
             # The checkpoint's own code owes nothing to naming conventions: ChatGLM's AutoModel entry is
             # ChatGLMForConditionalGeneration although architectures says ChatGLMModel, and it loads every weight.
@@ -747,7 +776,7 @@ def _summarize_other_file(name: str, data: Any) -> list[list[str]]:
             if key in data:
                 lines.append([key, str(data[key])])
         max_len = data.get("model_max_length")
-        if isinstance(max_len, (int, float)):
+        if is_finite_number(max_len) or (isinstance(max_len, float) and max_len == float("inf")):
             lines.append(["model_max_length", "not set (no limit recorded)" if max_len > 1e12 else f"{int(max_len):,}"])
         for key in sorted(k for k in data if k.endswith("_token") and data[k] is not None):
             lines.append([key, _token_text(data[key])])
@@ -1122,6 +1151,27 @@ def _explain_missing_model_type(report: dict, rows: list[dict], path: str) -> No
 # --------------------------------------------------------------------------- the report
 
 
+@functools.lru_cache(maxsize=1)
+def _transformers_names() -> frozenset[str]:
+    """Every name the installed transformers exports, without importing the models behind them."""
+    import transformers
+
+    return frozenset(dir(transformers))
+
+
+def _unknown_architectures(architectures: list[str], auto_map: dict, code_scan: dict | None, installed: str) -> list[str]:
+    """Classes in architectures that neither transformers nor the checkpoint's own code defines."""
+    own = {ref.rpartition(".")[2] for ref in auto_map_references(auto_map)}
+    if code_scan:
+        own |= {c["name"] for c in (code_scan.get("config_classes") or []) + (code_scan.get("model_classes") or [])}
+    unknown = [a for a in architectures if a not in own and a not in _transformers_names()]
+    return [
+        f"config.json: architectures names {name}, which the installed transformers {installed} does not define and the "
+        "checkpoint's code does not provide: nothing can build it, and the advice below cannot rely on it"
+        for name in unknown
+    ]
+
+
 def _empty_report(path: str) -> dict[str, Any]:
     return {
         "path": path,
@@ -1180,14 +1230,15 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
             problems.append("no config.json: the Auto classes cannot resolve this checkpoint (weights only?)")
     else:
         report["config_file"] = files["config.json"]
-        data = _read_json(files["config.json"], "config.json", problems)
-        if data is not _MISSING:
-            if isinstance(data, dict):
-                raw = data
-            else:
-                problems.append(f"config.json is not a JSON object (found {config_docs.type_label(data)})")
+        try:
+            # As the scan and transformers read it: UTF-8 without a byte-order mark, bounded, never blocking.
+            raw = read_config_file(files["config.json"])
+        except (OSError, ValueError) as exc:
+            problems.append(str(exc) if str(exc).startswith("config.json") else f"config.json cannot be read ({exc})")
         text = _read_text(files["config.json"], MAX_JSON_BYTES)
         report["config_text"] = json.dumps(raw, indent=2, ensure_ascii=False) if raw is not None else text
+        if raw is not None:
+            problems.extend(_number_problems(raw))
 
     yield Progress(0, 4, "Importing transformers")
     cancel.raise_if_cancelled()
@@ -1233,7 +1284,9 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
     report["model_type"] = model_type
     architectures = raw.get("architectures")
     if isinstance(architectures, list):
-        report["architectures"] = [a for a in architectures if isinstance(a, str)]
+        report["architectures"] = [a for a in architectures if isinstance(a, str) and a]
+        if len(report["architectures"]) != len(architectures):
+            problems.append("config.json: architectures should list class names; some entries are empty or not text")
     elif architectures is not None:
         problems.append(f"config.json: architectures should be a list of class names, found {config_docs.type_label(architectures)}")
     saved_version = raw.get("transformers_version")
@@ -1323,6 +1376,7 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
         report["python"] = _registration_snippet(path, registration, report["architectures"])
     elif report.get("suggested_model_type") and config_cls is None:
         _explain_missing_model_type(report, rows, path)
+    problems.extend(_unknown_architectures(report["architectures"], auto_map, report.get("code_scan"), installed))
     yield Progress(4, 4, "Done")
     return report
 
@@ -1357,7 +1411,10 @@ def _with_checked_weights(path: str, report: dict) -> dict:
     try:
         checks = survey_heads_now(path, autos)
     except SkeletonError as exc:
-        return {**report, "weights_checked": False, "weights_note": str(exc)}
+        # Nothing was checked: say so where the notes would otherwise read as facts about the weights.
+        note = f"weights not checked: {exc}"
+        resolution = [{**row, "note": f"{row['note']} ({note})" if row.get("note") else note} for row in report.get("resolution") or []]
+        return {**report, "resolution": resolution, "weights_checked": False, "weights_note": str(exc)}
     report = apply_head_checks(report, {name: check.to_json() for name, check in checks.items()})
     report["weights_checked"] = True
     return report

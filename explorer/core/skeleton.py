@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from explorer.core.checkpoint import Checkpoint
+from explorer.core.config_limits import implausible_size
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.torch_import import import_transformers
 
@@ -394,6 +395,9 @@ def build_model_job(source: Checkpoint | str | os.PathLike, head: str | None = N
     # Legacy caches keep files under content hashes; the record knows where config.json really is.
     config_file = (source.file_path("config.json") if isinstance(source, Checkpoint) else None) or in_folder
     config_json = _config_json(config_file)
+    too_large = implausible_size(config_json)
+    if too_large:
+        raise SkeletonError(too_large)
     yield Progress(0, 3, "loading transformers")
     import_transformers()
     custom = needs_remote_code(config_json)

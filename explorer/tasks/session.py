@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from explorer.core.checkpoint import TOKENIZER_FILES
+from explorer.core.config_limits import implausible_size
 from explorer.core.consent import ConsentRequired, code_access
-from explorer.core.safe_io import blocking_entries
+from explorer.core.safe_io import UnreadableFile, blocking_entries, check_nesting
 from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
 from explorer.tasks.base import TaskError, TaskInputError, get_task
 from explorer.tasks.devices import (
@@ -79,7 +80,14 @@ def parse_config_overrides(items: str | list[str] | tuple[str, ...]) -> tuple[tu
             raise TaskInputError(f"Config override {key!r} has no value")
         try:
             value = json.loads(raw)
-        except ValueError:
+            check_nesting(value, f"Config override {key!r}")
+        except RecursionError:
+            raise TaskInputError(f"Config override {key!r} is nested too deeply to be a config value") from None
+        except UnreadableFile as error:
+            raise TaskInputError(str(error)) from None
+        except ValueError as error:
+            if "integer string conversion" in str(error):
+                raise TaskInputError(f"Config override {key!r} holds a number with thousands of digits") from None
             value = raw  # plain text, e.g. problem_type=multi_label_classification
         if key == "id2label" and isinstance(value, dict):
             # JSON keys are text; transformers indexes id2label by int and converts only when it reads a file.
@@ -271,13 +279,18 @@ def has_tokenizer_files(path: str) -> bool:
     return bool(names & TOKENIZER_FILES)
 
 
-def _read_model_type(path: str) -> str | None:
+def _read_config_json(path: str) -> dict:
+    """config.json as the scan reads it (bounded, never blocking); {} when it cannot be read (transformers then says why)."""
     from explorer.core.discovery import read_config_file
 
     try:
-        value = read_config_file(os.path.join(path, "config.json")).get("model_type")
+        return read_config_file(os.path.join(path, "config.json"))
     except (OSError, ValueError):
-        return None
+        return {}
+
+
+def _read_model_type(path: str) -> str | None:
+    value = _read_config_json(path).get("model_type")
     return value if isinstance(value, str) else None
 
 
@@ -362,6 +375,11 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
             f"{', '.join(blocking[:3])} in this checkpoint {'is' if len(blocking) == 1 else 'are'} not a regular file "
             "(a FIFO, socket or device): transformers would wait on it forever, so nothing is loaded"
         )
+    too_large = implausible_size(dict(request.config_overrides), "your config override") or implausible_size(
+        _read_config_json(request.path)
+    )
+    if too_large:
+        raise TaskError(too_large)
     try:
         access = code_access(request.path)
     except ConsentRequired as error:

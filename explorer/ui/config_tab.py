@@ -156,15 +156,15 @@ class ConfigTab(QWidget):
 
     status_changed = Signal(str)
     """Emitted with a short message for the window's status bar."""
-    report_shown = Signal(dict)
+    report_shown = Signal(object)
     """Emitted when a report for the current checkpoint has been rendered."""
     compare_shown = Signal()
     """Emitted when a comparison has been rendered."""
     consent_changed = Signal(str)
     """Emitted with the checkpoint path after the user allowed or revoked its code."""
-    weights_checked = Signal(dict)
+    weights_checked = Signal(object)
     """Emitted with {Auto class: HeadCheck} once every Auto class was checked against the weights."""
-    doc_shown = Signal(dict)
+    doc_shown = Signal(object)
     """Emitted with the documentation shown for the selected Auto class row."""
 
     def __init__(self, parent: QWidget | None = None, consent_store: ConsentStore | None = None) -> None:
