@@ -38,21 +38,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "scan":
-            return cmd_scan(args)
-        if args.command == "inspect":
-            return cmd_inspect(args)
-        if args.command == "run":
-            from explorer.tasks.cli import run_command
+    from explorer.core import crash_log
 
-            return run_command(args)
+    crash_log.install("command line")
+    try:
+        return _run_command(argv)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line here, the traceback in the crash log
+        try:
+            sys.stdout.flush()  # what was printed comes before the line that says it stopped
+        except (OSError, ValueError):
+            pass
+        words = sys.argv[1:] if argv is None else argv
+        print(crash_log.report_unexpected(exc, f"model-explorer {words[0] if words else ''}".strip()), file=sys.stderr)
+        return 1
+
+
+def _run_command(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "scan":
+        return cmd_scan(args)
+    if args.command == "inspect":
+        return cmd_inspect(args)
+    if args.command == "run":
+        from explorer.tasks.cli import run_command
+
+        return run_command(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

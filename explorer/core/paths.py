@@ -17,7 +17,7 @@ def _home_override() -> Path | None:
 
 
 def _app_dir(kind: str) -> Path:
-    """``kind`` is config, data or cache: under MODEL_EXPLORER_HOME if set, else where platformdirs says."""
+    """``kind`` is config, data, cache or log: under MODEL_EXPLORER_HOME if set, else where platformdirs says."""
     override = _home_override()
     if override is not None:
         return override / kind
@@ -37,6 +37,11 @@ def data_dir() -> Path:
 
 def cache_dir() -> Path:
     return _app_dir("cache")
+
+
+def log_dir() -> Path:
+    """Where the crash log goes (explorer.core.crash_log): ~/.local/state/model-explorer/log on Linux."""
+    return _app_dir("log")
 
 
 def samples_dir() -> Path:
