@@ -82,7 +82,10 @@ def _scan_locations(args):
             ScanLocation(SOURCE_FOLDER, os.path.abspath(p)) for p in args.folder
         ]
     # The same places the window scans: defaults plus the folders the user added there.
-    folders = load_settings().settings.folders
+    loaded = load_settings()
+    if loaded.notice:
+        print(f"model-explorer: {display_text(loaded.notice)}", file=sys.stderr)
+    folders = loaded.settings.folders
     locations = default_locations(folders)
     if samples_dir().is_dir() and str(samples_dir()) not in folders:
         locations.append(ScanLocation(SOURCE_FOLDER, str(samples_dir())))

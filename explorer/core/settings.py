@@ -1,7 +1,14 @@
 """Typed, versioned settings in the platformdirs config dir, written atomically.
 
-A corrupt or unreadable file is moved aside (never deleted) and defaults are used; the
-notice says where the old file went so the window can show it.
+A corrupt or unreadable file is moved aside (never deleted, never over an earlier backup) and
+defaults are used; the notice says where the old file went so the window or the CLI can show it.
+
+A file written by a newer version of the app is not corrupt: someone runs two versions side
+by side, or went back to an older one for a while. The older version reads the settings it
+understands (each checked on its own, defaults for the rest) and never writes over the file,
+so the newer version finds its settings as it left them. Changes made in the older version
+are not kept, and its notice says so: a second, version-specific file would silently diverge
+from the one the newer version uses, which is more surprising than changes that are not kept.
 """
 
 from __future__ import annotations
@@ -9,13 +16,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from explorer.core.atomic import write_text_atomically
 from explorer.core.paths import settings_file
+from explorer.core.safe_io import UnreadableFile, one_line, read_json
 
 SCHEMA_VERSION = 1
+# Settings are a few kilobytes (a list of folders, a window geometry); a megabyte leaves room
+# for thousands of folders and keeps a hostile file from costing memory or time.
+MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_SETTINGS_VALUES = 100_000
+MAX_BACKUPS_PER_SECOND = 1000
+NOTICE_LIMIT = 2000  # two paths fit whole; one_line still makes it a single line
 
 
 @dataclass
@@ -31,54 +46,158 @@ class Settings:
 @dataclass
 class LoadedSettings:
     settings: Settings
-    notice: str | None = None  # shown to the user when the file had to be reset
+    notice: str | None = None  # shown to the user when the file had to be reset or is read-only
 
 
-def _migrate(data: dict) -> dict:
-    """Bring older schema versions up to date; version 1 is the first."""
+def _is_text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_path_list(value: Any) -> bool:
+    # A NUL character makes every later os call on the path raise; no real path holds one.
+    return isinstance(value, list) and all(isinstance(f, str) and f and "\x00" not in f for f in value)
+
+
+# One check per field, so a newer file can keep each value this version understands.
+_VALID: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "folders": (_is_path_list, "folders must be a list of paths"),
+    "window_geometry": (_is_text_or_none, "window_geometry must be text"),
+    "window_state": (_is_text_or_none, "window_state must be text"),
+    "splitter_sizes": (
+        # Qt takes 32-bit sizes: a larger one would overflow when the window restores the splitter.
+        lambda v: isinstance(v, list) and all(type(n) is int and 0 <= n < 2**31 for n in v),
+        "splitter_sizes must be a list of whole numbers",
+    ),
+    "last_selection": (_is_text_or_none, "last_selection must be text"),
+    "folder_depth": (lambda v: type(v) is int and 0 <= v <= 32, "folder_depth must be a whole number from 0 to 32"),
+}
+
+
+def _schema_version(data: dict) -> int:
     version = data.get("version", 1)
-    if version > SCHEMA_VERSION:
-        raise ValueError(f"settings were written by a newer version (schema {version})")
-    return data
+    if type(version) is not int or version < 1:
+        raise ValueError(f"its version {version!r} is not a version this app writes")
+    return version
 
 
-def _check_types(settings: Settings) -> None:
-    """A hand-edited file with a wrong type would fail later, far from its cause (a scan, the window's geometry)."""
-    if not isinstance(settings.folders, list) or not all(isinstance(f, str) for f in settings.folders):
-        raise ValueError("folders must be a list of paths")
-    for name in ("window_geometry", "window_state", "last_selection"):
-        if not isinstance(getattr(settings, name), (str, type(None))):
-            raise ValueError(f"{name} must be text")
-    if not isinstance(settings.splitter_sizes, list) or not all(type(n) is int and n >= 0 for n in settings.splitter_sizes):
-        raise ValueError("splitter_sizes must be a list of whole numbers")
-    if type(settings.folder_depth) is not int or not 0 <= settings.folder_depth <= 32:
-        raise ValueError("folder_depth must be a whole number from 0 to 32")
+def _current_settings(data: dict) -> Settings:
+    """A file of this version: every value must be valid, or the file is not trusted at all."""
+    values = data.get("settings")
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ValueError("'settings' is not a JSON object")
+    known = {k: v for k, v in values.items() if k in _VALID}
+    for name, value in known.items():
+        valid, problem = _VALID[name]
+        if not valid(value):
+            raise ValueError(problem)
+    return Settings(**known)
+
+
+def _understood_settings(data: dict) -> Settings:
+    """A newer file: the values this version understands, defaults for the others."""
+    values = data.get("settings")
+    if not isinstance(values, dict):
+        return Settings()
+    return Settings(**{k: v for k, v in values.items() if k in _VALID and _VALID[k][0](v)})
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _reserve_backup_name(path: Path) -> Path:
+    """A backup name no other backup has, claimed on disk (O_EXCL), so two never overwrite each other."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for counter in range(1, MAX_BACKUPS_PER_SECOND + 1):
+        suffix = "" if counter == 1 else f"-{counter}"
+        candidate = path.with_name(f"{path.name}.corrupt-{stamp}{suffix}")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"more than {MAX_BACKUPS_PER_SECOND} backups of {path.name} in one second")
+
+
+def _move_aside(path: Path, identity: tuple | None) -> Path | None:
+    """Rename the unreadable file to a fresh backup name; None when it could not be moved.
+
+    A file that changed since it was read (another instance saved good settings meanwhile) stays.
+    """
+    if identity is None or _identity(path) != identity:
+        return None
+    try:
+        aside = _reserve_backup_name(path)
+    except OSError:
+        return None
+    try:
+        os.replace(path, aside)  # over the empty placeholder this process just created
+    except OSError:
+        try:
+            os.unlink(aside)
+        except OSError:
+            pass
+        return None
+    return aside
 
 
 def load_settings(path: Path | None = None) -> LoadedSettings:
+    """The settings, or defaults with a one-line notice; never raises for anything in the file."""
     path = path or settings_file()
-    if not path.exists():
-        return LoadedSettings(Settings())
+    identity = _identity(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path, "it", MAX_SETTINGS_BYTES, max_values=MAX_SETTINGS_VALUES)
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        data = _migrate(data)
-        known = {f.name for f in fields(Settings)}
-        values = {k: v for k, v in (data.get("settings") or {}).items() if k in known}
-        settings = Settings(**values)
-        _check_types(settings)
-        return LoadedSettings(settings)
-    except (OSError, ValueError, TypeError, RecursionError) as exc:
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, aside)
-            where = f"; the old file was kept as {aside}"
-        except OSError:
-            where = ""
-        return LoadedSettings(Settings(), notice=f"Settings file {path} could not be read ({exc}); defaults are in use{where}.")
+            raise ValueError("it is not a JSON object")
+        version = _schema_version(data)
+        if version > SCHEMA_VERSION:
+            return LoadedSettings(
+                _understood_settings(data),
+                notice=one_line(
+                    f"Settings file {path} was written by a newer version of the app (settings version {version}); "
+                    "this version uses the settings it understands and will not save changes, so the newer version's settings stay as they are.",
+                    NOTICE_LIMIT,
+                ),
+            )
+        return LoadedSettings(_current_settings(data))
+    except UnreadableFile as exc:
+        if exc.missing:
+            return LoadedSettings(Settings())
+        reason = str(exc)
+    except (ValueError, TypeError) as exc:  # TypeError: a value of the wrong kind, however deep
+        reason = str(exc)
+    aside = _move_aside(path, identity)
+    where = f"; the old file was kept as {aside}" if aside else ""
+    return LoadedSettings(Settings(), notice=one_line(f"Settings file {path} could not be read ({reason}); defaults are in use{where}.", NOTICE_LIMIT))
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> None:
+def _written_by_newer_version(path: Path) -> int | None:
+    """The settings version of the file at ``path`` when it is newer than this app's; None otherwise."""
+    try:
+        data = read_json(path, "settings file", MAX_SETTINGS_BYTES, max_values=MAX_SETTINGS_VALUES)
+    except UnreadableFile:
+        return None
+    if not isinstance(data, dict):
+        return None
+    version = data.get("version")
+    return version if type(version) is int and version > SCHEMA_VERSION else None
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> bool:
+    """Write the settings atomically; False, writing nothing, when the file on disk is a newer version's.
+
+    The check is made at each save, not only at load: a newer version started while this one
+    runs must not lose its settings when this one closes.
+    """
+    path = path or settings_file()
+    if _written_by_newer_version(path) is not None:
+        return False
     payload = json.dumps({"version": SCHEMA_VERSION, "settings": asdict(settings)}, indent=2)
-    write_text_atomically(path or settings_file(), payload)
+    write_text_atomically(path, payload)
+    return True
