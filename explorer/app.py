@@ -1,11 +1,10 @@
-"""Start the window: QApplication, exception hook, show the window, then start background work."""
+"""Start the window: crash log, QApplication, show the window, then start background work."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import traceback
 
 import explorer
 
@@ -36,22 +35,83 @@ def fixed_locations(args) -> list | None:
     ]
 
 
-def _install_excepthook(window_getter) -> None:
-    """An unexpected error in a slot shows a dialog instead of killing the app."""
+def install_crash_handling(window_getter):
+    """Errors in slots, event handlers and threads go to the crash log and to one message box.
 
-    def hook(exc_type, exc, tb):
-        details = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(details)
-        window = window_getter()
-        if window is not None:
-            from PySide6.QtWidgets import QMessageBox
+    The window keeps working: a slot that raised has returned, a thread that raised has ended.
+    The reporter lives in the GUI thread; a thread's error reaches it through a queued signal.
+    Returns the reporter (tests look at its last box).
+    """
+    global _reporter
+    from explorer.core import crash_log
 
-            box = QMessageBox(QMessageBox.Icon.Critical, explorer.APP_NAME, f"Unexpected error: {exc}", parent=window)
+    crash_log.install("window")
+    if _reporter is None:
+        _reporter = _make_reporter(window_getter)
+    else:
+        _reporter.window_getter = window_getter
+    crash_log.set_notifier(_reporter.report.emit)
+    return _reporter
+
+
+_reporter = None
+
+
+def _make_reporter(window_getter):
+    import shiboken6
+    from PySide6.QtCore import QObject, Signal, Slot
+    from PySide6.QtWidgets import QMessageBox
+
+    class CrashReporter(QObject):
+        report = Signal(str, str, object)  # summary, traceback, log path or None
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.window_getter = window_getter
+            self.box: QMessageBox | None = None
+            self.more = 0
+            self.showing = False
+            self.report.connect(self._show)
+
+        @Slot(str, str, object)
+        def _show(self, summary: str, details: str, path) -> None:
+            if self.showing:
+                return  # an error while reporting one must not report itself in a loop
+            self.showing = True
+            try:
+                self._show_box(summary, details, path)
+            except Exception:  # a failing report is not reported: that would loop
+                pass
+            finally:
+                self.showing = False
+
+        def _show_box(self, summary: str, details: str, path) -> None:
+            from explorer.core.crash_log import where_details_are
+
+            where = where_details_are(path)
+            if sys.stderr is not None:  # None in a windowed app without a console
+                sys.stderr.write(f"model-explorer: unexpected error: {summary}; {where}\n")
+            window = self.window_getter()
+            if window is not None and not shiboken6.isValid(window):
+                window = None
+            try:
+                window.statusBar().showMessage(f"Unexpected error: {summary}; {where}", 10000)
+            except (AttributeError, RuntimeError):  # no window yet, or already deleted
+                window = None
+            if self.box is not None and shiboken6.isValid(self.box) and self.box.isVisible():
+                # An error in a paint or data() call repeats many times a second: one box, counted.
+                self.more += 1
+                self.box.setInformativeText(f"{self.more} more unexpected error{'s' if self.more != 1 else ''} since then; see the log.")
+                return
+            self.more = 0
+            text = f"Unexpected error: {summary}\n\nThe window keeps working; {where}."
+            box = QMessageBox(QMessageBox.Icon.Critical, explorer.APP_NAME, text, parent=window)
             box.setDetailedText(details)
+            box.setModal(False)
             box.show()
-            window._last_error_box = box
+            self.box = box
 
-    sys.excepthook = hook
+    return CrashReporter()
 
 
 def create_application(argv: list[str]):
@@ -76,6 +136,9 @@ def create_application(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from explorer.core import crash_log
+
+    crash_log.install("window")  # first: an error while the window is built is logged too
     args = build_parser().parse_args(argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -97,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     locations = fixed_locations(args)
     loaded = load_settings()
     window = MainWindow(loaded, locations=locations, persist_settings=not args.screenshot)
-    _install_excepthook(lambda: window)
+    install_crash_handling(lambda: window)
     if args.screenshot:
         return take_screenshot(app, window, args.screenshot, args.select, args.tab)
     window.show()

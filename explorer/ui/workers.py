@@ -12,6 +12,7 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from explorer.core import crash_log
 from explorer.core.jobs import Cancelled, CancelToken, Progress
 
 JobFactory = Callable[[CancelToken], Generator[Any, None, Any]]
@@ -61,9 +62,27 @@ class _JobWorker(QObject):
         except MemoryError:
             self.failed.emit("Out of memory.", traceback.format_exc())
         except Exception as exc:  # any job failure becomes a message; the app goes on
-            self.failed.emit(_message_for(exc), traceback.format_exc())
+            details = traceback.format_exc()
+            if _anticipated(exc):
+                self.failed.emit(_message_for(exc), details)
+            else:
+                path = crash_log.record_exception(f"job {_job_name(self._job_factory)}", exc)
+                self.failed.emit(f"Unexpected error: {crash_log.summary_of(exc)} ({crash_log.where_details_are(path)})", details)
         finally:
             self.done.emit()
+
+
+def _anticipated(exc: Exception) -> bool:
+    """Failures the code raises to tell the user something (a file unreadable, an input to change,
+    a missing package); anything else is a bug, kept in the crash log with its traceback."""
+    from explorer.tasks.base import TaskError
+
+    return isinstance(exc, (ValueError, OSError, ImportError, TaskError))
+
+
+def _job_name(job_factory: JobFactory) -> str:
+    target = getattr(job_factory, "func", job_factory)  # functools.partial
+    return getattr(target, "__qualname__", type(target).__name__)
 
 
 def _message_for(exc: BaseException) -> str:
@@ -85,7 +104,9 @@ class JobRunner(QObject):
     finished = Signal(object)
     """Emitted with the job's return value when it completed."""
     failed = Signal(str, str)
-    """Emitted with (message for the user, technical details) when the job raised."""
+    """Emitted with (message for the user, technical details) when the job raised. An error no
+    one anticipated (not a ValueError, OSError, ImportError or TaskError) is also written to the
+    crash log, and the message says so and where."""
     cancelled = Signal()
     """Emitted when the job stopped after cancel()."""
     stopped = Signal()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from PySide6.QtCore import QThread
 
 from explorer.core.jobs import Progress
@@ -103,3 +104,42 @@ def test_a_runner_outlives_the_widget_that_started_it(qtbot):
             owner.deleteLater()  # the widget goes while the job still runs
         release.set()
     assert not runner.is_running()
+
+
+@pytest.fixture
+def fresh_crash_log():
+    from explorer.core import crash_log
+
+    crash_log.uninstall()  # a CLI test run in this process may have installed one for its own home
+    yield crash_log
+    crash_log.uninstall()
+
+
+def test_an_unexpected_error_in_a_job_is_logged_and_the_message_names_the_log(qtbot, fresh_crash_log):
+    def job_with_a_bug(token):
+        yield Progress(0, 1)
+        return {"a": 1}["b"]
+
+    runner = JobRunner(job_with_a_bug)
+    with qtbot.waitSignal(runner.failed, timeout=5000) as failed:
+        runner.start()
+    message, details = failed.args
+    log = fresh_crash_log.log_file()
+    assert message == f"Unexpected error: KeyError: 'b' (details in {log})"
+    assert "KeyError" in details
+    text = log.read_text()
+    assert "unexpected error in job " in text and "job_with_a_bug" in text and "Traceback" in text
+
+
+def test_an_anticipated_failure_is_a_message_only(qtbot, fresh_crash_log):
+    from explorer.core.safe_io import UnreadableFile
+
+    def job(token):
+        yield Progress(0, 1)
+        raise UnreadableFile("config.json is a FIFO; not read")
+
+    runner = JobRunner(job)
+    with qtbot.waitSignal(runner.failed, timeout=5000) as failed:
+        runner.start()
+    assert failed.args[0] == "config.json is a FIFO; not read"
+    assert not fresh_crash_log.log_file().exists()
