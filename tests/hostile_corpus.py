@@ -26,12 +26,30 @@ TINY_GPT2_CONFIG = {
     "n_head": 2,
     "n_positions": 16,
     "vocab_size": 11,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
 }
+
+_WORDS = ["<|endoftext|>", "the", "capital", "of", "france", "is", "paris", "hi", "a", "b", "[UNK]"]
+
+
+def write_tokenizer(folder: Path) -> None:
+    """A real 11-word tokenizer (the tokenizers library), so that demos get as far as the weights."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordLevel({word: index for index, word in enumerate(_WORDS)}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "unk_token": "[UNK]", "model_max_length": 16})
+    )
 
 
 def write_config(folder: Path, config: dict | None = None, **changes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({**(config or TINY_GPT2_CONFIG), **changes}), encoding="utf-8")
+    if not (folder / "tokenizer.json").exists():
+        write_tokenizer(folder)
     return folder
 
 
@@ -118,6 +136,7 @@ def absurd_layers(folder: Path, layers: int = 10**12) -> Path:
 
 def config_with_many_keys(folder: Path, keys: int = 850_000) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder)
     body = ",".join(f'"k{i}":{i % 10}' for i in range(keys))  # ~13.6 MB for 850,000 keys, as in the report
     config = json.dumps(TINY_GPT2_CONFIG)[:-1] + "," + body + "}"
     (folder / "config.json").write_text(config, encoding="utf-8")
@@ -126,6 +145,7 @@ def config_with_many_keys(folder: Path, keys: int = 850_000) -> Path:
 
 def deeply_nested_config(folder: Path, depth: int = 100_000) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder)
     nested = '{"a":' * depth + "1" + "}" * depth
     config = json.dumps(TINY_GPT2_CONFIG)[:-1] + ',"deep":' + nested + "}"
     (folder / "config.json").write_text(config, encoding="utf-8")
@@ -139,6 +159,7 @@ def moderately_nested_config(folder: Path, depth: int = 900) -> Path:
 
 def config_with_infinity(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder)
     text = json.dumps(TINY_GPT2_CONFIG)[:-1] + ', "n_embd": Infinity, "layer_norm_epsilon": NaN, "n_positions": -Infinity}'
     (folder / "config.json").write_text(text, encoding="utf-8")
     return folder
@@ -146,6 +167,7 @@ def config_with_infinity(folder: Path) -> Path:
 
 def huge_number_config(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder)
     text = json.dumps(TINY_GPT2_CONFIG)[:-1] + ', "vocab_size": ' + "9" * 4000 + ', "n_positions": 1e308}'
     (folder / "config.json").write_text(text, encoding="utf-8")
     return folder
@@ -153,6 +175,7 @@ def huge_number_config(folder: Path) -> Path:
 
 def fifo_config(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder)
     os.mkfifo(folder / "config.json")
     (folder / "model.safetensors").write_bytes(safetensors_bytes({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)))
     return folder

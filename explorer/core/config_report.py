@@ -404,7 +404,8 @@ def _number_problems(raw: dict) -> list[str]:
         elif isinstance(value, list):
             pending.extend((v, f"{at}[{i}].") for i, v in enumerate(value[:1000]))
         elif isinstance(value, float) and not is_finite_number(value):
-            found.append(f"config.json: {at.rstrip('.')} is {value!r}, which no setting can compute with (JSON has no such number)")
+            spelled = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+            found.append(f"config.json: {at.rstrip('.')} is {spelled}, which no setting can compute with (JSON has no such number)")
         elif type(value) is int and abs(value) >= 2**63:
             found.append(f"config.json: {at.rstrip('.')} is {human_count(value)}, larger than any size a model can have")
     return found

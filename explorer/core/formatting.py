@@ -71,3 +71,24 @@ def human_seconds(s: float) -> str:
     if s < 60:
         return f"{s:.1f} s"
     return f"{int(s // 60)} min {int(s % 60)} s"
+
+
+def json_ready(value):
+    """``value`` made strict JSON for the command line's --json: NaN and infinities as the strings
+    "NaN"/"Infinity"/"-Infinity" (they only come from broken configs, and null would hide them),
+    tuples as lists, keys as text, other objects by str(). Python's json module would otherwise
+    print bare NaN, which no other JSON reader accepts.
+    """
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return str(value)

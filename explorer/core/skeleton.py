@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.config_limits import implausible_size
+from explorer.core.safe_io import one_line
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.torch_import import import_transformers
 
@@ -150,8 +151,7 @@ def load_config(path: str, trust_remote_code: bool, config_json: dict | None = N
 
 def _first_paragraph(exc: BaseException, limit: int = 300) -> str:
     """transformers' messages go on with upgrade advice over several paragraphs; the reason comes first."""
-    text = str(exc).strip().split("\n\n")[0].strip() or type(exc).__name__
-    return text if len(text) <= limit else text[:limit].rstrip() + "…"
+    return one_line(str(exc).strip().split("\n\n")[0].strip() or type(exc).__name__, limit)
 
 
 def _auto_classes() -> dict[str, Any]:
@@ -181,7 +181,8 @@ def available_heads(config, config_json: dict | None = None) -> list[str]:
 
 def default_head(config, config_json: dict | None = None) -> str:
     """The Auto class whose mapping gives the checkpoint's declared architecture (what a pipeline would load)."""
-    architectures = list(getattr(config, "architectures", None) or [])
+    # config.json may list anything there (42, "", null): only class names can name a class.
+    architectures = [a for a in getattr(config, "architectures", None) or [] if isinstance(a, str) and a]
     model_type = getattr(config, "model_type", None)
     auto_map = (config_json or {}).get("auto_map", {}) or {}
     classes = _auto_classes()
