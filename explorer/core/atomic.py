@@ -111,3 +111,52 @@ def remove_leftovers(target: Path) -> list[Path]:
         except OSError:
             continue
     return removed
+
+
+MAX_BACKUPS_PER_SECOND = 1000
+
+
+def file_identity(path: Path) -> tuple | None:
+    """What tells one version of a file from another: (device, inode, size, mtime); None when it is gone."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _reserve_backup_name(path: Path, kind: str) -> Path:
+    """A backup name no other backup has, claimed on disk (O_EXCL), so two never overwrite each other."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for counter in range(1, MAX_BACKUPS_PER_SECOND + 1):
+        suffix = "" if counter == 1 else f"-{counter}"
+        candidate = path.with_name(f"{path.name}.{kind}-{stamp}{suffix}")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"more than {MAX_BACKUPS_PER_SECOND} backups of {path.name} in one second")
+
+
+def set_aside(path: Path, identity: tuple | None, kind: str = "corrupt") -> Path | None:
+    """Rename an unreadable record (settings, consent) to a fresh backup name; None when it could not be moved.
+
+    A file that changed since it was read (``identity`` from file_identity; another instance
+    saved a good one meanwhile) stays where it is.
+    """
+    if identity is None or file_identity(path) != identity:
+        return None
+    try:
+        aside = _reserve_backup_name(path, kind)
+    except OSError:
+        return None
+    try:
+        os.replace(path, aside)  # over the empty placeholder this process just created
+    except OSError:
+        try:
+            os.unlink(aside)
+        except OSError:
+            pass
+        return None
+    return aside

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.core import paths
-from explorer.core.atomic import write_text_atomically
+from explorer.core.atomic import file_identity, set_aside, write_text_atomically
 from explorer.core.code_view import MAX_CODE_FILE_BYTES, CodeChanged, build_code_view
 from explorer.core.safe_io import UnreadableFile, open_regular, read_json
 
@@ -233,6 +233,7 @@ class _StoreFile:
     problem: str | None = None  # shown with every status: the records could not all be used
     newer: bool = False  # written by a newer version: read-only here
     damaged: bool = False  # set aside (never overwritten) at the next write
+    identity: tuple | None = None  # of the file as read: a file another process replaced since is not set aside
 
 
 class ConsentStore:
@@ -252,6 +253,12 @@ class ConsentStore:
         return self._file if self._file is not None else paths.consent_file()
 
     def _read(self) -> _StoreFile:
+        identity = file_identity(self.file)
+        store = self._parse()
+        store.identity = identity
+        return store
+
+    def _parse(self) -> _StoreFile:
         try:
             data = read_json(self.file, f"the consent records file {self.file}", MAX_STORE_BYTES)
         except UnreadableFile as exc:
@@ -284,7 +291,7 @@ class ConsentStore:
         if current.newer:
             raise ConsentStoreError(current.problem or "the consent records were written by a newer version")
         if current.damaged and self.file.exists():
-            aside = _set_aside(self.file)
+            aside = set_aside(self.file, current.identity, "damaged")
             if aside is None:
                 raise ConsentStoreError(f"the damaged consent records file {self.file} could not be set aside; nothing was changed")
         document = dict(current.document)
@@ -382,29 +389,6 @@ class ConsentStore:
         if status.state != STATE_GRANTED:
             return None
         return {f.name: f.sha256 for f in status.files if f.sha256 is not None}
-
-
-def _set_aside(path: Path) -> Path | None:
-    """Rename a damaged file to a backup name no other backup has; None when that fails."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for counter in range(1, 1000):
-        candidate = path.with_name(f"{path.name}.damaged-{stamp}" + ("" if counter == 1 else f"-{counter}"))
-        try:
-            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        try:
-            os.replace(path, candidate)
-        except OSError:
-            try:
-                os.unlink(candidate)
-            except OSError:
-                pass
-            return None
-        return candidate
-    return None
 
 
 def default_store() -> ConsentStore:

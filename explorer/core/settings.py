@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from explorer.core.atomic import write_text_atomically
+from explorer.core.atomic import file_identity, set_aside, write_text_atomically
 from explorer.core.paths import settings_file
 from explorer.core.safe_io import UnreadableFile, one_line, read_json
 
@@ -103,54 +103,10 @@ def _understood_settings(data: dict) -> Settings:
     return Settings(**{k: v for k, v in values.items() if k in _VALID and _VALID[k][0](v)})
 
 
-def _identity(path: Path) -> tuple | None:
-    try:
-        st = path.lstat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _reserve_backup_name(path: Path) -> Path:
-    """A backup name no other backup has, claimed on disk (O_EXCL), so two never overwrite each other."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for counter in range(1, MAX_BACKUPS_PER_SECOND + 1):
-        suffix = "" if counter == 1 else f"-{counter}"
-        candidate = path.with_name(f"{path.name}.corrupt-{stamp}{suffix}")
-        try:
-            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            continue
-        return candidate
-    raise FileExistsError(f"more than {MAX_BACKUPS_PER_SECOND} backups of {path.name} in one second")
-
-
-def _move_aside(path: Path, identity: tuple | None) -> Path | None:
-    """Rename the unreadable file to a fresh backup name; None when it could not be moved.
-
-    A file that changed since it was read (another instance saved good settings meanwhile) stays.
-    """
-    if identity is None or _identity(path) != identity:
-        return None
-    try:
-        aside = _reserve_backup_name(path)
-    except OSError:
-        return None
-    try:
-        os.replace(path, aside)  # over the empty placeholder this process just created
-    except OSError:
-        try:
-            os.unlink(aside)
-        except OSError:
-            pass
-        return None
-    return aside
-
-
 def load_settings(path: Path | None = None) -> LoadedSettings:
     """The settings, or defaults with a one-line notice; never raises for anything in the file."""
     path = path or settings_file()
-    identity = _identity(path)
+    identity = file_identity(path)
     try:
         data = read_json(path, "it", MAX_SETTINGS_BYTES, max_values=MAX_SETTINGS_VALUES)
         if not isinstance(data, dict):
@@ -172,7 +128,7 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         reason = str(exc)
     except (ValueError, TypeError) as exc:  # TypeError: a value of the wrong kind, however deep
         reason = str(exc)
-    aside = _move_aside(path, identity)
+    aside = set_aside(path, identity, "corrupt")
     where = f"; the old file was kept as {aside}" if aside else ""
     return LoadedSettings(Settings(), notice=one_line(f"Settings file {path} could not be read ({reason}); defaults are in use{where}.", NOTICE_LIMIT))
 

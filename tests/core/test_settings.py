@@ -105,13 +105,13 @@ def test_corrupt_files_in_the_same_second_keep_every_backup(tmp_path):
 
 def test_a_file_changed_after_it_was_read_is_not_moved_aside(tmp_path):
     """Another instance saving good settings between our read and our rename keeps them."""
-    from explorer.core import settings as settings_module
+    from explorer.core.atomic import file_identity, set_aside
 
     path = tmp_path / "settings.json"
     path.write_text("{ corrupt")
-    identity = settings_module._identity(path)
+    identity = file_identity(path)
     save_settings(Settings(folders=["/good"]), path)
-    assert settings_module._move_aside(path, identity) is None
+    assert set_aside(path, identity) is None
     assert load_settings(path).settings.folders == ["/good"]
 
 
