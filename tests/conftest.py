@@ -29,6 +29,15 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_crash_log_left_installed():
+    """A test that runs the command line in-process installs the crash log; the next test starts without it."""
+    yield
+    from explorer.core import crash_log
+
+    crash_log.uninstall()
+
+
 @pytest.fixture(scope="session")
 def samples_root(tmp_path_factory) -> Path:
     """All sample checkpoints (tiny, random weights, real tokenizers), built once per test run."""

@@ -59,8 +59,11 @@ def loadable_checkpoint(ckpt: Checkpoint) -> Checkpoint:
     return dataclasses.replace(ckpt, path=str(view), files=files)
 
 
-def locate_checkpoint(text: str, locations=None) -> str:
-    """A loadable folder for a path, a file inside a checkpoint, or a repo id (``org/name`` or ``org/name@rev``)."""
+def locate_checkpoint(text: str, locations=None, notices: list[str] | None = None) -> str:
+    """A loadable folder for a path, a file inside a checkpoint, or a repo id (``org/name`` or ``org/name@rev``).
+
+    ``notices`` receives what the user must hear on the way (a settings file that had to be set aside).
+    """
     expanded = os.path.expanduser(text)
     if os.path.isdir(expanded):
         return os.path.abspath(expanded)
@@ -71,7 +74,10 @@ def locate_checkpoint(text: str, locations=None) -> str:
 
     repo_id, _, revision = text.partition("@")
     if locations is None:
-        locations = default_locations(load_settings().settings.folders)
+        loaded = load_settings()
+        if loaded.notice and notices is not None:
+            notices.append(loaded.notice)
+        locations = default_locations(loaded.settings.folders)
     checkpoints, stats = scan_all(locations)
     matches = [c for c in checkpoints if c.id == repo_id]
     if revision:

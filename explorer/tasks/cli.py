@@ -174,10 +174,14 @@ def run_command(args: argparse.Namespace) -> int:
         values = values_from_args(args)
         task.resolve(values)
         overrides = parse_config_overrides(getattr(args, "config", None) or [])
+        notices: list[str] = []
         try:
-            path = locate_checkpoint(args.path)
+            path = locate_checkpoint(args.path, notices=notices)
         except CheckpointNotFound as error:
             raise TaskInputError(str(error)) from None
+        finally:
+            for notice in notices:
+                print(f"model-explorer: {notice}", file=sys.stderr)
         request = LoadRequest(
             path, task.auto_class, args.device, args.dtype, args.spread,
             config_overrides=overrides, ignore_mismatched_sizes=bool(getattr(args, "ignore_mismatched_sizes", False)),

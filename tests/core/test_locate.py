@@ -54,3 +54,15 @@ def test_named_view_drops_links_to_files_the_cache_no_longer_holds(sample, tmp_p
     os.unlink(cache / (hashed + ".json"))
     [ckpt], _ = scan_all([ScanLocation("legacy-cache", str(cache))])
     assert "README.md" not in os.listdir(loadable_checkpoint(ckpt).path)
+
+
+def test_a_repo_id_lookup_says_when_the_settings_had_to_be_set_aside(capsys):
+    from explorer import cli
+    from explorer.core.paths import settings_file
+
+    settings_file().parent.mkdir(parents=True, exist_ok=True)
+    settings_file().write_text("{ damaged")
+    assert cli.main(["inspect", "org/not-on-this-machine"]) == 2
+    err = capsys.readouterr().err
+    assert "could not be read" in err and "defaults are in use" in err
+    assert "org/not-on-this-machine is neither a folder" in err
