@@ -92,9 +92,12 @@ def read_bounded(path: str | os.PathLike, label: str, limit: int) -> bytes:
             raise UnreadableFile(f"{label} is {human_size(st.st_size)}, more than the {human_size(limit)} such a file can sensibly hold; not read")
         parts: list[bytes] = []
         remaining = limit + 1  # one byte more shows a file that grew since the stat
+        # os.read allocates what it is asked for: ask for the size the stat gave, then small chunks.
+        request = st.st_size + 1
         while remaining > 0:
             try:
-                part = os.read(fd, min(remaining, 1 << 24))
+                part = os.read(fd, min(remaining, request))
+                request = 1 << 20
             except OSError as exc:
                 raise UnreadableFile(f"{label} cannot be read ({_os_reason(exc)})") from None
             if not part:

@@ -422,11 +422,11 @@ def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
     index = _read_index_json(index_path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
-        raise ValueError("no weight_map")
+        raise UnreadableFile("the file has no weight_map")
     # Checked by the set of value types (one C-level pass); JSON object keys are always strings,
     # and the freshly parsed map is nobody else's, so it is returned as it is.
     if not set(map(type, weight_map.values())) <= {str}:
-        raise ValueError("weight_map names a shard that is not a file name")
+        raise UnreadableFile("weight_map names a shard that is not a file name")
     return weight_map, _total_size(index)
 
 
@@ -435,14 +435,14 @@ def _index_shards(index_path: str, file_size: int | None = None) -> tuple[set[st
     index = _read_index_json(index_path, file_size)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict):
-        raise ValueError("no weight_map")
+        raise UnreadableFile("the file has no weight_map")
     try:
         shards = set(weight_map.values())
     except TypeError:  # a list or object where a file name should be
         shards = None
     # Checked on the few distinct names rather than on every entry: one pass over the map, not two.
     if shards is None or any(type(shard) is not str for shard in shards):
-        raise ValueError("weight_map names a shard that is not a file name")
+        raise UnreadableFile("weight_map names a shard that is not a file name")
     return shards, _total_size(index)
 
 
