@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from explorer.core.safe_io import is_finite_number
+
 MAX_LAYERS = 4096
 MAX_EXPERTS = 4096
 MAX_EXPERT_BLOCKS = 250_000  # layers x experts: one module group each
@@ -87,4 +89,24 @@ def implausible_size(config: dict, source: str = "config.json") -> str | None:
     return None
 
 
-__all__ = ["MAX_EXPERTS", "MAX_EXPERT_BLOCKS", "MAX_LAYERS", "implausible_size"]
+def number_problems(raw: dict) -> list[str]:
+    """NaN, infinities and integers past 64 bits anywhere in config.json: JSON allows none of them as sizes."""
+    found: list[str] = []
+    pending: list[tuple[Any, str]] = [(raw, "")]
+    visited = 0
+    while pending and visited < 100_000 and len(found) < 5:
+        value, at = pending.pop()
+        visited += 1
+        if isinstance(value, dict):
+            pending.extend((v, f"{at}{k}.") for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((v, f"{at}[{i}].") for i, v in enumerate(value[:1000]))
+        elif isinstance(value, float) and not is_finite_number(value):
+            spelled = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+            found.append(f"config.json: {at.rstrip('.')} is {spelled}, which no setting can compute with (JSON has no such number)")
+        elif type(value) is int and abs(value) >= 2**63:
+            found.append(f"config.json: {at.rstrip('.')} is {_readable(value)}, larger than any size a model can have")
+    return found
+
+
+__all__ = ["number_problems", "MAX_EXPERTS", "MAX_EXPERT_BLOCKS", "MAX_LAYERS", "implausible_size"]

@@ -33,6 +33,7 @@ from explorer.core.consent import (
 )
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.config_limits import number_problems
 from explorer.core.discovery import read_config_file
 from explorer.core.safe_io import UnreadableFile, is_finite_number, open_regular, read_json
 from explorer.core.safetensors_header import summarize_safetensors
@@ -389,26 +390,6 @@ class _Lookup:
 
 # No size in a model config comes near this (the largest vocabularies have some 10^6 entries).
 _LARGEST_SIZE = 10**12
-
-
-def _number_problems(raw: dict) -> list[str]:
-    """NaN, infinities and integers past 64 bits anywhere in config.json: JSON allows none of them as sizes."""
-    found: list[str] = []
-    pending: list[tuple[Any, str]] = [(raw, "")]
-    visited = 0
-    while pending and visited < 100_000 and len(found) < 5:
-        value, at = pending.pop()
-        visited += 1
-        if isinstance(value, dict):
-            pending.extend((v, f"{at}{k}.") for k, v in value.items())
-        elif isinstance(value, list):
-            pending.extend((v, f"{at}[{i}].") for i, v in enumerate(value[:1000]))
-        elif isinstance(value, float) and not is_finite_number(value):
-            spelled = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-            found.append(f"config.json: {at.rstrip('.')} is {spelled}, which no setting can compute with (JSON has no such number)")
-        elif type(value) is int and abs(value) >= 2**63:
-            found.append(f"config.json: {at.rstrip('.')} is {human_count(value)}, larger than any size a model can have")
-    return found
 
 
 def _fact(label: str, value: Any, text: str, how: str) -> dict:
@@ -1239,7 +1220,7 @@ def config_report_job(path: str, cancel: CancelToken | None = None, store: Conse
         text = _read_text(files["config.json"], MAX_JSON_BYTES)
         report["config_text"] = json.dumps(raw, indent=2, ensure_ascii=False) if raw is not None else text
         if raw is not None:
-            problems.extend(_number_problems(raw))
+            problems.extend(number_problems(raw))
 
     yield Progress(0, 4, "Importing transformers")
     cancel.raise_if_cancelled()

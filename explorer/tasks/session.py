@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from explorer.core.checkpoint import TOKENIZER_FILES
-from explorer.core.config_limits import implausible_size
 from explorer.core.consent import ConsentRequired, code_access
-from explorer.core.safe_io import UnreadableFile, blocking_entries, check_nesting
+from explorer.core.preflight import load_blocker
+from explorer.core.safe_io import UnreadableFile, check_nesting
 from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
 from explorer.tasks.base import TaskError, TaskInputError, get_task
 from explorer.tasks.devices import (
@@ -317,6 +317,12 @@ def _model_error(error: Exception, request: LoadRequest, trust: bool) -> Excepti
         return error
     if is_out_of_memory(error):
         return out_of_memory_error(error, request.device if not request.spread else "the devices")
+    from explorer.core.tensors_on_disk import pickle_weights_problem
+
+    # torch's refusal of a pickle advises turning its safety off: the user gets our reason instead.
+    weights_problem = pickle_weights_problem(request.path, error)
+    if weights_problem is not None:
+        return TaskError(f"The weights could not be loaded: {weights_problem}", weights_problem)
     model_type = _read_model_type(request.path) or "this"
     if "Unrecognized configuration class" in text or "Unrecognized model" in text:
         return TaskError(
@@ -369,17 +375,9 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
         check_dtype(find_device("cpu", devices), request.dtype)
     else:
         check_dtype(find_device(request.device, devices), request.dtype)
-    blocking = blocking_entries(request.path)
-    if blocking:
-        raise TaskError(
-            f"{', '.join(blocking[:3])} in this checkpoint {'is' if len(blocking) == 1 else 'are'} not a regular file "
-            "(a FIFO, socket or device): transformers would wait on it forever, so nothing is loaded"
-        )
-    too_large = implausible_size(dict(request.config_overrides), "your config override") or implausible_size(
-        _read_config_json(request.path)
-    )
-    if too_large:
-        raise TaskError(too_large)
+    blocker = load_blocker(request.path, need_weights=request.auto_class is not None, overrides=dict(request.config_overrides))
+    if blocker:
+        raise TaskError(blocker)
     try:
         access = code_access(request.path)
     except ConsentRequired as error:

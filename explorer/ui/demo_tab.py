@@ -423,13 +423,13 @@ class DemoTab(QWidget):
         """True while devices are being detected, a model loads, or a run goes on."""
         return self._current is not None or self._device_runner is not None
 
-    def shutdown(self) -> bool:
-        """Window closing: cancel every job and wait briefly (the threads stop within a step).
+    def shutdown(self, wait_seconds: float = SHUTDOWN_BUDGET_SECONDS) -> bool:
+        """Window closing: cancel every job and wait up to ``wait_seconds`` (the threads stop within a step).
 
         Returns True when every worker thread ended within the budget.
         """
         self._shut_down = True
-        deadline = time.monotonic() + SHUTDOWN_BUDGET_SECONDS
+        deadline = time.monotonic() + wait_seconds
         runners = list(self._runners) + ([self._device_runner] if self._device_runner else [])
         for runner in runners:
             runner.cancel()
@@ -721,7 +721,11 @@ class DemoTab(QWidget):
         return python_script(run["task_id"], run["request"], run["values"], trust_remote_code=remote_code_allowed(run["request"].path))
 
     def show_script(self) -> None:
-        code = self.script_for_last_run()
+        try:
+            code = self.script_for_last_run()
+        except TaskInputError as error:  # a value no Python literal can hold: said, not raised into Qt
+            self.error_panel.show_error(str(error))
+            return
         if code is None:
             return
         QGuiApplication.clipboard().setText(code)
