@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 import explorer
 
@@ -171,19 +172,31 @@ def main(argv: list[str] | None = None) -> int:
     return _exit_after_jobs(code)
 
 
-def _exit_after_jobs(code: int) -> int:
-    """Give running jobs 2 s to stop after their cancel; a job stuck in a native call (a model load,
-    an import) must not keep the app open, nor abort it when its QThread is torn down."""
+# The one wait between closing the window and the exit (the window only cancels): jobs get this
+# long to stop, and the process is gone within 2 s of the close.
+EXIT_WAIT_MS = 1500
+
+
+def _exit_after_jobs(code: int) -> NoReturn:
+    """Give running jobs 1.5 s to stop after their cancel, then leave at once.
+
+    A job stuck in a native call (a model load, an import) must not keep the app open, nor abort
+    it when its QThread is torn down. The interpreter's own teardown is skipped too: with torch
+    and a model in memory it takes 1-2 s and saves nothing (settings and records are written as
+    they change). The exit handlers run when every thread has ended: PySide's deletes the
+    application, which aborts if a job's QThread still runs.
+    """
+    import atexit
     import threading
 
     from explorer.ui.workers import stop_all_jobs
 
     # A daemon thread still importing torch at interpreter shutdown can crash the exit too.
-    if not stop_all_jobs(2000) or threading.active_count() > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    if stop_all_jobs(EXIT_WAIT_MS) and threading.active_count() == 1:
+        atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _report_when_shown(app) -> None:

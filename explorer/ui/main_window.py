@@ -561,14 +561,15 @@ class MainWindow(QMainWindow):
         self.settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
         self.settings.splitter_sizes = list(self.splitter.sizes())
         self._save_settings()
+        # Cancel only: the one wait for every job is the application's, on its way out
+        # (app._exit_after_jobs); waits here would add up past the 2 s a close may take.
         for tab in self._extra_tabs:
             shutdown = getattr(tab, "shutdown", None)
             if shutdown is not None:
-                shutdown()
+                shutdown(wait_seconds=0)
         for runner in (self._scan_runner, self._samples_runner):
             if runner is not None:
                 runner.cancel()
-                runner.wait(2000)
         super().closeEvent(event)
 
 

@@ -7,6 +7,7 @@ receivers run in the GUI thread. A job is cancelled cooperatively through its Ca
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import Any, Callable, Generator
 
@@ -193,4 +194,6 @@ def stop_all_jobs(msecs: int = 2000) -> bool:
     runners = list(_ALIVE)
     for runner in runners:
         runner.cancel()
-    return all(runner.wait(msecs) for runner in runners)
+    # One deadline for all: several runners stuck in native calls must not add up their waits.
+    deadline = time.monotonic() + msecs / 1000
+    return all(runner.wait(max(0, int((deadline - time.monotonic()) * 1000))) for runner in runners)
