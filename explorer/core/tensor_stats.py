@@ -3,17 +3,22 @@
 safetensors tensors are read through ``safe_open`` slices, which map just the requested rows;
 a tensor above ``max_elements`` is sampled as evenly spaced row blocks, so a 128k x 8k embedding
 costs a few megabytes. ``.bin`` tensors come from ``torch.load(weights_only=True, mmap=True)``:
-the restricted loader, memory-mapped. Every function here is a job: it yields Progress, checks
-the cancel token between reads and returns its result.
+the restricted loader, memory-mapped; when it refuses a file, the message is ours
+(``pickle_reader.torch_load_error``), never torch's advice to load without that restriction.
+Every function here is a job: it yields Progress, checks the cancel token between reads and
+returns its result.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.pickle_reader import torch_load_error
+from explorer.core.safe_io import open_regular_fd
 from explorer.core.safetensors_header import TensorInfo
 from explorer.core.tensors_on_disk import FORMAT_SAFETENSORS, DiskTensors
 from explorer.core.torch_import import import_torch
@@ -84,7 +89,7 @@ class _Reader:
                 if tensor.numel <= max_elements or not tensor.shape:
                     return view[...]
                 return self._sample(view, max_elements, cancel)
-        state = torch.load(self.path, map_location="cpu", weights_only=True, mmap=True)
+        state = _load_state_dict(torch, self.path, tensor.file)
         full = _lookup(state, tensor.name)
         if tensor.numel <= max_elements or full.dim() == 0:
             return full.clone()
@@ -110,6 +115,17 @@ class _Reader:
             cancel.raise_if_cancelled()
             parts.append(view[start:end])
         return torch.cat(parts)
+
+
+def _load_state_dict(torch, path: str, label: str):
+    """torch.load's restricted loader, memory-mapped; its failures in our words (never its advice to turn safety off)."""
+    # The file may have been swapped since it was listed: a FIFO must not block torch's open.
+    descriptor, _stat = open_regular_fd(path, label)
+    os.close(descriptor)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # torch raises many types for a bad file; each becomes one message
+        raise torch_load_error(exc, path, label) from None
 
 
 def _lookup(state, name: str):

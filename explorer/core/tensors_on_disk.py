@@ -1,195 +1,32 @@
 """Every tensor a checkpoint stores, from file headers only: nothing is loaded, nothing is executed.
 
 safetensors files describe themselves in a JSON header (see ``safetensors_header``). PyTorch
-``.bin`` files are pickles, and unpickling runs arbitrary code, so they are read with
-``RestrictedUnpickler``: it resolves only the handful of torch names a state dict uses, and
-resolves them to local stand-ins, never to the real (or any other) importable object. Anything
-else in the pickle stops the read with a message. No torch import is needed for either format.
+``.bin`` files are pickles, and unpickling runs arbitrary code, so they are read by
+``pickle_reader``: their opcodes are walked first (``pickle_scan``: what they would import and
+call, listed for the user), and only a pickle that needs nothing but torch's tensor rebuilding is
+unpickled, to local stand-ins. No torch import is needed for either format.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import pickle
-import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+# The pickle reader's names stay importable from here, where they lived before.
+from explorer.core.pickle_reader import (  # noqa: F401
+    DamagedPickleError, RestrictedUnpickler, UnsafePickleError, describe_pytorch_file, pickle_imports_of, read_pytorch_bin,
+)
+from explorer.core.pickle_scan import DTYPE_BYTES, STORAGE_DTYPES, PickleImports  # noqa: F401
 from explorer.core.safetensors_header import (
     DTYPE_BITS, DTYPE_TORCH_NAMES, SafetensorsHeaderError, TensorInfo, _SET_TENSOR_FIELDS, _load_header, read_header, read_index,
 )
 
 FORMAT_SAFETENSORS = "safetensors"
 FORMAT_PYTORCH = "pytorch"
-
-# Legacy typed storage classes name their element type; torch.save still pickles them.
-STORAGE_DTYPES = {
-    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
-    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-    "ByteStorage": "uint8", "BoolStorage": "bool", "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
-    "QInt8Storage": "qint8", "QUInt8Storage": "quint8", "QInt32Storage": "qint32",
-}
-
-DTYPE_BYTES = {
-    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1,
-    "uint64": 8, "uint32": 4, "uint16": 2, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
-    "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1, "float8_e8m0fnu": 1,
-    "qint8": 1, "quint8": 1, "qint32": 4,
-}
-
-
-class UnsafePickleError(ValueError):
-    """The pickle refers to something a plain state dict never contains; it was not run."""
-
-
-@dataclass(frozen=True, slots=True)
-class _StorageType:
-    dtype: str | None  # None for UntypedStorage: the tensor's rebuild call carries the dtype
-
-
-@dataclass(frozen=True, slots=True)
-class _DtypeName:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _StorageRef:
-    key: str
-    dtype: str | None
-    numel: int
-
-
-@dataclass(frozen=True, slots=True)
-class _TensorStub:
-    storage: _StorageRef
-    dtype: str
-    shape: tuple[int, ...]
-
-
-def _rebuild_tensor(storage, storage_offset, size, stride, *rest):
-    dtype = storage.dtype if isinstance(storage, _StorageRef) else None
-    # _rebuild_tensor_v3 passes the dtype explicitly (storage is untyped there).
-    for extra in rest:
-        if isinstance(extra, _DtypeName):
-            dtype = extra.name
-    if not isinstance(storage, _StorageRef):
-        raise UnsafePickleError("tensor without a storage reference")
-    return _TensorStub(storage=storage, dtype=dtype or "unknown", shape=tuple(int(d) for d in size))
-
-
-def _rebuild_parameter(data, *rest):
-    return data
-
-
-class _StateDict(dict):
-    """Stands in for OrderedDict; state_dict() pickles carry a ``_metadata`` attribute (set via BUILD)."""
-
-
-def _unsupported(kind: str):
-    def refuse(*args, **kwargs):
-        raise UnsafePickleError(f"contains a {kind}, which this reader does not describe")
-
-    return refuse
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Reads torch.save state dicts; every global resolves to a local stand-in or is refused."""
-
-    _GLOBALS: dict[tuple[str, str], Any] = {
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-        ("collections", "OrderedDict"): _StateDict,
-        ("torch._utils", "_rebuild_qtensor"): _unsupported("quantized tensor"),
-        ("torch._utils", "_rebuild_sparse_tensor"): _unsupported("sparse tensor"),
-    }
-
-    def __init__(self, file, storage_numel: dict[str, int] | None = None):
-        super().__init__(file)
-        self._storage_numel = storage_numel or {}
-
-    def find_class(self, module: str, name: str):
-        stand_in = self._GLOBALS.get((module, name))
-        if stand_in is not None:
-            return stand_in
-        if module == "torch" and name in STORAGE_DTYPES:
-            return _StorageType(STORAGE_DTYPES[name])
-        if module in ("torch", "torch.storage") and name in ("UntypedStorage", "TypedStorage", "_UntypedStorage"):
-            return _StorageType(None)
-        if module == "torch" and name in DTYPE_BYTES:
-            return _DtypeName(name)
-        raise UnsafePickleError(f"refers to {module}.{name}, which a plain state dict never needs (not run)")
-
-    def persistent_load(self, pid):
-        # ('storage', storage_type, key, location, numel[, view_metadata])
-        if not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != "storage" or not isinstance(pid[1], _StorageType):
-            raise UnsafePickleError(f"unexpected persistent id {pid!r:.80}")
-        return _StorageRef(key=str(pid[2]), dtype=pid[1].dtype, numel=int(pid[4]))
-
-
-def _flatten_state_dict(obj: Any, prefix: str = "") -> Iterable[tuple[str, _TensorStub]]:
-    """Yield (dotted name, tensor stub); checkpoints sometimes nest the state dict ({'state_dict': ...})."""
-    if isinstance(obj, _TensorStub):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _flatten_state_dict(value, f"{prefix}.{key}" if prefix else str(key))
-
-
-def _stubs_to_infos(stubs: Iterable[tuple[str, _TensorStub]], label: str) -> list[TensorInfo]:
-    infos = []
-    for name, stub in stubs:
-        numel = math.prod(stub.shape)
-        infos.append(TensorInfo(name=name, dtype=stub.dtype, shape=stub.shape, file=label, nbytes=numel * DTYPE_BYTES.get(stub.dtype, 0)))
-    return infos
-
-
-def read_pytorch_bin(path: str | os.PathLike, file_label: str | None = None) -> list[TensorInfo]:
-    """Describe the tensors of a torch.save file without executing its pickle.
-
-    Raises ValueError with a user-facing reason (UnsafePickleError when the pickle asks for
-    anything but tensors, dicts and parameters).
-    """
-    path = os.fspath(path)
-    label = file_label or os.path.basename(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-                if not pickles:
-                    raise ValueError(f"{label}: zip archive without data.pkl (not a torch checkpoint)")
-                data = archive.read(pickles[0])
-            root = RestrictedUnpickler(io.BytesIO(data)).load()
-        else:
-            root = _read_legacy_torch_file(path)
-        infos = _stubs_to_infos(_flatten_state_dict(root), label)
-    except UnsafePickleError as exc:
-        raise UnsafePickleError(f"{label}: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    except Exception as exc:  # untrusted bytes: any parser failure (nesting, overflow, bad opcodes) is "unreadable"
-        raise ValueError(f"{label}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    if not infos:
-        raise ValueError(f"{label}: holds no tensors")
-    return infos
-
-
-def _read_legacy_torch_file(path: str) -> Any:
-    """Pre-1.6 torch.save: magic, protocol, sys info, then the object pickle (storages follow)."""
-    with open(path, "rb") as handle:
-        magic = RestrictedUnpickler(handle).load()
-        if magic != 0x1950A86A20F9469CFC6C:
-            raise ValueError("not a PyTorch file (neither zip nor legacy magic number)")
-        RestrictedUnpickler(handle).load()  # protocol version
-        RestrictedUnpickler(handle).load()  # sys info
-        return RestrictedUnpickler(handle).load()
-
 
 @dataclass(slots=True)
 class Totals:
@@ -215,6 +52,8 @@ class DiskTensors:
     file_paths: dict[str, str] = field(default_factory=dict)  # file label -> readable path
     index_total_size: int | None = None
     problems: list[str] = field(default_factory=list)
+    # What each pickle file (.bin, .pt, .pth) would import and call, read without running it.
+    pickle_imports: list[PickleImports] = field(default_factory=list)
 
     @property
     def total_params(self) -> int:
@@ -294,6 +133,14 @@ def unreadable_weight_files(source: Checkpoint | str | os.PathLike) -> list[str]
         except OSError:
             return []
     return sorted(n for n in names if n.endswith(_WEIGHT_SUFFIXES) and _is_weight_candidate(n))
+
+
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth")
+
+
+def _other_pickle_files(files: dict[str, str], shards: list[str]) -> list[str]:
+    """Pickle files not read for tensors (training_args.bin, optimizer.pt, ...): their imports are listed too."""
+    return sorted(name for name in files if name.endswith(_PICKLE_SUFFIXES) and name not in shards)
 
 
 def _is_weight_candidate(name: str) -> bool:
@@ -401,6 +248,9 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
     result.format = fmt
     result.index_total_size = total
     if fmt is None:
+        for name in _other_pickle_files(files, []):
+            cancel.raise_if_cancelled()
+            result.pickle_imports.append(pickle_imports_of(files[name], name))
         if not result.problems:
             result.problems.append("no weight files (*.safetensors or pytorch_model*.bin) in this checkpoint")
         return result
@@ -414,14 +264,21 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
                 result.add_counted(shard, tensors, totals)
                 readable_data_bytes += sum(t.bytes for t in totals.values())
             else:
-                tensors = read_pytorch_bin(files[shard], shard)
-                result.add(tensors)
-                readable_data_bytes += sum(t.nbytes for t in tensors)
+                report = describe_pytorch_file(files[shard], shard)
+                result.pickle_imports.append(report.imports)
+                if report.error is not None:
+                    raise report.error
+                result.add(report.tensors)
+                readable_data_bytes += sum(t.nbytes for t in report.tensors)
         except (SafetensorsHeaderError, ValueError) as exc:
             result.problems.append(str(exc))
             continue
         result.files.append(shard)
         result.file_paths[shard] = files[shard]
+    for name in _other_pickle_files(files, shards):
+        cancel.raise_if_cancelled()
+        yield Progress(len(shards), len(shards), f"reading what {name} would import")
+        result.pickle_imports.append(pickle_imports_of(files[name], name))
     yield Progress(len(shards), len(shards), "headers read")
     if weight_map:
         _check_against_index(result, weight_map, indexes)
@@ -448,6 +305,29 @@ def _check_against_index(result: DiskTensors, weight_map: dict[str, str], indexe
     unlisted = [n for n in found if n not in weight_map]
     if unlisted:
         result.problems.append(f"{len(unlisted)} tensor(s) in the shards are not listed in {index_label} (e.g. {unlisted[0]})")
+
+
+def pickle_weights_problem(source: Checkpoint | str | os.PathLike, error: BaseException) -> str | None:
+    """Why loading a checkpoint's .bin weights failed, in our words, when that is what ``error`` is about.
+
+    torch's refusal of a pickle advises loading it without its restriction: that advice never
+    reaches the user. Its other failures on a pickle file say things like "[Errno 22] Invalid
+    argument". Here the weight files are read again by this module and its first problem is the
+    answer; when torch refused a pickle this reader accepts, the answer says the pickle asks for
+    something a plain state dict never needs and was not run. None for any other failure.
+    """
+    text = str(error)
+    refused = "weights_only" in text or "Weights only" in text
+    if not refused and not isinstance(error, (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError)):
+        return None
+    disk = read_disk_tensors(source)
+    if disk.format == FORMAT_PYTORCH:
+        for problem in disk.problems:
+            if problem.split(":", 1)[0].split(" ", 1)[0].endswith(_PICKLE_SUFFIXES):  # "<file>: ..." or "<file> is ..."
+                return problem
+    if refused:
+        return "the checkpoint's pickle asks for something a plain state dict never needs; it was not run"
+    return None
 
 
 def read_disk_tensors(source: Checkpoint | str | os.PathLike, cancel: CancelToken | None = None) -> DiskTensors:
