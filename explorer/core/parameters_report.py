@@ -92,6 +92,7 @@ def report_json(result: ParametersResult, include_match: bool) -> dict[str, Any]
             "by_file": {k: {"tensors": v.tensors, "params": v.params, "bytes": v.bytes} for k, v in disk.by_file.items()},
             "index_total_size": disk.index_total_size,
         },
+        "pickle_imports": [imports.to_json() for imports in disk.pickle_imports],
         "head": result.head,
         "heads": list(result.heads),
         "problems": list(result.problems),

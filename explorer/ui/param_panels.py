@@ -1,4 +1,4 @@
-"""Smaller panels of the Parameters tab: memory plan, head-matching summary, module source viewer."""
+"""Smaller panels of the Parameters tab: memory plan, head-matching summary, pickle imports, module source viewer."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 from explorer.core.formatting import human_bytes
 from explorer.core.head_matching import HeadMatch
 from explorer.core.memory_plan import DOES_NOT_FIT, FITS, MemoryPlan
+from explorer.core.pickle_scan import PickleImports
 
 VERDICT_COLOURS = {FITS: "#1e8449", DOES_NOT_FIT: "#c0392b"}
 
@@ -149,6 +150,38 @@ def match_summary_html(match: HeadMatch | None, head: str | None, problems: list
         items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in match.conversions)
         parts.append(f"<p><b>Conversions transformers applies when loading</b></p><ul>{items}</ul>")
     return "".join(parts)
+
+
+def _shown_name(name: str, limit: int = 80) -> str:
+    return html.escape(name if len(name) <= limit else name[: limit - 1] + "…")
+
+
+def pickle_imports_html(entries: list[PickleImports], most: int = 12) -> str:
+    """What each pickle file would import and call, read from its opcodes: dangerous names in red."""
+    if not entries:
+        return ""
+    rows = []
+    for entry in entries:
+        dangerous = entry.dangerous
+        safe = len(entry.imports) - len(dangerous)
+        if dangerous:
+            names = ", ".join(
+                f"<b style='color:#c0392b'>{_shown_name(item.qualified_name)}</b>" + (f" (called {item.calls:,}×)" if item.calls else "")
+                for item in dangerous[:most]
+            )
+            more = f" and {len(dangerous) - most:,} more" if len(dangerous) > most else ""
+            verdict = f"<b style='color:#c0392b'>dangerous:</b> {names}{more}" + (f"; {safe} safe" if safe else "")
+        elif entry.imports:
+            verdict = f"<span style='color:#1e8449'>only torch's tensor rebuilding</span> ({safe} names)"
+        else:
+            verdict = "<i>no imports</i>"
+        if entry.problem:
+            verdict += f"<br><i>{html.escape(entry.problem)}</i>"
+        rows.append(f"<tr><td valign=top>{_shown_name(entry.file, 60)}</td><td>{verdict}</td></tr>")
+    return (
+        "<p><b>What the pickle files would import and call</b> (read from their opcodes; nothing was run)</p>"
+        f"<table cellpadding=2>{''.join(rows)}</table>"
+    )
 
 
 class PythonHighlighter(QSyntaxHighlighter):

@@ -23,7 +23,7 @@ from explorer.core.jobs import Progress
 from explorer.core.parameters_report import ParametersResult, parameters_job
 from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton, module_source
 from explorer.core.tensors_on_disk import DiskTensors
-from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
+from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html, pickle_imports_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
 from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
@@ -268,7 +268,7 @@ class ParametersTab(QWidget):
             self.tensor_model.set_tensors(value.tensors)
             self.tensor_table.resizeColumnToContents(1)
             problems = "".join(f"<br><span style='color:#c0392b'>{html.escape(p)}</span>" for p in value.problems)
-            self.totals.setText(totals_html(value) + problems)
+            self.totals.setText(totals_html(value) + problems + pickle_imports_html(value.pickle_imports))
             if value.tensors:
                 self.memory.request()
         elif isinstance(value, Skeleton):

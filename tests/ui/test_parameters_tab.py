@@ -235,3 +235,20 @@ def test_tensor_names_are_text_not_markup(qtbot):
     qtbot.addWidget(panel)
     panel.show_loading("<img src='x'>weight")
     assert "&lt;img" in panel.title.text()
+
+
+def test_what_a_pickle_would_import_is_shown_and_never_run(tab, tmp_path, qtbot):
+    import os
+
+    from tests import hostile_corpus as corpus
+
+    marker = tmp_path / "ran"
+    folder = corpus.malicious_pickle_bin(tmp_path / "malicious", marker)
+    tab.show()
+    tab.set_checkpoint(_checkpoint(folder))
+    _wait_loaded(qtbot, tab)
+    shown = tab.totals.text()
+    system = f"{os.system.__module__}.system"
+    assert "What the pickle files would import" in shown and "dangerous:" in shown and system in shown
+    assert any(system in p and "not run" in p for p in tab.result().problems)
+    assert not marker.exists()
