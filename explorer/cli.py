@@ -9,7 +9,8 @@ import sys
 
 import explorer
 from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, display_text
-from explorer.core.formatting import human_bytes, human_count
+from explorer.core.formatting import human_bytes, human_count, json_ready
+from explorer.core.safe_io import one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,32 +142,38 @@ def _print_scan_notes(stats) -> None:
 def cmd_inspect(args) -> int:
     from explorer.core.locate import CheckpointNotFound, locate_checkpoint
 
+    notices: list[str] = []
     try:
-        path = locate_checkpoint(args.path)
+        path = locate_checkpoint(args.path, notices=notices)
     except CheckpointNotFound as exc:
         print(f"model-explorer: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for notice in notices:
+            print(f"model-explorer: {display_text(notice)}", file=sys.stderr)
     from explorer.core.config_report import inspect_config
     from explorer.core.parameters_report import inspect_parameters
 
     report = inspect_config(path)
     parameters = inspect_parameters(path, head=args.head)
-    problems = merge_problems(report.get("problems", []), parameters.pop("problems", []))
+    problems = merge_problems(report.get("problems", []), parameters.pop("problems", []), config_read=report.get("config") is not None)
     report.update(parameters)
     report["problems"] = problems
     if args.json:
-        json.dump(report, sys.stdout, indent=2, default=str)
+        json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
         return 0
     print_inspect_report(report)
     return 0
 
 
-def merge_problems(config_problems: list[str], parameter_problems: list[str]) -> list[str]:
+def merge_problems(config_problems: list[str], parameter_problems: list[str], config_read: bool = False) -> list[str]:
     """One list for both reports. Each words an unreadable or missing config.json its own way (each view
-    must stand alone in the window); once the config report has said it, the other's version is noise."""
-    merged = list(config_problems)
-    config_said = any(p.startswith(("config.json", "no config.json")) for p in merged)
+    must stand alone in the window); once the config report has said it, the other's version is noise.
+    When the config report could read config.json, the other's config.json problems are about loading it: kept."""
+    merged = [one_line(p) for p in config_problems]
+    parameter_problems = [one_line(p) for p in parameter_problems]
+    config_said = not config_read and any(p.startswith(("config.json", "no config.json")) for p in merged)
     for problem in parameter_problems:
         if problem in merged or (config_said and problem.startswith(("config.json", "no config.json"))):
             continue
@@ -187,6 +194,15 @@ def _print_disk_tensors(report: dict) -> None:
         f"on disk:       {len(tensors):,} tensors in {len(files)} {disk.get('format') or ''} file(s), "
         f"{human_bytes(disk.get('total_bytes') or 0)} ({by_dtype})"
     )
+
+
+def _print_dangerous_pickle_imports(report: dict) -> None:
+    """One line per pickle file that would import more than torch's tensor rebuilding (never run here)."""
+    for entry in report.get("pickle_imports") or []:
+        dangerous = [f"{item['module']}.{item['name']}" for item in entry.get("imports") or [] if item.get("dangerous")]
+        if dangerous:
+            shown = ", ".join(dangerous[:8]) + (f" and {len(dangerous) - 8} more" if len(dangerous) > 8 else "")
+            print(f"pickle imports: {display_text(entry.get('file') or '?')} would import {display_text(shown)} (dangerous; not run)")
 
 
 def print_inspect_report(report: dict) -> None:
@@ -229,6 +245,7 @@ def print_inspect_report(report: dict) -> None:
         print(f"mismatched: {row['name']}: checkpoint {row['checkpoint_shape']} vs model {row['model_shape']}")
     if report.get("head") and report.get("modules") is None and report.get("heads"):
         print(f"heads this checkpoint supports: {', '.join(report['heads'])}")
+    _print_dangerous_pickle_imports(report)
     for warning in report.get("warnings") or []:
         print(f"warning: {warning}")
     for problem in report.get("problems") or []:

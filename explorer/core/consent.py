@@ -38,6 +38,8 @@ MAX_STORE_BYTES = 16 * 1024 * 1024
 # A checkpoint's code is a handful of files; the walk that finds them stays bounded on a folder
 # that is not one (a whole project tree added by mistake).
 MAX_CODE_FILES = 500
+# Hashing runs when a checkpoint is selected; real checkpoints ship well under a megabyte of code.
+MAX_CODE_TOTAL_BYTES = 32 * 1024 * 1024
 MAX_CODE_DEPTH = 4
 SKIPPED_CODE_FOLDERS = frozenset({"__pycache__", ".git", ".venv", "venv", "node_modules"})
 
@@ -204,12 +206,21 @@ def _sha256(path: str, name: str) -> tuple[str, int]:
 
 
 def code_files(folder: str, auto_map: dict | None = None) -> tuple[list[CodeFile], list[str]]:
+    """Each code file with its digest. Hashing stops past MAX_CODE_TOTAL_BYTES: the Demo tab asks on selection."""
     names, upstream = code_file_names(folder, auto_map)
     files = []
+    hashed = 0
     for name in names:
         path = os.path.join(folder, *name.split("/"))
+        if hashed > MAX_CODE_TOTAL_BYTES:
+            files.append(CodeFile(name=name, path=None, sha256=None, size=None, problem=(
+                f"{name} was not read: this checkpoint's code is more than {MAX_CODE_TOTAL_BYTES // (1024 * 1024)} MiB in all, "
+                "more than anyone can review, so consent cannot be given"
+            )))
+            continue
         try:
             sha, size = _sha256(path, name)
+            hashed += size
             files.append(CodeFile(name=name, path=path, sha256=sha, size=size))
         except UnreadableFile as exc:
             problem = None if exc.missing else str(exc)

@@ -59,13 +59,12 @@ def _weights_blocker(path: str) -> str | None:
     from explorer.core.tensors_on_disk import read_disk_tensors
 
     disk = read_disk_tensors(path)
-    unreadable = getattr(disk, "unreadable", None)
     if disk.format is None:
         # No weights transformers could load: the reader says why (links that loop, no files at all).
         return disk.problems[0] if disk.problems else None
-    if unreadable:
-        first = next((p for p in disk.problems if p.startswith(unreadable[0])), None)
-        return first or f"{unreadable[0]} cannot be read"
+    if disk.unreadable:
+        first = next((p for p in disk.problems if p.startswith(disk.unreadable[0])), None)
+        return first or f"{disk.unreadable[0]} cannot be read"
     return None
 
 

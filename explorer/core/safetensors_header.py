@@ -314,15 +314,39 @@ def _torch_dtype_name(dtype: str) -> str:
 
 def read_header(path: str | os.PathLike, file_label: str | None = None) -> SafetensorsHeader:
     """Parse and validate one safetensors file's header; raise SafetensorsHeaderError with a clear reason."""
+    return read_header_counted(path, file_label)[0]
+
+
+def read_header_counted(path: str | os.PathLike, file_label: str | None = None) -> tuple[SafetensorsHeader, dict[str, tuple[int, int, int]]]:
+    """read_header, plus (tensors, parameters, bytes) per dtype (torch spelling), counted from the validated entries."""
     path = os.fspath(path)
     label = file_label or os.path.basename(path)
     file_size, header_size, header = _load_header(path, label)
     entries = _validated_entries(header, label, file_size - 8 - header_size)
     result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=entries.metadata)
+    # new_tensor_info, inlined: this loop runs once per tensor of every shard a view opens.
+    new_object = _new_object
+    set_name, set_dtype, set_shape, set_file, set_nbytes, set_offsets = _SET_TENSOR_FIELDS
     append = result.tensors.append
-    for name, dtype, shape, begin, end in zip(entries.names, entries.dtypes, entries.shapes, entries.begins, entries.ends):
-        append(new_tensor_info(name, _torch_dtype_name(dtype), tuple(shape), label, end - begin, (begin, end)))
-    return result
+    counts: dict[str, list[int]] = {}
+    torch_names = {dtype: _torch_dtype_name(dtype) for dtype in set(entries.dtypes)}
+    for name, dtype, shape, begin, end, numel in zip(entries.names, entries.dtypes, entries.shapes, entries.begins, entries.ends, entries.numels):
+        info = new_object(TensorInfo)
+        set_name(info, name)
+        set_dtype(info, torch_names[dtype])
+        set_shape(info, tuple(shape))
+        set_file(info, label)
+        set_nbytes(info, end - begin)
+        set_offsets(info, (begin, end))
+        append(info)
+        counted = counts.get(dtype)
+        if counted is None:
+            counts[dtype] = [1, numel, end - begin]
+        else:
+            counted[0] += 1
+            counted[1] += numel
+            counted[2] += end - begin
+    return result, {torch_names[dtype]: (n, params, size) for dtype, (n, params, size) in counts.items()}
 
 
 def count_parameters(

@@ -244,10 +244,12 @@ def create_samples_now(dest: str | os.PathLike, names: Iterable[str] | None = No
 
 
 def is_sample(folder: str | os.PathLike) -> bool:
-    card = Path(folder) / "README.md"
+    """Whether the folder is one of the app's random-weight samples (its model card says so)."""
+    from explorer.core.safe_io import UnreadableFile, read_bounded
+
     try:
-        return "model-explorer-sample" in card.read_text(encoding="utf-8")
-    except OSError:
+        return b"model-explorer-sample" in read_bounded(Path(folder) / "README.md", "README.md", 1024 * 1024)
+    except UnreadableFile:
         return False
 
 

@@ -21,9 +21,7 @@ from explorer.core.pickle_reader import (  # noqa: F401
     DamagedPickleError, RestrictedUnpickler, UnsafePickleError, describe_pytorch_file, pickle_imports_of, read_pytorch_bin,
 )
 from explorer.core.pickle_scan import DTYPE_BYTES, STORAGE_DTYPES, PickleImports  # noqa: F401
-from explorer.core.safetensors_header import (
-    DTYPE_BITS, DTYPE_TORCH_NAMES, SafetensorsHeaderError, TensorInfo, _SET_TENSOR_FIELDS, _load_header, read_header, read_index,
-)
+from explorer.core.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header_counted, read_index
 
 FORMAT_SAFETENSORS = "safetensors"
 FORMAT_PYTORCH = "pytorch"
@@ -54,6 +52,8 @@ class DiskTensors:
     problems: list[str] = field(default_factory=list)
     # What each pickle file (.bin, .pt, .pth) would import and call, read without running it.
     pickle_imports: list[PickleImports] = field(default_factory=list)
+    # Weight files the load would need that the reader refused (their reason is in ``problems``).
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def total_params(self) -> int:
@@ -184,57 +184,9 @@ class _Irregular(Exception):
 
 
 def read_safetensors_tensors(path: str, label: str) -> tuple[list[TensorInfo], dict[str, Totals]]:
-    """The tensors of one safetensors file, as ``read_header`` gives them, by a quicker route for regular files.
-
-    Opening a 30-shard index must cost no more than safetensors' own reader. Every entry is
-    checked the way safetensors checks it (its byte range equals shape x dtype size, inside
-    the file); anything irregular is re-read with ``read_header``, whose messages explain it.
-    Returns the tensors and their totals per dtype (counted in the same pass).
-    """
-    file_size, header_size, header = _load_header(path, label)
-    data_size = file_size - 8 - header_size
-    names, bits_of, prod = DTYPE_TORCH_NAMES, DTYPE_BITS, math.prod
-    # new_tensor_info, inlined: this loop runs once per tensor of every shard.
-    new_object = object.__new__
-    set_name, set_dtype, set_shape, set_file, set_nbytes, set_offsets = _SET_TENSOR_FIELDS
-    tensors: list[TensorInfo] = []
-    append = tensors.append
-    # Per safetensors dtype: [tensors, parameters]; bytes follow from the check below.
-    counts: dict[str, list[int]] = {}
-    try:
-        for name, entry in header.items():
-            if name == "__metadata__":
-                continue
-            dtype = entry["dtype"]
-            shape = tuple(entry["shape"])
-            offsets = entry["data_offsets"]
-            begin, end = offsets
-            numel = prod(shape)
-            if type(numel) is not int or numel < 0 or not 0 <= begin <= end <= data_size or numel * bits_of[dtype] != (end - begin) * 8:
-                raise _Irregular
-            if type(begin) is not int or type(end) is not int:
-                raise _Irregular
-            info = new_object(TensorInfo)
-            set_name(info, name)
-            set_dtype(info, names[dtype])
-            set_shape(info, shape)
-            set_file(info, label)
-            set_nbytes(info, end - begin)
-            set_offsets(info, (begin, end))
-            append(info)
-            counted = counts.get(dtype)
-            if counted is None:
-                counts[dtype] = [1, numel]
-            else:
-                counted[0] += 1
-                counted[1] += numel
-        totals = {names[dtype]: Totals(n, params, params * bits_of[dtype] // 8) for dtype, (n, params) in counts.items()}
-    except (_Irregular, KeyError, TypeError, ValueError):
-        tensors = read_header(path, label).tensors
-        totals = {}
-        for tensor in tensors:
-            totals.setdefault(tensor.dtype, Totals()).add(tensor)
-    return tensors, totals
+    """The tensors of one safetensors file as ``read_header`` validates them, with their totals per dtype."""
+    header, counts = read_header_counted(path, label)
+    return header.tensors, {dtype: Totals(n, params, size) for dtype, (n, params, size) in counts.items()}
 
 
 def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: CancelToken | None = None) -> Job[DiskTensors]:
@@ -272,6 +224,7 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
                 readable_data_bytes += sum(t.nbytes for t in report.tensors)
         except (SafetensorsHeaderError, ValueError) as exc:
             result.problems.append(str(exc))
+            result.unreadable.append(shard)
             continue
         result.files.append(shard)
         result.file_paths[shard] = files[shard]

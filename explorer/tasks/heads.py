@@ -269,16 +269,14 @@ class CheckpointFacts:
 
 
 def _small_json(path: str, limit: int = 4 * 1024 * 1024) -> dict:
-    import json
+    """A small settings file of the checkpoint, or {} when it is missing, unreadable, a FIFO or not an object."""
+    from explorer.core.safe_io import UnreadableFile, read_json
 
     try:
-        if os.path.getsize(path) > limit:
-            return {}
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-        return value if isinstance(value, dict) else {}
-    except (OSError, ValueError):
+        value = read_json(path, os.path.basename(path), limit)
+    except UnreadableFile:
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _token_text(value) -> str | None:
