@@ -393,6 +393,9 @@ def _tensors_of(pickles: TorchPickles, label: str) -> list[TensorInfo]:
         raise DamagedPickleError(
             f"{label}: the pickle uses opcodes torch's safe loader refuses ({', '.join(foreign[:3])}); not a loadable state dict, not read"
         )
+    if "EMPTY_SET" in pickles.main_opcodes:
+        # torch accepts sets, but no state dict holds one, and each costs 200 bytes for the opcode's one.
+        raise DamagedPickleError(f"{label}: the pickle builds sets, which no state dict holds; not read")
     try:
         root = RestrictedUnpickler(io.BytesIO(pickles.main), legacy=pickles.storage_sizes is None).load()
         stubs = _flatten_state_dict(root)

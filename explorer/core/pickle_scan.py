@@ -59,9 +59,9 @@ def is_safe_global(module: str, name: str) -> bool:
     return module == "torch" and (name in STORAGE_DTYPES or name in DTYPE_BYTES)
 
 
-# A torch.save pickle takes about 30 opcodes per tensor: four million covers 100k+ tensors in one
+# A torch.save pickle takes about 30 opcodes per tensor: two million covers 60k tensors in one
 # file, and keeps both this walk and the unpickling after it to seconds and hundreds of megabytes.
-MAX_OPCODES = 4_000_000
+MAX_OPCODES = 2_000_000
 # Memo slots beyond the opcodes seen so far (hand-written pickles skip a few; no pickler skips more).
 MEMO_SLACK = 1024
 # Module and attribute names are short; longer strings are only data.

@@ -10,6 +10,8 @@ import io
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -207,6 +209,8 @@ def test_impossible_tensors_are_refused_as_torch_refuses_them(tmp_path, tensor, 
         (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x07\x00\x00\x00storageq\x00tR.", "arguments torch never writes"),
         (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(K\x01K\x00))\x89NtR.", "without a storage reference"),
         (b"\x80\x02}(X\x01\x00\x00\x00w" + push(("storage", 1)) + b"Qu.", "in a form torch does not write"),
+        (b"\x80\x02](\x8f\x8fe.", "builds sets, which no state dict holds"),
+        (b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.", "safe loader refuses (FRAME, MEMOIZE)"),
     ],
 )
 def test_malformed_pickles_end_as_one_message_in_bounded_memory(tmp_path, data_pkl, message):
@@ -215,6 +219,27 @@ def test_malformed_pickles_end_as_one_message_in_bounded_memory(tmp_path, data_p
     assert message in _one_line_error(outcome)
     # CPython's unpickler would allocate the BINBYTES length or the memo slot before reading.
     assert seconds < 1 and peak < 2 * 1024 * 1024
+
+
+def test_a_pickle_of_millions_of_objects_is_refused_before_it_is_built(tmp_path):
+    # Two million opcodes is 60k tensors; past that, a 2 MB pickle of empty dicts would cost hundreds of MB.
+    path = write_torch_zip(tmp_path / "pytorch_model.bin", b"\x80\x02](" + b"}" * 2_100_000 + b"e.", compress=True)
+    # In a fresh process (tracemalloc would slow two million opcodes tenfold): its whole peak is the bound.
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("needs Linux's peak-memory counter")
+    script = (
+        "import re, sys, time\n"
+        "from explorer.core.pickle_reader import describe_pytorch_file\n"
+        "open('/proc/self/clear_refs', 'w').write('5')  # the peak counter starts here (a child inherits its parent's)\n"
+        "started = time.perf_counter()\n"
+        "report = describe_pytorch_file(sys.argv[1])\n"
+        "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024\n"
+        "print(time.perf_counter() - started, peak, report.problem)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60, check=True)
+    seconds, megabytes, problem = done.stdout.split(" ", 2)
+    assert "more than 2,000,000 opcodes" in problem
+    assert float(seconds) < 5 and int(megabytes) < 150
 
 
 def test_a_fifo_named_like_a_checkpoint_never_blocks(tmp_path):
@@ -381,10 +406,33 @@ def test_the_demo_says_why_a_bin_cannot_load_in_our_words(tmp_path, case):
         run_to_end(load_model(LoadRequest(str(folder), "AutoModelForCausalLM")))
     message, details = str(raised.value), raised.value.details
     assert "weights_only" not in message + details and "Errno" not in message
+    # Said by the load's preflight or, had torch been asked first, by _model_error: the reader's words either way.
     if case == "malicious":
-        assert message == f"The weights could not be loaded: pytorch_model.bin: refers to {SYSTEM}, which a plain state dict never needs (not run)"
+        assert message.endswith(f"pytorch_model.bin: refers to {SYSTEM}, which a plain state dict never needs (not run)")
     else:
-        assert message == "The weights could not be loaded: pytorch_model.bin is cut short (a truncated download?)"
+        assert message.endswith("pytorch_model.bin is cut short (a truncated download?)")
+    assert not marker.exists()
+
+
+def test_a_failed_load_of_bin_weights_is_explained_by_the_reader(tmp_path):
+    from explorer.core.tensors_on_disk import pickle_weights_problem
+
+    marker = tmp_path / "ran"
+    folder = corpus.malicious_pickle_bin(tmp_path / "bad", marker)
+    refusal = _torch_refusal(folder / "pytorch_model.bin")
+    assert pickle_weights_problem(folder, refusal) == f"pytorch_model.bin: refers to {SYSTEM}, which a plain state dict never needs (not run)"
+    truncated = corpus.truncated_zip_bin(tmp_path / "cut")
+    torch_error = _torch_refusal(truncated / "pytorch_model.bin")
+    assert "Invalid argument" in str(torch_error)  # torch's words for a cut zip
+    assert pickle_weights_problem(truncated, torch_error) == "pytorch_model.bin is cut short (a truncated download?)"
+    # Weights this reader accepts that torch refused anyway: our words, never torch's advice.
+    good = corpus.write_config(tmp_path / "good")
+    float_tensor_file(good / "pytorch_model.bin")
+    problem = pickle_weights_problem(good, refusal)
+    assert problem == "the checkpoint's pickle asks for something a plain state dict never needs; it was not run"
+    # Failures about something else are left to the other explanations.
+    assert pickle_weights_problem(good, KeyError("lm_head.weight")) is None
+    assert pickle_weights_problem(good, RuntimeError("size mismatch for lm_head.weight")) is None
     assert not marker.exists()
 
 

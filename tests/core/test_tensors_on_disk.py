@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 
+from explorer.core.safe_io import UnreadableFile
 from explorer.core.tensors_on_disk import UnsafePickleError, read_disk_tensors, read_pytorch_bin
 
 
@@ -121,6 +122,9 @@ def test_model_saved_as_bin_only(tmp_path):
     disk = read_disk_tensors(tmp_path)
     assert not disk.problems
     assert {t.name for t in disk.tensors} == set(model.state_dict())
+    # What the pickle would import is listed, all of it torch's own tensor rebuilding.
+    (imports,) = disk.pickle_imports
+    assert imports.file == "pytorch_model.bin" and imports.imports and not imports.dangerous and imports.problem is None
 
 
 class _Exploit:
@@ -236,5 +240,5 @@ def test_hostile_pickles_are_unreadable_not_crashes(tmp_path):
         b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x07\x00\x00\x00storageq\x00tR."
     )
     for name in ("nested.bin", "bad-storage.bin"):
-        with pytest.raises(ValueError, match=name):
+        with pytest.raises(UnreadableFile, match=name):
             read_pytorch_bin(tmp_path / name)
