@@ -18,6 +18,11 @@ T = TypeVar("T")
 Job = Generator[Any, None, T]
 
 
+class ExpectedFailure(Exception):
+    """A job failure the user can act on (a model that cannot be built, a run that cannot go on):
+    its message is for the user, and it is no bug, so it goes to no crash log."""
+
+
 class Cancelled(Exception):
     """Raised inside a job when its token was cancelled; the runner treats it as a clean stop."""
 

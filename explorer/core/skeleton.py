@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.config_limits import implausible_size
 from explorer.core.safe_io import one_line
-from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.jobs import CancelToken, ExpectedFailure, Job, Progress, run_to_end
 from explorer.core.torch_import import import_transformers
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
@@ -29,7 +29,7 @@ DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64":
 GENERIC_AUTO_CLASSES = frozenset({"AutoModelForPreTraining", "AutoModelWithLMHead", "AutoModelForTextEncoding"})
 
 
-class SkeletonError(Exception):
+class SkeletonError(ExpectedFailure):
     """The model could not be built on meta; the message is for the user.
 
     ``heads``/``head`` are filled when the config was readable, so the user can pick another head.
@@ -436,6 +436,10 @@ def build_skeleton(source: Checkpoint | str | os.PathLike, head: str | None = No
     return run_to_end(build_skeleton_job(source, head))
 
 
+class SourceUnavailable(ExpectedFailure, LookupError):
+    """A module class's source cannot be shown (custom code not allowed, no source file); the message says why."""
+
+
 def module_source(skeleton: Skeleton, class_name: str) -> str:
     """Source of a module class, for reading. Custom code is only available if it was consented and loaded."""
     import importlib
@@ -444,16 +448,16 @@ def module_source(skeleton: Skeleton, class_name: str) -> str:
 
     module_name = skeleton.class_modules.get(class_name)
     if module_name is None:
-        raise LookupError(f"{class_name} is not part of this model")
+        raise SourceUnavailable(f"{class_name} is not part of this model")
     module = sys.modules.get(module_name)
     if module is None:
         if not module_name.startswith(("torch.", "transformers.")):
-            raise LookupError(f"the code of {class_name} is custom code that has not been allowed")
+            raise SourceUnavailable(f"the code of {class_name} is custom code that has not been allowed")
         module = importlib.import_module(module_name)
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise LookupError(f"{class_name} not found in {module_name}")
+        raise SourceUnavailable(f"{class_name} not found in {module_name}")
     try:
         return inspect.getsource(cls)
     except (OSError, TypeError) as exc:
-        raise LookupError(f"no source available for {class_name} ({exc})") from None
+        raise SourceUnavailable(f"no source available for {class_name} ({exc})") from None

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
+from explorer.core.jobs import CancelToken, ExpectedFailure, Job, Progress, run_to_end
 from explorer.core.pickle_reader import torch_load_error
 from explorer.core.safe_io import open_regular_fd
 from explorer.core.safetensors_header import TensorInfo
@@ -190,16 +190,20 @@ def _downsample(matrix, size: int) -> list[list[float]]:
     return pooled.tolist()
 
 
+class TensorUnavailable(ExpectedFailure, LookupError):
+    """The tensor asked for is not in the checkpoint, or its file could not be read; the message says which."""
+
+
 def tensor_stats_job(
     disk: DiskTensors, name: str, cancel: CancelToken | None = None, max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> Job[TensorStats]:
     cancel = cancel or CancelToken()
     tensor = disk.by_name().get(name)
     if tensor is None:
-        raise KeyError(f"{name} is not stored in this checkpoint")
+        raise TensorUnavailable(f"{name} is not stored in this checkpoint")
     path = disk.file_paths.get(tensor.file)
     if path is None:
-        raise KeyError(f"the file holding {name} ({tensor.file}) could not be read")
+        raise TensorUnavailable(f"the file holding {name} ({tensor.file}) could not be read")
     yield Progress(0, 2, f"reading {name}")
     sample = _Reader(path, tensor, disk.format).read(max_elements, cancel)
     cancel.raise_if_cancelled()

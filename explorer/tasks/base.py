@@ -15,7 +15,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from explorer.core.jobs import CancelToken, Job
+from explorer.core.jobs import CancelToken, ExpectedFailure, Job
 
 # Result types: the window has one renderer per type, the command line prints the dict.
 RESULT_GENERATED_TEXT = "generated-text"
@@ -45,7 +45,7 @@ class TaskInputError(ValueError):
     """The user's input cannot be run; the message says what to change."""
 
 
-class TaskError(RuntimeError):
+class TaskError(RuntimeError, ExpectedFailure):
     """The run failed for a reason the user can act on (device, memory, missing files, head)."""
 
     def __init__(self, message: str, details: str = "") -> None:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Generator
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from explorer.core import crash_log
-from explorer.core.jobs import Cancelled, CancelToken, Progress
+from explorer.core.jobs import Cancelled, CancelToken, ExpectedFailure, Progress
 
 JobFactory = Callable[[CancelToken], Generator[Any, None, Any]]
 
@@ -76,9 +76,7 @@ class _JobWorker(QObject):
 def _anticipated(exc: Exception) -> bool:
     """Failures the code raises to tell the user something (a file unreadable, an input to change,
     a missing package); anything else is a bug, kept in the crash log with its traceback."""
-    from explorer.tasks.base import TaskError
-
-    return isinstance(exc, (ValueError, OSError, ImportError, TaskError))
+    return isinstance(exc, (ValueError, OSError, ImportError, ExpectedFailure))
 
 
 def _job_name(job_factory: JobFactory) -> str:

@@ -63,7 +63,7 @@ def test_bin_tensor_and_missing_name(tmp_path):
     disk = read_disk_tensors(tmp_path)
     stats = tensor_stats(disk, "bin.weight")
     assert stats.mean == 2.0 and stats.norm == pytest.approx(math.sqrt(24))
-    with pytest.raises(KeyError):
+    with pytest.raises(LookupError):
         tensor_stats(disk, "nope")
 
 
