@@ -91,7 +91,9 @@ class ConsentStatus:
     def to_json(self) -> dict[str, Any]:
         return {
             "state": self.state,
-            "files": [{"name": f.name, "sha256": f.sha256, "size": f.size, "missing": f.path is None} for f in self.files],
+            "files": [
+                {"name": f.name, "sha256": f.sha256, "size": f.size, "missing": f.path is None, "problem": f.problem} for f in self.files
+            ],
             "changed_files": list(self.changed_files),
             "missing_files": list(self.missing_files),
             "upstream_refs": list(self.upstream_refs),

@@ -1055,10 +1055,11 @@ class ConfigTab(QWidget):
         self.allow_button.setText("Allow this code again…" if state == STATE_CHANGED else "Allow this code to run…")
         self.revoke_button.setVisible(state in (STATE_GRANTED, STATE_CHANGED))
         for entry in files:
-            label = entry["name"] + (" (missing)" if entry["missing"] else f" — {entry['size']:,} bytes")
+            unreadable = entry.get("problem")
+            label = entry["name"] + (" (not readable)" if unreadable else " (missing)" if entry["missing"] else f" — {entry['size']:,} bytes")
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, entry["name"])
-            item.setToolTip(f"SHA-256 {entry['sha256']}" if entry["sha256"] else "named in auto_map, not in the folder")
+            item.setToolTip(f"SHA-256 {entry['sha256']}" if entry["sha256"] else unreadable or "named in auto_map, not in the folder")
             self.code_files.addItem(item)
         self._code_sources = sources
         # Room for the advice when there is some; otherwise the code viewer takes the page.
@@ -1107,7 +1108,7 @@ class ConfigTab(QWidget):
             return
         name = current.data(Qt.ItemDataRole.UserRole)
         text = self._code_sources.get(name)
-        self.code_view.setPlainText(text if text is not None else f"# {name} is missing from the checkpoint")
+        self.code_view.setPlainText(text if text is not None else f"# {name} cannot be shown: it is missing or not a regular file")
 
     # ------------------------------------------------------------------ consent
 

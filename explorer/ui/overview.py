@@ -392,9 +392,12 @@ class OverviewPane(QWidget):
         self.problems.setText("Problems:\n" + "\n".join(f"• {display_text(p)}" for p in ckpt.problems))
         self.problems.setVisible(bool(ckpt.problems))
         self.files.setRowCount(len(ckpt.files))
+        # The scan says why a file has no size: a FIFO or device is there but unreadable, a broken link is missing.
+        unreadable = {p.partition(": not a regular file")[0] for p in ckpt.problems if ": not a regular file" in p}
         for row, entry in enumerate(ckpt.files):
             self.files.setItem(row, 0, QTableWidgetItem(display_text(entry.name)))
-            size_item = QTableWidgetItem(human_bytes(entry.size) if entry.size is not None else "missing")
+            absent = "not a file" if entry.name in unreadable else "missing"
+            size_item = QTableWidgetItem(human_bytes(entry.size) if entry.size is not None else absent)
             size_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.files.setItem(row, 1, size_item)
         self._read_card(ckpt)
