@@ -345,6 +345,22 @@ def test_other_pickle_files_of_a_checkpoint_are_listed_too(tmp_path):
     assert not marker.exists()
 
 
+def test_inspect_json_lists_pickle_imports_per_file(tmp_path, capsys):
+    import json
+
+    from explorer import cli
+
+    marker = tmp_path / "ran"
+    folder = corpus.malicious_pickle_bin(tmp_path / "case", marker)
+    write_torch_zip(folder / "optimizer.pt", pickle.dumps({"state": {}}, protocol=2))
+    assert cli.main(["inspect", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_file = {entry["file"]: entry for entry in report["pickle_imports"]}
+    assert by_file["pytorch_model.bin"]["imports"] == [{"module": SYSTEM.split(".")[0], "name": "system", "calls": 1, "builds": 0, "dangerous": True}]
+    assert by_file["optimizer.pt"] == {"file": "optimizer.pt", "imports": [], "problem": None}
+    assert not marker.exists()
+
+
 # --------------------------------------------------------------------------- case 4: torch's advice never reaches the user
 
 
