@@ -417,10 +417,10 @@ def _tensors_of(pickles: TorchPickles, label: str) -> list[TensorInfo]:
             checked.add(storage.key)
             stored = pickles.storage_sizes.get(storage.key)
             if stored is None:
-                raise DamagedPickleError(f"{label}: names storage data/{storage.key:.40}, which the archive does not hold; not read")
+                raise DamagedPickleError(f"{label}: names storage data/{printable_name(storage.key[:40])}, which the archive does not hold; not read")
             if stored != storage.nbytes:
                 raise DamagedPickleError(
-                    f"{label}: storage data/{storage.key:.40} holds {stored:,} bytes but the pickle describes {storage.nbytes:,}; not read"
+                    f"{label}: storage data/{printable_name(storage.key[:40])} holds {stored:,} bytes but the pickle describes {storage.nbytes:,}; not read"
                 )
     return [
         TensorInfo(name=name, dtype=stub.dtype, shape=stub.shape, file=label, nbytes=math.prod(stub.shape) * DTYPE_BYTES[stub.dtype])

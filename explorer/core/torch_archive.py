@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from explorer.core.pickle_scan import (
-    DamagedPickleError, PickleScanError, PickleWalk, UnsafePickleError, is_safe_global, walk_pickle,
+    DamagedPickleError, PickleScanError, PickleWalk, UnsafePickleError, is_safe_global, printable_name, walk_pickle,
 )
 from explorer.core.safe_io import UnreadableFile, human_size, open_regular
 
@@ -74,13 +74,18 @@ def _raw_name(info: zipfile.ZipInfo) -> bytes:
     return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
 
 
+def _shown(info: zipfile.ZipInfo) -> str:
+    """An entry's name for a message: the archive chose it, so control characters are escaped and length cut."""
+    return printable_name(info.filename[:60])
+
+
 def _cut_short(label: str) -> DamagedPickleError:
     return DamagedPickleError(f"{label} is cut short (a truncated download?)")
 
 
 def _read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> bytes:
     too_big = (
-        f"{label}: its {info.filename} would inflate to more than {human_size(MAX_PICKLE_BYTES)}, far more than a "
+        f"{label}: its {_shown(info)} would inflate to more than {human_size(MAX_PICKLE_BYTES)}, far more than a "
         "checkpoint's pickle holds (a zip bomb?); not read"
     )
     if info.file_size > MAX_PICKLE_BYTES:
@@ -107,23 +112,23 @@ def _check_local_headers(handle: BinaryIO, infos: list[zipfile.ZipInfo], size: i
     for info in infos:
         # Encrypted, patch data, strongly encrypted, masked headers (bits 0, 5, 6, 13): miniz, torch's zip reader, refuses them.
         if info.flag_bits & 0x2061 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise DamagedPickleError(f"{label}: the entry {info.filename[:60]} is encrypted or compressed in a way torch cannot read; not read")
+            raise DamagedPickleError(f"{label}: the entry {_shown(info)} is encrypted or compressed in a way torch cannot read; not read")
         if (info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size) or (info.file_size and not info.compress_size):
-            raise DamagedPickleError(f"{label} is damaged: the entry {info.filename[:60]} gives sizes that do not agree; not read")
+            raise DamagedPickleError(f"{label} is damaged: the entry {_shown(info)} gives sizes that do not agree; not read")
         if info.volume:
-            raise DamagedPickleError(f"{label} is damaged: the entry {info.filename[:60]} says it lies on another disk; not read")
+            raise DamagedPickleError(f"{label} is damaged: the entry {_shown(info)} says it lies on another disk; not read")
         if info.external_attr & 0x10 and not info.filename.endswith("/"):  # miniz reads the DOS folder bit too
-            raise DamagedPickleError(f"{label} is damaged: the entry {info.filename[:60]} is marked as a folder; not read")
+            raise DamagedPickleError(f"{label} is damaged: the entry {_shown(info)} is marked as a folder; not read")
         handle.seek(info.header_offset)
         header = handle.read(30)
         if len(header) < 30:
             raise _cut_short(label)
         if header[:4] != b"PK\x03\x04":
-            raise DamagedPickleError(f"{label} is damaged: the entry {info.filename[:60]} is not where its archive says; not read")
+            raise DamagedPickleError(f"{label} is damaged: the entry {_shown(info)} is not where its archive says; not read")
         name_length, extra_length = struct.unpack_from("<HH", header, 26)
         name = handle.read(name_length)
         if name != _raw_name(info):
-            raise DamagedPickleError(f"{label} is damaged: the entry {info.filename[:60]} has another name in its own header; not read")
+            raise DamagedPickleError(f"{label} is damaged: the entry {_shown(info)} has another name in its own header; not read")
         if info.header_offset + 30 + name_length + extra_length + info.compress_size > size:
             raise _cut_short(label)
 
@@ -193,7 +198,7 @@ def _read_zip(handle: BinaryIO, size: int, label: str, walk: PickleWalk) -> Torc
             main_name = mains[0].filename
             folder = main_name[: -len("data.pkl")]
         if len(mains) > 1:
-            raise DamagedPickleError(f"{label} holds {main_name} twice; which one torch would read is not defined; not read")
+            raise DamagedPickleError(f"{label} holds {_shown(mains[0])} twice; which one torch would read is not defined; not read")
         pickles = [info for info in infos if info.filename.endswith(".pkl")]
         if len(pickles) > MAX_PICKLE_MEMBERS:
             raise DamagedPickleError(f"{label} holds {len(pickles)} pickles; a torch checkpoint holds one; not read")
@@ -201,7 +206,7 @@ def _read_zip(handle: BinaryIO, size: int, label: str, walk: PickleWalk) -> Torc
         try:
             for info in pickles:
                 data = _read_zip_member(archive, info, label)
-                member_label = f"{label}: {info.filename}" if info is not mains[0] else label
+                member_label = f"{label}: {_shown(info)}" if info is not mains[0] else label
                 walk_pickle(io.BytesIO(data), member_label, walk)
                 if info is mains[0]:
                     main, main_opcodes = data, walk.opcode_names
