@@ -205,8 +205,13 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Reads torch.save state dicts; every global resolves to a local stand-in or is refused.
 
     Give it only bytes ``pickle_scan.walk_pickle`` has read to the end: CPython's unpickler
-    allocates declared sizes before reading them, which the walk checks.
+    allocates declared sizes before reading them, which the walk checks. ``legacy``: the pickle of
+    a file from before torch 1.6, whose storage references carry a view.
     """
+
+    def __init__(self, file: BinaryIO, legacy: bool = False) -> None:
+        super().__init__(file)
+        self._legacy = legacy
 
     def find_class(self, module: str, name: str):
         if not is_safe_global(module, name):
@@ -219,10 +224,6 @@ class RestrictedUnpickler(pickle.Unpickler):
         if name in STORAGE_DTYPES:
             return _StorageType(STORAGE_DTYPES[name])
         return _DtypeName(name)
-
-    def __init__(self, file: BinaryIO, legacy: bool = False) -> None:
-        super().__init__(file)
-        self._legacy = legacy
 
     def persistent_load(self, pid):
         # ('storage', storage_type, key, location, numel), as torch.save writes it and torch.load unpacks it;

@@ -1,8 +1,8 @@
 """What a pickle would import and call, found by reading its opcodes, never by running them.
 
 Unpickling a ``.bin`` or ``.pt`` file can run any function the file names: that is how a
-malicious checkpoint calls ``os.system``. This module walks the opcodes with
-``pickletools.genops`` and emulates just enough of the unpickler's stack and memo to know which
+malicious checkpoint calls ``os.system``. This module walks the opcodes with pickletools'
+argument readers and emulates just enough of the unpickler's stack and memo to know which
 name each GLOBAL, STACK_GLOBAL, INST or EXT opcode would import, and which of those would be
 called (REDUCE, NEWOBJ, INST, OBJ) or would have an object's state set (BUILD). A name is safe
 when torch's state-dict rebuilding needs it (the allowlist below, the same one
@@ -164,6 +164,39 @@ for _op in pickletools.opcodes:
 del _op, _before
 
 
+_OPCODE_OF = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
+
+
+def _read_name_pair(stream: BinaryIO) -> tuple[str, str]:
+    """GLOBAL's and INST's two lines, decoded as the unpickler decodes them (pickletools undoes escapes it does not)."""
+    names = []
+    for _ in range(2):
+        line = stream.readline()
+        if not line.endswith(b"\n"):
+            raise ValueError("no newline found after a module or attribute name")
+        names.append(line[:-1].decode("utf-8"))
+    return names[0], names[1]
+
+
+def _opcodes(stream: BinaryIO):
+    """(opcode, argument, position) up to STOP, as ``pickletools.genops`` yields them, but names as pairs."""
+    while True:
+        position = stream.tell()
+        code = stream.read(1)
+        opcode = _OPCODE_OF.get(code)
+        if opcode is None:
+            raise ValueError("pickle exhausted before seeing STOP" if not code else f"at position {position}, opcode {code!r} unknown")
+        if opcode.arg is None:
+            argument = None
+        elif opcode.arg.name == "stringnl_noescape_pair":
+            argument = _read_name_pair(stream)
+        else:
+            argument = opcode.arg.reader(stream)
+        yield opcode, argument, position
+        if code == b".":
+            return
+
+
 @dataclass(slots=True)
 class PickleWalk:
     """Walks of one file's pickles: what they import (key -> [calls, builds]), opcodes counted over all.
@@ -221,7 +254,7 @@ def walk_pickle(stream: BinaryIO, label: str, walk: PickleWalk | None = None, ma
         return taken
 
     try:
-        for opcode, arg, pos in pickletools.genops(stream):
+        for opcode, arg, _position in _opcodes(stream):
             opcodes += 1
             if walk.opcodes + opcodes > max_opcodes:
                 raise PickleScanError(f"{label}: the pickle has more than {max_opcodes:,} opcodes, far more than a state dict needs; not read")
@@ -252,8 +285,7 @@ def walk_pickle(stream: BinaryIO, label: str, walk: PickleWalk | None = None, ma
                     raise PickleScanError(f"{label}: the pickle reads memo slot {arg!r:.40}, which it never filled (malformed)")
                 stack.append(memo[arg])
             elif name == "GLOBAL" or name == "INST":
-                module, _, attribute = str(arg).partition(" ")
-                key = (module, attribute)
+                key = arg
                 if name == "GLOBAL":
                     note(key)
                     stack.append(_Global(key))
@@ -316,7 +348,7 @@ def walk_pickle(stream: BinaryIO, label: str, walk: PickleWalk | None = None, ma
     except RecursionError:
         walk.opcodes += opcodes
         raise PickleScanError(f"{label}: the pickle cannot be read (too deeply nested)") from None
-    except Exception as exc:  # genops: unknown opcodes, truncation, bad arguments (ValueError mostly)
+    except Exception as exc:  # unknown opcodes, truncation, bad arguments (ValueError mostly)
         walk.opcodes += opcodes
         raise PickleScanError(f"{label}: the pickle is damaged or cut short ({_reason(exc)})") from None
     walk.opcodes += opcodes

@@ -48,26 +48,58 @@ TORCH_OPCODES = frozenset({
 })
 
 
-def _zip_directory(handle: BinaryIO, size: int) -> tuple[int, int] | None:
-    """(entries, size in bytes) of the central directory, from the end-of-archive record (zip64 too); None without one."""
+@dataclass(frozen=True, slots=True)
+class _Directory:
+    entries: int
+    size: int
+    offset: int  # where the end-of-archive record says the directory starts
+    end: int  # where the directory actually ends: its end record (zip64's, when there is one)
+
+
+def _zip_directory(handle: BinaryIO, size: int) -> _Directory | None:
+    """The central directory as the end-of-archive record describes it (zip64 too); None without one."""
     tail_length = min(size, 22 + 0xFFFF)
     handle.seek(size - tail_length)
     tail = handle.read(tail_length)
     at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return None
-    disk, directory_disk, entries_here, entries, directory = struct.unpack_from("<HHHHI", tail, at + 4)
+    disk, directory_disk, entries_here, entries, directory, offset = struct.unpack_from("<HHHHII", tail, at + 4)
     if disk or directory_disk or entries_here != entries:
-        return -1, -1  # spread over several disks: neither zipfile nor miniz reads those
+        return _Directory(-1, -1, -1, -1)  # spread over several disks: neither zipfile nor miniz reads those
+    end = size - tail_length + at
     locator = at - 20
-    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-        offset = struct.unpack_from("<Q", tail, locator + 8)[0]
-        if offset + 56 <= size:
-            handle.seek(offset)
+    # A zip64 locator right before the end record: its record's values stand (as zipfile and miniz read them).
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        record_at = struct.unpack_from("<Q", tail, locator + 8)[0]
+        if record_at + 56 <= size:
+            handle.seek(record_at)
             record = handle.read(56)
             if record[:4] == b"PK\x06\x06":
-                entries, directory = struct.unpack_from("<QQ", record, 32)
-    return entries, directory
+                entries, directory, offset = struct.unpack_from("<QQQ", record, 32)
+                end = record_at
+    return _Directory(entries, directory, offset, end)
+
+
+def _check_directory(handle: BinaryIO, directory: _Directory, label: str) -> None:
+    """As miniz checks it: the directory lies where it says, and its entries fill it exactly.
+
+    zipfile forgives an entry whose name or extra lengths run past the directory (it reads what
+    is there); torch's zip reader refuses such an archive, so this reader does too.
+    """
+    if directory.offset + directory.size != directory.end:
+        raise DamagedPickleError(f"{label} is damaged: its zip directory is not where the archive says; not read")
+    handle.seek(directory.offset)
+    data = handle.read(directory.size)
+    at = count = 0
+    while at < len(data):
+        if data[at : at + 4] != b"PK\x01\x02" or at + 46 > len(data):
+            break
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, at + 28)
+        at += 46 + name_length + extra_length + comment_length
+        count += 1
+    if len(data) != directory.size or at != directory.size or count != directory.entries:
+        raise DamagedPickleError(f"{label} is damaged: its zip directory does not hold the {directory.entries:,} entries it says; not read")
 
 
 def _raw_name(info: zipfile.ZipInfo) -> bytes:
@@ -163,16 +195,16 @@ def _check_format_records(archive: zipfile.ZipFile, folder: str, label: str) -> 
 
 
 def _read_zip(handle: BinaryIO, size: int, label: str, walk: PickleWalk) -> TorchPickles:
-    found = _zip_directory(handle, size)
-    if found is None:
+    directory = _zip_directory(handle, size)
+    if directory is None:
         raise _cut_short(label)
-    entries, directory = found
-    if entries < 0:
+    if directory.entries < 0:
         raise DamagedPickleError(f"{label} is damaged: its zip directory says the archive spans several disks; not read")
-    if directory > MAX_CENTRAL_DIRECTORY:
+    if directory.size > MAX_CENTRAL_DIRECTORY:
         raise DamagedPickleError(
-            f"{label}: its zip directory is {human_size(directory)}, more than the {human_size(MAX_CENTRAL_DIRECTORY)} a checkpoint needs; not read"
+            f"{label}: its zip directory is {human_size(directory.size)}, more than the {human_size(MAX_CENTRAL_DIRECTORY)} a checkpoint needs; not read"
         )
+    _check_directory(handle, directory, label)
     handle.seek(0)
     try:
         archive = zipfile.ZipFile(handle)
@@ -180,10 +212,8 @@ def _read_zip(handle: BinaryIO, size: int, label: str, walk: PickleWalk) -> Torc
         raise DamagedPickleError(f"{label} is damaged or cut short (a truncated download?): {exc}") from None
     with archive:
         infos = archive.infolist()
-        # As miniz checks: the entries fill the directory exactly (an entry's lengths can swallow others or run past it).
-        listed = sum(46 + len(_raw_name(info)) + len(info.extra) + len(info.comment) for info in infos)
-        if len(infos) != entries or listed != directory:
-            raise DamagedPickleError(f"{label} is damaged: its zip directory does not hold the {entries:,} entries it says; not read")
+        if len(infos) != directory.entries:
+            raise DamagedPickleError(f"{label} is damaged: its zip directory does not hold the {directory.entries:,} entries it says; not read")
         _check_local_headers(handle, infos, size, label)
         if not infos:
             raise DamagedPickleError(f"{label}: an empty zip archive, not a torch checkpoint")
