@@ -135,27 +135,32 @@ def decode_utf8(data: bytes, label: str) -> str:
         raise UnreadableFile(f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def parse_json(data: bytes | str, label: str, *, max_depth: int = MAX_JSON_DEPTH, max_values: int | None = None) -> Any:
+def parse_json(data: bytes | str, label: str, *, max_depth: int | None = MAX_JSON_DEPTH, max_values: int | None = None) -> Any:
     """JSON text parsed as Python's json module parses it, with nesting and size bounded.
 
     NaN and Infinity are accepted, as transformers' own reader accepts them: whoever uses a
     number must check that it is finite. Integers longer than Python's digit limit, nesting
     deeper than ``max_depth`` and more than ``max_values`` values are refused with a message.
+    ``max_depth=None`` is for readers that check the structure field by field and never walk
+    the value recursively (safetensors headers): the parser's own recursion limit is bound enough.
     """
     if isinstance(data, bytes):
         data = decode_utf8(data, label)
     try:
         value = json.loads(data)
     except RecursionError:
-        raise UnreadableFile(f"{label} is nested too deeply to read (more than {max_depth} levels)") from None
+        raise UnreadableFile(f"{label} is nested too deeply to read (more than {max_depth or 'a few hundred'} levels)") from None
     except ValueError as exc:  # JSONDecodeError, and integers past the digit limit
         if "integer string conversion" in str(exc):
             raise UnreadableFile(f"{label} holds a number with thousands of digits, which no real file needs; not read") from None
         raise UnreadableFile(f"{label} is not valid JSON: {exc}") from None
     # Most files settle both bounds by their text alone: no deeper than their brackets, no more
     # values than characters. Only the others are walked.
-    if data.count("{") + data.count("[") > max_depth or (max_values is not None and len(data) > max_values):
-        check_nesting(value, label, max_depth=max_depth, max_values=max_values)
+    if max_depth is None and max_values is None:
+        return value
+    depth_bound = max_depth if max_depth is not None else len(data)
+    if data.count("{") + data.count("[") > depth_bound or (max_values is not None and len(data) > max_values):
+        check_nesting(value, label, max_depth=depth_bound, max_values=max_values)
     return value
 
 

@@ -14,6 +14,7 @@ import itertools
 import math
 import operator
 import os
+import re
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -155,7 +156,8 @@ def _read_exactly(fd: int, count: int) -> bytes:
 
 def _parse_header(raw: bytes, label: str) -> dict:
     try:
-        header = parse_json(raw, f"{label}: header")
+        # No walk for nesting: the entries are checked field by field and nothing recurses into them.
+        header = parse_json(raw, f"{label}: header", max_depth=None)
     except UnreadableFile as exc:
         raise SafetensorsHeaderError(str(exc)) from None
     if not isinstance(header, dict):
@@ -318,35 +320,93 @@ def read_header(path: str | os.PathLike, file_label: str | None = None) -> Safet
 
 
 def read_header_counted(path: str | os.PathLike, file_label: str | None = None) -> tuple[SafetensorsHeader, dict[str, tuple[int, int, int]]]:
-    """read_header, plus (tensors, parameters, bytes) per dtype (torch spelling), counted from the validated entries."""
+    """read_header, plus (tensors, parameters, bytes) per dtype (torch spelling).
+
+    The Parameters view opens every shard of a checkpoint with this, so it must cost no more
+    than safetensors' own reader (bench/bench_headers.py): one pass over the entries checks
+    each and builds its record; the tiling of the data is checked on the collected offsets.
+    Anything irregular goes through ``_validated_entries``, which words the problem.
+    """
     path = os.fspath(path)
     label = file_label or os.path.basename(path)
-    file_size, header_size, header = _load_header(path, label)
-    entries = _validated_entries(header, label, file_size - 8 - header_size)
-    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=entries.metadata)
-    # new_tensor_info, inlined: this loop runs once per tensor of every shard a view opens.
-    new_object = _new_object
+    file_size, header_size, raw = _read_raw_header(path, label)
+    header = _parse_header(raw, label)
+    data_size = file_size - 8 - header_size
+    metadata = header.get("__metadata__")
+    # One search over the text settles that every dimension is a non-negative whole number, so the
+    # loop below multiplies them without checking each (nothing else may reach math.prod: 10**9 * "x"
+    # would build a gigabyte string).
+    irregular = _IRREGULAR_SHAPE.search(raw) is not None
+    if irregular or (metadata is not None and (type(metadata) is not dict or not all(type(v) is str for v in metadata.values()))):
+        _validated_entries(header, label, data_size)  # raises, with the message
+        if irregular:  # the text only looked irregular (a shape written in an unusual way): the slow path
+            return _counted_from_entries(path, label, file_size, header_size, _validated_entries(header, label, data_size))
+    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=metadata or {})
+    tensors = result.tensors
+    append = tensors.append
+    new_object, prod, bits_of, torch_of = _new_object, math.prod, DTYPE_BITS, DTYPE_TORCH_NAMES
     set_name, set_dtype, set_shape, set_file, set_nbytes, set_offsets = _SET_TENSOR_FIELDS
-    append = result.tensors.append
     counts: dict[str, list[int]] = {}
-    torch_names = {dtype: _torch_dtype_name(dtype) for dtype in set(entries.dtypes)}
+    position = 0  # where the next tensor's data should start, for writers that list tensors in data order
+    in_order = True
+    try:
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = entry["dtype"]
+            shape = entry["shape"]
+            begin, end = entry["data_offsets"]
+            bits = bits_of[dtype]
+            if type(shape) is not list or type(begin) is not int or type(end) is not int:
+                raise _Invalid
+            numel = prod(shape)
+            if numel * bits != (end - begin) * 8 or numel * bits >= _SIZE_LIMIT:
+                raise _Invalid
+            info = new_object(TensorInfo)
+            set_name(info, name)
+            set_dtype(info, torch_of[dtype])
+            set_shape(info, tuple(shape))
+            set_file(info, label)
+            set_nbytes(info, end - begin)
+            set_offsets(info, (begin, end))
+            append(info)
+            if begin != position:
+                in_order = False
+            position = end
+            counted = counts.get(dtype)
+            if counted is None:
+                counts[dtype] = [1, numel, end - begin]
+            else:
+                counted[0] += 1
+                counted[1] += numel
+                counted[2] += end - begin
+        if not in_order or position != data_size:
+            if not tensors:
+                raise _Invalid
+            starts, stops = zip(*sorted(info.data_offsets for info in tensors))
+            if starts[0] != 0 or starts[1:] != stops[:-1] or stops[-1] != data_size:
+                raise _Invalid
+    except (_Invalid, KeyError, TypeError, ValueError):
+        _validated_entries(header, label, data_size)  # raises, with the message
+        raise SafetensorsHeaderError(f"{label}: the header does not describe the file's data (safetensors refuses it)") from None
+    return result, {torch_of[dtype]: (n, params, size) for dtype, (n, params, size) in counts.items()}
+
+
+# A "shape" array holding anything but digits, commas and spaces: a sign, a fraction, true, a string, a list.
+_IRREGULAR_SHAPE = re.compile(rb'"shape"\s*:\s*\[[0-9,\s]*[^0-9,\s\]]')
+
+
+def _counted_from_entries(path: str, label: str, file_size: int, header_size: int, entries: _Entries):
+    result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=entries.metadata)
+    counts: dict[str, list[int]] = {}
     for name, dtype, shape, begin, end, numel in zip(entries.names, entries.dtypes, entries.shapes, entries.begins, entries.ends, entries.numels):
-        info = new_object(TensorInfo)
-        set_name(info, name)
-        set_dtype(info, torch_names[dtype])
-        set_shape(info, tuple(shape))
-        set_file(info, label)
-        set_nbytes(info, end - begin)
-        set_offsets(info, (begin, end))
-        append(info)
-        counted = counts.get(dtype)
-        if counted is None:
-            counts[dtype] = [1, numel, end - begin]
-        else:
-            counted[0] += 1
-            counted[1] += numel
-            counted[2] += end - begin
-    return result, {torch_names[dtype]: (n, params, size) for dtype, (n, params, size) in counts.items()}
+        torch_name = _torch_dtype_name(dtype)
+        result.tensors.append(new_tensor_info(name, torch_name, tuple(shape), label, end - begin, (begin, end)))
+        counted = counts.setdefault(torch_name, [0, 0, 0])
+        counted[0] += 1
+        counted[1] += numel
+        counted[2] += end - begin
+    return result, {dtype: tuple(values) for dtype, values in counts.items()}
 
 
 def count_parameters(
