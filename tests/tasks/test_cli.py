@@ -60,6 +60,9 @@ def test_run_several_texts(sample, capsys):
         (["fill-mask", "{mlm}", "--set", "colour=red"], "expected NAME=VALUE"),
         (["fill-mask", "/nonexistent/checkpoint"], "is neither a folder nor a checkpoint found on this machine"),
         (["text-generation", "{mlm}", "--text", ""], "Prompt is empty"),
+        (["text-classification", "{mlm}", "--config", "id2label=" + "[" * 50_000 + "]" * 50_000], "nested too deeply"),
+        (["text-classification", "{mlm}", "--config", "num_labels=" + "9" * 5000], "thousands of digits"),
+        (["text-classification", "{mlm}", "--config", "id2label=" + "[" * 150 + "]" * 150], "nested more than 100 levels"),
     ],
 )
 def test_bad_input_exits_2(sample, capsys, argv, message):
