@@ -65,6 +65,7 @@ from explorer.ui.config_fields_model import (
     value_text,
 )
 from explorer.ui.config_highlighter import PythonHighlighter
+from explorer.ui.tab import CheckpointTab
 from explorer.ui.workers import JobRunner
 
 RELATION_TEXT = {
@@ -151,7 +152,7 @@ def _doc_markup(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
 
 
-class ConfigTab(QWidget):
+class ConfigTab(CheckpointTab):
     """Shows one checkpoint's configuration; heavy work starts only once the tab is visible."""
 
     status_changed = Signal(str)

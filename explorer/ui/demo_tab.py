@@ -47,6 +47,7 @@ from explorer.tasks.session import (
 )
 from explorer.ui.demo_form import TaskForm
 from explorer.ui.demo_results import ResultView, create_view
+from explorer.ui.tab import CheckpointTab
 from explorer.ui.workers import JobRunner
 
 SHUTDOWN_BUDGET_SECONDS = 1.8
@@ -116,7 +117,7 @@ class ScriptDialog(QDialog):
                 handle.write(self._code)
 
 
-class DemoTab(QWidget):
+class DemoTab(CheckpointTab):
     status_changed = Signal(str)
     """Emitted with what is loaded where and the memory it takes (for the status bar)."""
     devices_ready = Signal()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib
 import os
 import platform
 import sys
@@ -38,17 +37,11 @@ from explorer.core.paths import samples_dir, scan_index_file
 from explorer.core.settings import LoadedSettings, save_settings
 from explorer.ui.browser import CheckpointBrowser
 from explorer.ui.overview import OverviewPane
-from explorer.ui.workers import JobRunner
+from explorer.ui.tab import TABS, CheckpointTab
+from explorer.ui.workers import JobSlots, set_failure_handler
 
 # Scan results reach the list at most this long after they are found, grouped.
 SCAN_BATCH_SECONDS = 0.05
-
-# (tab title, module, class). Imported after the window is on screen: they may pull in pyqtgraph.
-EXTRA_TABS = (
-    ("Config", "explorer.ui.config_tab", "ConfigTab"),
-    ("Parameters", "explorer.ui.parameters_tab", "ParametersTab"),
-    ("Demo", "explorer.ui.demo_tab", "DemoTab"),
-)
 
 
 class EmptyState(QWidget):
@@ -104,13 +97,12 @@ class MainWindow(QMainWindow):
         self._persist = persist_settings and locations is None
         # Command-line places are a one-off look: their results are not kept for the next start.
         self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=scan_index_file() if self._persist else None)
-        self._scan_runner: JobRunner | None = None
-        self._samples_runner: JobRunner | None = None
-        self._view_runner: JobRunner | None = None
+        self.jobs = JobSlots(self)
         self._view_for: Checkpoint | None = None
         self._rescan_pending = False
         self._warm_up_started = False
-        self._extra_tabs: list[QWidget] = []
+        self._tab_pages: list[CheckpointTab] = []  # every tab, Overview first
+        self._extras_created = False
         self._pending_selection = self.settings.last_selection
         self.last_stats = None
 
@@ -119,6 +111,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_ui()
         self._restore_geometry()
+        # Failures of jobs whose caller did not handle them: one place, the status bar.
+        set_failure_handler(lambda _owner, message, _details: self.statusBar().showMessage(message, 10000))
         if loaded.notice:
             QTimer.singleShot(0, lambda: self._notify(loaded.notice))
 
@@ -192,8 +186,8 @@ class MainWindow(QMainWindow):
         self.overview.open_folder_requested.connect(self.open_in_file_manager)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.overview, "Overview")
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._add_tab(self.overview, "Overview")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -231,24 +225,33 @@ class MainWindow(QMainWindow):
         self.start_scan()
         QTimer.singleShot(0, self._create_extra_tabs)
 
+    def _add_tab(self, tab: CheckpointTab, title: str) -> None:
+        self._tab_pages.append(tab)
+        self.tabs.addTab(tab, title)
+        tab.status_changed.connect(self._show_tab_status)
+
     def _create_extra_tabs(self) -> None:
-        if self._extra_tabs:
+        if self._extras_created:
             return
-        for title, module_name, class_name in EXTRA_TABS:
+        self._extras_created = True
+        for entry in TABS:
             try:
-                tab = getattr(importlib.import_module(module_name), class_name)()
+                tab = entry.create()
             except Exception as exc:  # a broken tab must not take the browser down with it
-                self.statusBar().showMessage(f"The {title} tab could not be created: {exc}", 10000)
-                print(f"model-explorer: {title} tab unavailable: {exc!r}", file=sys.stderr)
+                self.statusBar().showMessage(f"The {entry.title} tab could not be created: {exc}", 10000)
+                print(f"model-explorer: {entry.title} tab unavailable: {exc!r}", file=sys.stderr)
                 continue
-            self._extra_tabs.append(tab)
-            self.tabs.addTab(tab, title)
-            status = getattr(tab, "status_changed", None)
-            if status is not None:
-                status.connect(self.status_model.setText)
+            self._add_tab(tab, entry.title)
         self._give_tabs(self.browser.current_checkpoint())
         self._share_checkpoint_list()
         self.tabs_ready.emit()
+
+    def _show_tab_status(self, text: str) -> None:
+        self.status_model.setText(text)
+
+    def tab_pages(self) -> list[CheckpointTab]:
+        """Every tab, in order: the window talks to them only through CheckpointTab."""
+        return list(self._tab_pages)
 
     # ------------------------------------------------------------------ scanning
 
@@ -262,9 +265,9 @@ class MainWindow(QMainWindow):
         return locations
 
     def start_scan(self) -> None:
-        if self._scan_runner is not None:
+        if self.jobs.busy("scan"):
             self._rescan_pending = True  # let the running scan end; start again afterwards
-            self._scan_runner.cancel()
+            self.jobs.cancel("scan")
             return
         remembered = self.browser.current_checkpoint()
         if remembered is not None:
@@ -277,14 +280,15 @@ class MainWindow(QMainWindow):
         locations = self.locations()
         # In lists, a few a second: one event and one re-sort per checkpoint made a scan of a
         # thousand-repo cache spend most of its time filling the list.
-        runner = JobRunner(lambda token: batched(self._scanner.scan(locations, token), SCAN_BATCH_SECONDS), self)
-        runner.yielded.connect(self._on_checkpoints_found)
-        runner.progressed.connect(lambda p: self.statusBar().showMessage(p.message, 2000))
-        runner.finished.connect(self._on_scan_finished)
-        runner.failed.connect(lambda msg, details: self._notify(f"Scan failed: {msg}", details))
-        runner.stopped.connect(self._on_scan_stopped)
-        self._scan_runner = runner
-        runner.start()
+        self.jobs.start(
+            "scan",
+            lambda token: batched(self._scanner.scan(locations, token), SCAN_BATCH_SECONDS),
+            partial=self._on_checkpoints_found,
+            progress=lambda p: self.statusBar().showMessage(p.message, 2000),
+            done=self._on_scan_finished,
+            failed=lambda msg, details: self._notify(f"Scan failed: {msg}", details),
+            ended=self._on_scan_stopped,
+        )
 
     def _on_checkpoints_found(self, found: list[Checkpoint]) -> None:
         model = self.browser.source_model
@@ -344,18 +348,16 @@ class MainWindow(QMainWindow):
         threading.Thread(target=work, name="warm-up-imports", daemon=True).start()
 
     def _on_scan_stopped(self) -> None:
-        self._scan_runner = None
         self.status_progress.hide()
         if self._rescan_pending:
             self._rescan_pending = False
-            self.start_scan()
+            # Not from inside the slot's own "ended": the cancelled scan's thread may still be winding down.
+            QTimer.singleShot(0, self.start_scan)
 
     def _share_checkpoint_list(self) -> None:
         checkpoints = self.browser.source_model.checkpoints()
-        for tab in self._extra_tabs:
-            setter = getattr(tab, "set_checkpoints", None)
-            if setter is not None:
-                setter(checkpoints)
+        for tab in self._tab_pages:
+            tab.set_checkpoints(checkpoints)
 
     # ------------------------------------------------------------------ selection and tabs
 
@@ -365,7 +367,6 @@ class MainWindow(QMainWindow):
             self.browser.expandAll()
 
     def _on_checkpoint_selected(self, ckpt: Checkpoint | None) -> None:
-        self.overview.set_checkpoint(ckpt)
         self._give_tabs(ckpt)
         if ckpt is not None:
             self.settings.last_selection = ckpt.key
@@ -378,7 +379,9 @@ class MainWindow(QMainWindow):
         """
         from explorer.core.locate import needs_named_view
 
-        self._stop_view_runner()
+        self.jobs.cancel("view")
+        # The Overview reads only the listing and the model card: it never needs the named view.
+        self.overview.set_checkpoint(ckpt)
         if ckpt is None or not needs_named_view(ckpt):
             self._set_tabs_checkpoint(ckpt)
             return
@@ -391,22 +394,11 @@ class MainWindow(QMainWindow):
             yield Progress(0, 1, "preparing named links for a legacy cache")
             return loadable_checkpoint(ckpt)
 
-        runner = JobRunner(job, self)
-        runner.finished.connect(self._set_tabs_checkpoint)
-        runner.failed.connect(self._view_failed)
-        self._view_runner = runner
-        runner.start()
+        self.jobs.start("view", job, done=self._set_tabs_checkpoint, failed=self._view_failed)
 
     def is_busy(self) -> bool:
         """True while the selected checkpoint is still being prepared for the tabs."""
-        return self._view_runner is not None and self._view_runner.is_running()
-
-    def _stop_view_runner(self) -> None:
-        runner, self._view_runner = self._view_runner, None
-        if runner is not None:
-            runner.cancel()
-            runner.finished.disconnect(self._set_tabs_checkpoint)
-            runner.failed.disconnect(self._view_failed)
+        return self.jobs.busy("view")
 
     def _view_failed(self, message: str, _details: str) -> None:
         ckpt = self._view_for
@@ -415,15 +407,14 @@ class MainWindow(QMainWindow):
         self._set_tabs_checkpoint(ckpt)
 
     def _set_tabs_checkpoint(self, ckpt: Checkpoint | None) -> None:
-        for tab in self._extra_tabs:
-            tab.set_checkpoint(ckpt)
+        for tab in self._tab_pages:
+            if tab is not self.overview:
+                tab.set_checkpoint(ckpt)
         self._on_tab_changed(self.tabs.currentIndex())
 
     def _on_tab_changed(self, index: int) -> None:
-        widget = self.tabs.widget(index)
-        activate = getattr(widget, "activate", None)
-        if activate is not None:
-            activate()
+        if 0 <= index < len(self._tab_pages):
+            self._tab_pages[index].activate()
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus()
@@ -503,12 +494,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ samples
 
     def create_samples(self) -> None:
-        if self._samples_runner is not None:
+        if self.jobs.busy("samples"):
             return
         from explorer.core.samples import create_samples
 
         destination = samples_dir()
-        runner = JobRunner(lambda token: create_samples(destination, cancel=token), self)
         self.empty_state.samples_button.setEnabled(False)
         self.samples_action.setEnabled(False)
         self.status_progress.show()
@@ -524,16 +514,17 @@ class MainWindow(QMainWindow):
             self.samples_created.emit([str(f) for f in folders])
 
         def stopped() -> None:
-            self._samples_runner = None
             self.empty_state.samples_button.setEnabled(True)
             self.samples_action.setEnabled(True)
 
-        runner.progressed.connect(progressed)
-        runner.finished.connect(finished)
-        runner.failed.connect(lambda msg, details: self._notify(f"Could not create the samples: {msg}", details))
-        runner.stopped.connect(stopped)
-        self._samples_runner = runner
-        runner.start()
+        self.jobs.start(
+            "samples",
+            lambda token: create_samples(destination, cancel=token),
+            progress=progressed,
+            done=finished,
+            failed=lambda msg, details: self._notify(f"Could not create the samples: {msg}", details),
+            ended=stopped,
+        )
 
     # ------------------------------------------------------------------ misc
 
@@ -563,13 +554,9 @@ class MainWindow(QMainWindow):
         self._save_settings()
         # Cancel only: the one wait for every job is the application's, on its way out
         # (app._exit_after_jobs); waits here would add up past the 2 s a close may take.
-        for tab in self._extra_tabs:
-            shutdown = getattr(tab, "shutdown", None)
-            if shutdown is not None:
-                shutdown(wait_seconds=0)
-        for runner in (self._scan_runner, self._samples_runner):
-            if runner is not None:
-                runner.cancel()
+        for tab in self._tab_pages:
+            tab.shutdown(wait_seconds=0)
+        self.jobs.cancel()
         super().closeEvent(event)
 
 

@@ -36,7 +36,7 @@ from explorer.core.jobs import Progress
 from explorer.core.modelcard import SHOWN_FIELDS, CardDisplay, ModelCard, card_display, read_model_card
 from explorer.core.safe_io import one_line
 from explorer.ui.browser import SOURCE_TITLES
-from explorer.ui.workers import JobRunner
+from explorer.ui.tab import CheckpointTab
 
 ZERO_WIDTH_SPACE = "\u200b"
 
@@ -242,7 +242,7 @@ def _section(heading: str, *widgets: QWidget) -> QWidget:
     return box
 
 
-class OverviewPane(QWidget):
+class OverviewPane(CheckpointTab):
     copy_path_requested = Signal()
     open_folder_requested = Signal()
     card_shown = Signal()
@@ -250,9 +250,6 @@ class OverviewPane(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._checkpoint: Checkpoint | None = None
-        self._card_runner: JobRunner | None = None
-
         self.title = _WrappingLabel()
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
@@ -340,12 +337,9 @@ class OverviewPane(QWidget):
         layout.addWidget(outer)
         self.set_checkpoint(None)
 
-    def checkpoint(self) -> Checkpoint | None:
-        return self._checkpoint
-
     def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
         self._checkpoint = ckpt
-        self._stop_card_runner()
+        self.jobs.cancel("card")
         for button in (self.copy_button, self.open_button):
             button.setEnabled(ckpt is not None)
         if ckpt is None:
@@ -419,24 +413,13 @@ class OverviewPane(QWidget):
 
     def _read_card(self, ckpt: Checkpoint) -> None:
         """README.md (up to 2 MiB, plus YAML parsing) is read in a worker: a slow disk must not freeze selection."""
-        self._stop_card_runner()
         self.card_fields.setText("")
         self.card.setMarkdown("*Reading the model card…*")
-
         link_color = QGuiApplication.palette().link().color()
-        runner = JobRunner(_card_job(ckpt.file_path("README.md"), QFont(self.card.font()), link_color), self)
-        # Bound methods, not lambdas: Qt drops the connection if this pane is deleted first.
-        runner.finished.connect(self._card_read)
-        runner.failed.connect(self._card_failed)
-        self._card_runner = runner
-        runner.start()
-
-    def _stop_card_runner(self) -> None:
-        runner, self._card_runner = self._card_runner, None
-        if runner is not None:
-            runner.cancel()
-            runner.finished.disconnect(self._card_read)
-            runner.failed.disconnect(self._card_failed)
+        self.jobs.start(
+            "card", _card_job(ckpt.file_path("README.md"), QFont(self.card.font()), link_color),
+            done=self._card_read, failed=self._card_failed,
+        )
 
     def _card_read(self, result: tuple[ModelCard | None, CardDocument | None]) -> None:
         card, document = result
@@ -446,9 +429,6 @@ class OverviewPane(QWidget):
 
     def _card_failed(self, message: str, _details: str) -> None:
         self._show_card(ModelCard(problem=f"README.md cannot be read ({message})"))
-
-    def is_busy(self) -> bool:
-        return self._card_runner is not None and self._card_runner.is_running()
 
     def _show_card(self, card: ModelCard | None, document: CardDocument | None = None) -> None:
         if card is None:

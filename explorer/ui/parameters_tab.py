@@ -1,9 +1,9 @@
 """The Parameters tab: module tree, tensors on disk, head matching, tensor statistics, memory plan, source.
 
 Thin: every computation is a core job (explorer.core.parameters_report, tensor_stats,
-memory_plan) run through JobRunner; this module only renders results. Nothing starts until the
-tab is shown (``showEvent`` / ``activate``); a newer request cancels the older one, and results of
-a superseded run are ignored by generation number.
+memory_plan) run in the tab's job slots, one slot per kind of work; this module only renders
+results. Nothing starts until the tab is shown (``showEvent`` / ``activate``); a newer request
+replaces the older one in its slot, and nothing of the older one arrives after that.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
 from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
-from explorer.ui.workers import JobRunner
+from explorer.ui.tab import CheckpointTab
 
 DEFAULT_HEAD_LABEL = "as declared (architectures)"
 MAX_EXPANDED_MATCHES = 200
@@ -36,13 +36,10 @@ MAX_EXPANDED_MATCHES = 200
 TREE_COLUMN_WIDTHS = (195, 175, 95, 90, 105, 70, 70, 170)
 
 
-class ParametersTab(QWidget):
+class ParametersTab(CheckpointTab):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._checkpoint: Checkpoint | None = None
         self._pending = False
-        self._generation = 0
-        self._runners: dict[str, JobRunner] = {}
         self._result: ParametersResult | None = None
         self._disk: DiskTensors | None = None
         self._skeleton: Skeleton | None = None
@@ -182,37 +179,17 @@ class ParametersTab(QWidget):
     # --- running jobs -------------------------------------------------------------------------------
 
     def _start(self, kind: str, factory, on_finished, on_yield=None, on_failed=None) -> None:
-        """One runner per kind; a new one cancels the previous. Stale signals are dropped by generation."""
-        previous = self._runners.pop(kind, None)
-        if previous is not None:
-            previous.cancel()
-        generation = self._generation
-        runner = JobRunner(factory, self)
-        runner.finished.connect(lambda value: generation == self._generation and on_finished(value))
-        if on_yield is not None:
-            runner.yielded.connect(lambda value: generation == self._generation and on_yield(value))
-        runner.progressed.connect(lambda p: generation == self._generation and self._show_progress(kind, p))
-        runner.failed.connect(lambda message, details: generation == self._generation and (on_failed or self._job_failed)(kind, message))
-        runner.stopped.connect(lambda: self._runner_stopped(kind, runner))
-        self._runners[kind] = runner
-        runner.start()
-
-    def _runner_stopped(self, kind: str, runner: JobRunner) -> None:
-        if self._runners.get(kind) is runner:
-            del self._runners[kind]
-            if kind == "parameters":
-                self.progress.setVisible(False)
-        runner.deleteLater()
+        """Run a job in the slot of its kind (parameters, stats, norms, source, memory)."""
+        self.jobs.start(
+            kind, factory, done=on_finished, partial=on_yield,
+            progress=lambda p: self._show_progress(kind, p),
+            failed=lambda message, _details: (on_failed or self._job_failed)(kind, message),
+            ended=(lambda: self.progress.setVisible(False)) if kind == "parameters" else None,
+        )
 
     def _cancel_all(self) -> None:
-        self._generation += 1
-        for runner in self._runners.values():
-            runner.cancel()
-        self._runners.clear()
+        self.jobs.cancel()
         self.progress.setVisible(False)
-
-    def is_busy(self) -> bool:
-        return any(r.is_running() for r in self._runners.values())
 
     def _load(self, head: str | None) -> None:
         checkpoint = self._checkpoint

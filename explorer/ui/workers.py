@@ -171,20 +171,177 @@ class JobRunner(QObject):
         self.stopped.emit()
 
 
-def run_job(job_factory: JobFactory, parent: QObject, *, on_finished=None, on_failed=None, on_yield=None, on_progress=None) -> JobRunner:
-    """Start a job with callbacks; the runner is parented so it lives as long as ``parent``."""
-    runner = JobRunner(job_factory, parent)
-    if on_finished:
-        runner.finished.connect(on_finished)
-    if on_failed:
-        runner.failed.connect(on_failed)
-    if on_yield:
-        runner.yielded.connect(on_yield)
-    if on_progress:
-        runner.progressed.connect(on_progress)
-    runner.stopped.connect(runner.deleteLater)
-    runner.start()
-    return runner
+FailureHandler = Callable[[QObject, str, str], None]
+_failure_handler: FailureHandler | None = None
+
+
+def set_failure_handler(handler: FailureHandler | None) -> None:
+    """Where a job failure goes when its caller gave no ``failed`` callback: (owner, message, details).
+
+    The window installs one that shows the message in its status bar; without it, the message is
+    written to stderr, so that a failure is never silent.
+    """
+    global _failure_handler
+    _failure_handler = handler
+
+
+def _report_failure(owner: QObject, message: str, details: str) -> None:
+    if _failure_handler is not None:
+        _failure_handler(owner, message, details)
+    else:
+        import sys
+
+        print(f"model-explorer: {message}", file=sys.stderr)
+
+
+class _Delivery(QObject):
+    """Carries one run's signals to its callbacks while that run is its slot's current one.
+
+    A child of the slots object, so Qt drops the connections when the owner widget is destroyed:
+    no callback outlives its widget. ``retire()`` makes a replaced run's queued signals no-ops.
+    """
+
+    def __init__(self, slots: "JobSlots", name: str, callbacks: dict[str, Callable | None]) -> None:
+        super().__init__(slots)
+        self._slots = slots
+        self._name = name
+        self._callbacks = callbacks
+        self.active = True
+        self.runner: JobRunner | None = None
+
+    def retire(self) -> None:
+        self.active = False
+        self._callbacks = {}
+
+    def _call(self, key: str, *args) -> None:
+        callback = self._callbacks.get(key) if self.active else None
+        if callback is not None:
+            callback(*args)
+
+    @Slot(object)
+    def on_progress(self, progress) -> None:
+        self._call("progress", progress)
+
+    @Slot(object)
+    def on_partial(self, item) -> None:
+        self._call("partial", item)
+
+    @Slot(object)
+    def on_done(self, result) -> None:
+        self._call("done", result)
+
+    @Slot(str, str)
+    def on_failed(self, message: str, details: str) -> None:
+        if not self.active:
+            return
+        if self._callbacks.get("failed") is not None:
+            self._call("failed", message, details)
+        else:
+            _report_failure(self._slots.owner(), message, details)
+
+    @Slot()
+    def on_cancelled(self) -> None:
+        self._call("cancelled")
+
+    @Slot()
+    def on_stopped(self) -> None:
+        self._slots._run_stopped(self._name, self)
+
+
+class JobSlots(QObject):
+    """The background jobs of one widget, at most one per named slot.
+
+    ``start(name, job, done=...)`` runs ``job(token)`` in a worker thread. A job started in a
+    slot replaces the slot's previous one: that one is cancelled, and none of its signals
+    arrives any more, even those already queued. Callbacks run in the GUI thread, never after
+    the owner is destroyed (the owner's destruction also cancels its jobs). A failure goes to
+    ``failed`` when given, else to the window's one error path (``set_failure_handler``).
+    """
+
+    def __init__(self, owner: QObject) -> None:
+        super().__init__(owner)
+        self._owner = owner
+        self._runs: dict[str, tuple[JobRunner, _Delivery]] = {}
+        self._live: set[JobRunner] = set()  # started here and still running, replaced ones included
+        # Plain tokens, not the runners: the closure must not keep Qt objects of a destroyed owner alive.
+        tokens = self._tokens = {}  # type: dict[str, CancelToken]
+        owner.destroyed.connect(lambda *_: [token.cancel() for token in list(tokens.values())])
+
+    def owner(self) -> QObject:
+        return self._owner
+
+    def start(
+        self,
+        name: str,
+        job_factory: JobFactory,
+        *,
+        done: Callable[[Any], None] | None = None,
+        partial: Callable[[Any], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        failed: Callable[[str, str], None] | None = None,
+        cancelled: Callable[[], None] | None = None,
+        ended: Callable[[], None] | None = None,
+    ) -> JobRunner:
+        """Run ``job_factory(token)`` in slot ``name``, replacing what ran there; returns the runner (for tests)."""
+        self.cancel(name)
+        delivery = _Delivery(self, name, {
+            "done": done, "partial": partial, "progress": progress, "failed": failed, "cancelled": cancelled, "ended": ended,
+        })
+        runner = JobRunner(job_factory, self._owner)
+        runner.progressed.connect(delivery.on_progress)
+        runner.yielded.connect(delivery.on_partial)
+        runner.finished.connect(delivery.on_done)
+        runner.failed.connect(delivery.on_failed)
+        runner.cancelled.connect(delivery.on_cancelled)
+        runner.stopped.connect(delivery.on_stopped)
+        delivery.runner = runner
+        self._runs[name] = (runner, delivery)
+        self._live.add(runner)
+        runner.start()
+        self._tokens[name] = runner.token
+        return runner
+
+    def cancel(self, name: str | None = None) -> None:
+        """Cancel the job of one slot (or of every slot); their callbacks are not called any more."""
+        names = [name] if name is not None else list(self._runs)
+        for key in names:
+            entry = self._runs.pop(key, None)
+            self._tokens.pop(key, None)
+            if entry is not None:
+                runner, delivery = entry
+                runner.cancel()
+                ended = delivery._callbacks.get("ended")
+                delivery.retire()
+                if ended is not None:
+                    ended()
+
+    def busy(self, name: str | None = None) -> bool:
+        """Whether the current job of this slot (or of any slot) runs; replaced ones do not count."""
+        if name is not None:
+            return name in self._runs
+        return bool(self._runs)
+
+    def threads_running(self) -> bool:
+        """Whether any job started here still has its thread, a replaced or cancelled one included."""
+        return any(runner.is_running() for runner in self._live)
+
+    def wait(self, msecs: int) -> bool:
+        """Block until every job started here has ended, at most ``msecs`` in all (shutting down)."""
+        deadline = time.monotonic() + msecs / 1000
+        return all(runner.wait(max(0, int((deadline - time.monotonic()) * 1000))) for runner in list(self._live))
+
+    def _run_stopped(self, name: str, delivery: _Delivery) -> None:
+        if delivery.runner is not None:
+            self._live.discard(delivery.runner)
+        entry = self._runs.get(name)
+        if entry is not None and entry[1] is delivery:
+            del self._runs[name]
+            self._tokens.pop(name, None)
+            ended = delivery._callbacks.get("ended")
+            delivery.retire()
+            if ended is not None:
+                ended()
+        delivery.deleteLater()
 
 
 def stop_all_jobs(msecs: int = 2000) -> bool:

@@ -113,7 +113,7 @@ def test_empty_state_says_where_it_looked_and_creates_samples(make_window, tmp_p
     with qtbot.waitSignal(window.samples_created, timeout=120_000) as created:
         window.empty_state.samples_button.click()
     assert len(created.args[0]) == 7
-    qtbot.waitUntil(lambda: window._scan_runner is None and len(window.browser.source_model.checkpoints()) >= 7, timeout=30_000)
+    qtbot.waitUntil(lambda: not window.jobs.busy("scan") and len(window.browser.source_model.checkpoints()) >= 7, timeout=30_000)
     assert window.left_stack.currentWidget() is window.browser
     sample_ids = {c.id for c in window.browser.source_model.checkpoints()}
     assert {"tiny-bert-mlm", "tiny-gpt2-lm", "tiny-t5"} <= sample_ids
