@@ -25,17 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def fixed_locations(args) -> list | None:
-    from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE
-    from explorer.core.discovery import ScanLocation
-
-    if not args.hub_cache and not args.folder:
-        return None
-    return [ScanLocation(SOURCE_HUB_CACHE, os.path.abspath(p)) for p in args.hub_cache] + [
-        ScanLocation(SOURCE_FOLDER, os.path.abspath(p)) for p in args.folder
-    ]
-
-
 def install_crash_handling(window_getter):
     """Errors in slots, event handlers and threads go to the crash log and to one message box.
 
@@ -155,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             QMessageBox.critical(None, explorer.APP_NAME, problem)
         return 1
 
+    from explorer.core.locations import named_locations
     from explorer.core.settings import load_settings
     from explorer.ui.main_window import MainWindow
 
-    locations = fixed_locations(args)
     loaded = load_settings()
-    window = MainWindow(loaded, locations=locations, persist_settings=not args.screenshot)
+    window = MainWindow(loaded, locations=named_locations(args.hub_cache, args.folder), persist_settings=not args.screenshot)
     install_crash_handling(lambda: window)
     if args.screenshot:
         return take_screenshot(app, window, args.screenshot, args.select, args.tab)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import explorer
-from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, display_text
+from explorer.core.checkpoint import display_text
 from explorer.core.formatting import human_bytes, human_count, json_ready
 from explorer.core.safe_io import one_line
 
@@ -74,22 +73,13 @@ def _run_command(argv: list[str] | None) -> int:
 
 
 def _scan_locations(args):
-    from explorer.core.discovery import ScanLocation, default_locations
-    from explorer.core.paths import samples_dir
-    from explorer.core.settings import load_settings
+    from explorer.core.locations import ScanPlaces
 
-    if args.hub_cache or args.folder:
-        return [ScanLocation(SOURCE_HUB_CACHE, os.path.abspath(p)) for p in args.hub_cache] + [
-            ScanLocation(SOURCE_FOLDER, os.path.abspath(p)) for p in args.folder
-        ]
-    # The same places the window scans: defaults plus the folders the user added there.
-    loaded = load_settings()
-    if loaded.notice:
-        print(f"model-explorer: {display_text(loaded.notice)}", file=sys.stderr)
-    folders = loaded.settings.folders
-    locations = default_locations(folders)
-    if samples_dir().is_dir() and str(samples_dir()) not in folders:
-        locations.append(ScanLocation(SOURCE_FOLDER, str(samples_dir())))
+    # Without named places: the ones the window scans, the folders the user added there included.
+    notices: list[str] = []
+    locations = ScanPlaces.from_command_line(args.hub_cache, args.folder).locations(notices=notices)
+    for notice in notices:
+        print(f"model-explorer: {display_text(notice)}", file=sys.stderr)
     return locations
 
 

@@ -69,15 +69,12 @@ def locate_checkpoint(text: str, locations=None, notices: list[str] | None = Non
         return os.path.abspath(expanded)
     if os.path.isfile(expanded):
         return os.path.dirname(os.path.abspath(expanded))
-    from explorer.core.discovery import default_locations, scan_all
-    from explorer.core.settings import load_settings
+    from explorer.core.discovery import scan_all
+    from explorer.core.locations import ScanPlaces
 
     repo_id, _, revision = text.partition("@")
     if locations is None:
-        loaded = load_settings()
-        if loaded.notice and notices is not None:
-            notices.append(loaded.notice)
-        locations = default_locations(loaded.settings.folders)
+        locations = ScanPlaces().locations(notices=notices)
     checkpoints, stats = scan_all(locations)
     matches = [c for c in checkpoints if c.id == repo_id]
     if revision:

@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
 
 import explorer
 from explorer.core.checkpoint import SOURCE_FOLDER, Checkpoint, display_text
-from explorer.core.discovery import ScanLocation, Scanner, default_locations
+from explorer.core.discovery import ScanLocation, Scanner
 from explorer.core.formatting import human_bytes, human_seconds
 from explorer.core.jobs import Progress, batched
-from explorer.core.paths import samples_dir, scan_index_file
+from explorer.core.locations import ScanPlaces
+from explorer.core.paths import samples_dir
 from explorer.core.settings import LoadedSettings, save_settings
 from explorer.ui.browser import CheckpointBrowser
 from explorer.ui.overview import OverviewPane
@@ -93,10 +94,10 @@ class MainWindow(QMainWindow):
     def __init__(self, loaded: LoadedSettings, locations: list[ScanLocation] | None = None, persist_settings: bool = True) -> None:
         super().__init__()
         self.settings = loaded.settings
-        self._fixed_locations = locations  # command-line places: scan only those, remember nothing
-        self._persist = persist_settings and locations is None
-        # Command-line places are a one-off look: their results are not kept for the next start.
-        self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=scan_index_file() if self._persist else None)
+        # Command-line places (``locations``) are a one-off look: scanned alone, nothing remembered.
+        self.places = ScanPlaces(locations, remember=persist_settings)
+        self._persist = self.places.remembers
+        self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=self.places.index_path())
         self.jobs = JobSlots(self)
         self._view_for: Checkpoint | None = None
         self._rescan_pending = False
@@ -256,13 +257,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ scanning
 
     def locations(self) -> list[ScanLocation]:
-        if self._fixed_locations is not None:
-            return list(self._fixed_locations)
-        locations = default_locations(self.settings.folders)
-        samples = str(samples_dir())
-        if os.path.isdir(samples) and samples not in self.settings.folders:
-            locations.append(ScanLocation(SOURCE_FOLDER, samples))
-        return locations
+        return self.places.locations(self.settings.folders)
 
     def start_scan(self) -> None:
         if self.jobs.busy("scan"):
@@ -458,8 +453,7 @@ class MainWindow(QMainWindow):
         if folder not in self.settings.folders:
             self.settings.folders.append(folder)
             self._save_settings()
-        if self._fixed_locations is not None and ScanLocation(SOURCE_FOLDER, folder) not in self._fixed_locations:
-            self._fixed_locations.append(ScanLocation(SOURCE_FOLDER, folder))
+        self.places.folder_added(folder)
         self.start_scan()
 
     def remove_selected_folder(self) -> None:
@@ -473,8 +467,7 @@ class MainWindow(QMainWindow):
         if folder in self.settings.folders:
             self.settings.folders.remove(folder)
             self._save_settings()
-            if self._fixed_locations is not None:
-                self._fixed_locations = [loc for loc in self._fixed_locations if loc.path != folder]
+            self.places.folder_removed(folder)
             self.start_scan()
 
     def dragEnterEvent(self, event) -> None:
