@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE", help="open offscreen at 1280x800, wait for the scan, save a PNG and exit")
     parser.add_argument("--select", metavar="ID_OR_PATH", help="with --screenshot: the checkpoint to select")
     parser.add_argument("--tab", default="Overview", help="with --screenshot: the tab to show (Overview, Config, Parameters, Demo)")
+    parser.add_argument(
+        "--scheme", choices=("light", "dark"), help="colour scheme instead of the system's (reproducible screenshots)"
+    )
     return parser
 
 
@@ -104,7 +107,8 @@ def _make_reporter(window_getter):
     return CrashReporter()
 
 
-def create_application(argv: list[str]):
+def create_application(argv: list[str], scheme: str | None = None):
+    """The QApplication with name, icon, and the colour scheme in force (``scheme``: force light or dark)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -112,16 +116,17 @@ def create_application(argv: list[str]):
     app.setApplicationName(explorer.APP_NAME)
     app.setOrganizationName("Model Explorer")
     app.setDesktopFileName(explorer.APP_ID)
-    from explorer.resources import app_icon_paths, style_sheet_text
+    from explorer.resources import app_icon_paths
+    from explorer.ui import palette
 
     icon = QIcon()
     for path in app_icon_paths():
         icon.addFile(str(path))
     if not icon.isNull():
         app.setWindowIcon(icon)
-    style = style_sheet_text()
-    if style:
-        app.setStyleSheet(style)
+    palette.set_scheme(scheme)
+    palette.apply_scheme(app)
+    palette.follow_system(app)
     return app
 
 
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = create_application([])
+    app = create_application([], scheme=args.scheme)
     from explorer.ui.qt_binding import qt_binding_problem
 
     problem = qt_binding_problem()

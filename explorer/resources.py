@@ -6,7 +6,8 @@
 - PyInstaller one-folder build: the spec copies them to ``explorer/resources/`` in the bundle,
   which is the first case again.
 
-Plain paths only, no Qt: the window turns them into icons and style sheets.
+Plain paths and text: the window turns them into icons and style sheets. The style sheet is a
+template whose colours are roles; ``style_sheet_text`` fills them from explorer/ui/palette.py.
 """
 
 from __future__ import annotations
@@ -52,9 +53,20 @@ def app_icon_paths() -> list[Path]:
     return paths
 
 
-def style_sheet_text() -> str:
-    """The app's style sheet, or '' if it is missing (the app still works unstyled)."""
+def style_sheet_template() -> str:
+    """The style sheet as written, colour roles unfilled; '' if it is missing."""
     try:
         return resource_path(STYLE_SHEET).read_text(encoding="utf-8")
     except (FileNotFoundError, OSError, UnicodeDecodeError):
         return ""
+
+
+def style_sheet_text(scheme: str | None = None) -> str:
+    """The app's style sheet for a colour scheme ("light", "dark"; None: the one in force),
+    or '' if it is missing (the app still works unstyled)."""
+    template = style_sheet_template()
+    if not template:
+        return ""
+    from explorer.ui.palette import fill_style_sheet
+
+    return fill_style_sheet(template, scheme)

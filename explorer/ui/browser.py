@@ -10,11 +10,13 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY, Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count, sortable
+from explorer.ui.palette import qcolor
 
 CHECKPOINT_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
 LOCATION_ROLE = Qt.ItemDataRole.UserRole + 4
+HAS_PROBLEMS_ROLE = Qt.ItemDataRole.UserRole + 5  # the name is painted in the scheme's "error" colour
 
 COLUMNS = ("Name", "Type", "Params", "Size")
 SOURCE_TITLES = {SOURCE_HUB_CACHE: "Hugging Face cache", SOURCE_LEGACY: "Legacy transformers cache", SOURCE_FOLDER: "Folder"}
@@ -104,7 +106,7 @@ class CheckpointModel(QStandardItemModel):
         name_item.setData(ckpt.key, CHECKPOINT_ROLE)
         if ckpt.problems:
             name_item.setToolTip("Problems:\n" + "\n".join(f"• {display_text(p)}" for p in ckpt.problems))
-            name_item.setForeground(Qt.GlobalColor.darkRed)
+            name_item.setData(True, HAS_PROBLEMS_ROLE)
         row = [
             name_item,
             _item(ckpt.model_type or "?"),
@@ -163,6 +165,12 @@ class CheckpointFilter(QSortFilterProxyModel):
             return False
         return all(word in haystack for word in self._words)
 
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        # Here, not stored in the item: the colour follows the scheme in force when the row is painted.
+        # The proxy, not the model: sorting and filtering read the model, only painting comes here.
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0 and super().data(index, HAS_PROBLEMS_ROLE):
+            return qcolor("error")
+        return super().data(index, role)
 
 
 class CheckpointBrowser(QTreeView):

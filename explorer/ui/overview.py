@@ -13,7 +13,7 @@ import datetime as dt
 import re
 
 from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtGui import QColor, QFont, QImage, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -36,6 +36,7 @@ from explorer.core.jobs import Progress
 from explorer.core.modelcard import SHOWN_FIELDS, CardDisplay, ModelCard, card_display, read_model_card
 from explorer.core.safe_io import one_line
 from explorer.ui.browser import SOURCE_TITLES
+from explorer.ui.palette import ROLES, color, notifier, qcolor
 from explorer.ui.tab import CheckpointTab
 
 ZERO_WIDTH_SPACE = "\u200b"
@@ -134,8 +135,10 @@ class CardBrowser(QTextBrowser):
             old.deleteLater()
 
 
-def build_card_document(display: CardDisplay, font: QFont, link_color: QColor) -> CardDocument:
+def build_card_document(display: CardDisplay, font: QFont, link_color: QColor, note_color: QColor | None = None) -> CardDocument:
     """The card as a document, built off the GUI thread: Markdown, then the plain rest after its note.
+
+    Colours come in from the GUI thread (the scheme in force is asked there).
 
     The caller moves the document to the GUI thread. Layout happens there, bounded by
     ``card_display``'s budget and by the break points put into giant words.
@@ -152,7 +155,7 @@ def build_card_document(display: CardDisplay, font: QFont, link_color: QColor) -
         cursor.movePosition(QTextCursor.MoveOperation.End)
         note_format = QTextCharFormat()
         note_format.setFontItalic(True)
-        note_format.setForeground(QColor("#a4262c"))
+        note_format.setForeground(note_color if note_color is not None else QColor(ROLES["error"][0]))
         if display.markdown:
             cursor.insertBlock(QTextBlockFormat(), note_format)
         else:
@@ -210,7 +213,7 @@ def _break_giant_words(document: QTextDocument) -> None:
     cursor.endEditBlock()
 
 
-def _card_job(path: str | None, font: QFont, link_color: QColor):
+def _card_job(path: str | None, font: QFont, link_color: QColor, note_color: QColor):
     """Read, split and build the card in a worker; return (card, document) with the document in the GUI thread."""
 
     def job(cancel):
@@ -219,7 +222,7 @@ def _card_job(path: str | None, font: QFont, link_color: QColor):
         if card is None:
             return None, None
         yield Progress(1, 2, "laying out the model card")
-        document = build_card_document(card_display(card.body), font, link_color)
+        document = build_card_document(card_display(card.body), font, link_color, note_color)
         if cancel.cancelled:
             return None, None  # the document is dropped in the thread it belongs to
         document.moveToThread(QCoreApplication.instance().thread())
@@ -336,6 +339,12 @@ class OverviewPane(CheckpointTab):
         layout = QVBoxLayout(self)
         layout.addWidget(outer)
         self.set_checkpoint(None)
+        notifier().changed.connect(self._scheme_changed)
+
+    def _scheme_changed(self, _scheme: str) -> None:
+        # Badges, the card's notes and its image links hold the old scheme's colours: show it all again.
+        if self._checkpoint is not None:
+            self.set_checkpoint(self._checkpoint)
 
     def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
         self._checkpoint = ckpt
@@ -400,24 +409,27 @@ class OverviewPane(CheckpointTab):
         badges = []
         tags = card.front_matter.get("tags") if card is not None else None
         if isinstance(tags, list) and "random-weights" in tags:
-            badges.append(("#5c2d91", "random weights"))
+            badges.append(("badge_random", "random weights"))
         if ckpt.has_tokenizer:
-            badges.append(("#1f6f43", "tokenizer"))
+            badges.append(("badge_tokenizer", "tokenizer"))
         if ckpt.needs_remote_code:
-            badges.append(("#8a4b00", "custom code"))
+            badges.append(("badge_code", "custom code"))
         if ckpt.problems:
-            badges.append(("#a4262c", f"{len(ckpt.problems)} problem" + ("s" if len(ckpt.problems) > 1 else "")))
+            badges.append(("badge_problem", f"{len(ckpt.problems)} problem" + ("s" if len(ckpt.problems) > 1 else "")))
+        text = color("badge_text")
         self.badges.setText(
-            " ".join(f'<span style="background:{c};color:white;padding:2px 6px;border-radius:3px">&nbsp;{t}&nbsp;</span>' for c, t in badges)
+            " ".join(
+                f'<span style="background:{color(role)};color:{text};padding:2px 6px;border-radius:3px">&nbsp;{words}&nbsp;</span>'
+                for role, words in badges
+            )
         )
 
     def _read_card(self, ckpt: Checkpoint) -> None:
         """README.md (up to 2 MiB, plus YAML parsing) is read in a worker: a slow disk must not freeze selection."""
         self.card_fields.setText("")
         self.card.setMarkdown("*Reading the model card…*")
-        link_color = QGuiApplication.palette().link().color()
         self.jobs.start(
-            "card", _card_job(ckpt.file_path("README.md"), QFont(self.card.font()), link_color),
+            "card", _card_job(ckpt.file_path("README.md"), QFont(self.card.font()), qcolor("link"), qcolor("error")),
             done=self._card_read, failed=self._card_failed,
         )
 
@@ -437,7 +449,7 @@ class OverviewPane(CheckpointTab):
         else:
             rows = [f"<b>{name}</b>: {_escape(wrappable(card.field_text(name)))}" for name in SHOWN_FIELDS if card.field_text(name)]
             if card.problem:
-                rows.append(f'<span style="color:#a4262c">{_escape(wrappable(card.problem))}</span>')
+                rows.append(f'<span style="color:{color("error")}">{_escape(wrappable(card.problem))}</span>')
             self.card_fields.setText(" &nbsp;·&nbsp; ".join(rows))
             if document is not None:
                 self.card.show_document(document)

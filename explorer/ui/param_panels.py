@@ -7,7 +7,7 @@ import keyword
 import re
 
 from PySide6.QtCore import QRegularExpression, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtGui import QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QFormLayout, QLabel, QPlainTextEdit, QSpinBox, QTextBrowser, QVBoxLayout, QWidget,
 )
@@ -16,8 +16,10 @@ from explorer.core.formatting import human_bytes
 from explorer.core.head_matching import HeadMatch
 from explorer.core.memory_plan import DOES_NOT_FIT, FITS, MemoryPlan
 from explorer.core.pickle_scan import PickleImports
+from explorer.ui.palette import color, notifier, qcolor
 
-VERDICT_COLOURS = {FITS: "#1e8449", DOES_NOT_FIT: "#c0392b"}
+# Anything else (fits with offload) is a warning.
+VERDICT_ROLES = {FITS: "ok", DOES_NOT_FIT: "error"}
 
 
 class MemoryPanel(QWidget):
@@ -50,6 +52,12 @@ class MemoryPanel(QWidget):
         self.context.valueChanged.connect(self._changed)
         self.batch.valueChanged.connect(self._changed)
         self.result.setHtml("<i>The plan appears when the checkpoint's tensors are known.</i>")
+        self._plans: list[MemoryPlan] | None = None
+        notifier().changed.connect(self._scheme_changed)
+
+    def _scheme_changed(self, _scheme: str) -> None:
+        if self._plans:
+            self.show_plans(self._plans)
 
     def _changed(self) -> None:
         self.plan_requested.emit(self.context.value(), self.batch.value())
@@ -58,6 +66,7 @@ class MemoryPanel(QWidget):
         self._changed()
 
     def show_plans(self, plans: list[MemoryPlan]) -> None:
+        self._plans = plans
         if not plans:
             self.show_message("No weights to plan for.")
             return
@@ -67,7 +76,7 @@ class MemoryPanel(QWidget):
         for plan in plans:
             label = "as stored" if plan.precision == "stored" else plan.precision
             cells = "".join(
-                f"<td title='{html.escape(v.reason)}'><b style='color:{VERDICT_COLOURS.get(v.verdict, '#b9770e')}'>{v.verdict}</b></td>"
+                f"<td title='{html.escape(v.reason)}'><b style='color:{color(VERDICT_ROLES.get(v.verdict, 'warning'))}'>{v.verdict}</b></td>"
                 for v in plan.verdicts
             )
             rows.append(
@@ -92,10 +101,11 @@ class MemoryPanel(QWidget):
             f"(GPU) or disk (CPU), which works but is slow.</p>"
             f"<table cellpadding=4 cellspacing=0 border=0><tr><th align=left>weights</th><th align=right>size</th>"
             f"<th align=right>needed</th>{device_heads}</tr>{''.join(rows)}</table>"
-            f"<p style='color:gray'>{free}</p>"
+            f"<p style='color:{color('muted')}'>{free}</p>"
         )
 
     def show_message(self, text: str) -> None:
+        self._plans = None
         for field_widget in (self.context, self.batch):
             field_widget.setEnabled(True)
         self.result.setHtml(f"<i>{html.escape(text)}</i>")
@@ -105,13 +115,13 @@ def match_summary_html(match: HeadMatch | None, head: str | None, problems: list
     parts = []
     if problems:
         items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
-        parts.append(f"<p><b style='color:#c0392b'>Problems</b></p><ul>{items}</ul>")
+        parts.append(f"<p><b style='color:{color('error')}'>Problems</b></p><ul>{items}</ul>")
     if match is None:
         parts.append("<p><i>Head matching needs both the model structure and the tensors on disk.</i></p>")
         return "".join(parts)
     if match.clean:
         parts.append(
-            f"<p><b style='color:#1e8449'>Every weight of {html.escape(match.model_class)} is in the checkpoint</b> "
+            f"<p><b style='color:{color('ok')}'>Every weight of {html.escape(match.model_class)} is in the checkpoint</b> "
             f"(loaded with {html.escape(head or match.head)}). Nothing will be newly initialised or dropped.</p>"
         )
     else:
@@ -121,30 +131,33 @@ def match_summary_html(match: HeadMatch | None, head: str | None, problems: list
             f"<b>{len(match.unexpected)}</b> unexpected (dropped), <b>{len(match.mismatched)}</b> shape mismatches.</p>"
         )
 
-    def listing(title: str, colour: str, lines: list[str]) -> None:
+    def listing(title: str, background: str, lines: list[str]) -> None:
         if not lines:
             return
         shown = lines[:200]
         more = f"<li><i>… and {len(lines) - len(shown)} more</i></li>" if len(lines) > len(shown) else ""
         items = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in shown)
-        parts.append(f"<p><b style='background:{colour}; color:#141414'>&nbsp;{title}&nbsp;</b></p><ul>{items}{more}</ul>")
+        # The same colours as the rows of the module tree and the tensor table.
+        parts.append(
+            f"<p><b style='background:{color(background)}; color:{color('text')}'>&nbsp;{title}&nbsp;</b></p><ul>{items}{more}</ul>"
+        )
 
-    listing("Missing: newly initialised", "#ffc478", match.missing)
-    listing("Unexpected: dropped", "#c8d7f5", match.unexpected)
+    listing("Missing: newly initialised", "weight_missing_bg", match.missing)
+    listing("Unexpected: dropped", "weight_unexpected_bg", match.unexpected)
     listing(
         "Shape mismatch",
-        "#f08080",
+        "weight_mismatch_bg",
         [f"{key}: checkpoint {list(ckpt)} vs model {list(model)}" for key, ckpt, model in match.mismatched],
     )
     if match.load_fails:
         parts.append(
-            "<p><b style='color:#c0392b'>from_pretrained will raise an error</b> for the shape mismatches unless you pass "
+            f"<p><b style='color:{color('error')}'>from_pretrained will raise an error</b> for the shape mismatches unless you pass "
             "<code>ignore_mismatched_sizes=True</code>; then those weights are newly initialised too.</p>"
         )
     if match.load_report:
         parts.append(
             "<p><b>What transformers prints when loading this way</b></p>"
-            f"<pre style='background:#f4f4f4; color:#202020; padding:6px'>{html.escape(match.load_report)}</pre>"
+            f"<pre style='background:{color('surface_alt')}; color:{color('text')}; padding:6px'>{html.escape(match.load_report)}</pre>"
         )
     if match.conversions:
         items = "".join(f"<li><code>{html.escape(c)}</code></li>" for c in match.conversions)
@@ -166,13 +179,13 @@ def pickle_imports_html(entries: list[PickleImports], most: int = 12) -> str:
         safe = len(entry.imports) - len(dangerous)
         if dangerous:
             names = ", ".join(
-                f"<b style='color:#c0392b'>{_shown_name(item.qualified_name)}</b>" + (f" (called {item.calls:,}×)" if item.calls else "")
+                f"<b style='color:{color('error')}'>{_shown_name(item.qualified_name)}</b>" + (f" (called {item.calls:,}×)" if item.calls else "")
                 for item in dangerous[:most]
             )
             more = f" and {len(dangerous) - most:,} more" if len(dangerous) > most else ""
-            verdict = f"<b style='color:#c0392b'>dangerous:</b> {names}{more}" + (f"; {safe} safe" if safe else "")
+            verdict = f"<b style='color:{color('error')}'>dangerous:</b> {names}{more}" + (f"; {safe} safe" if safe else "")
         elif entry.imports:
-            verdict = f"<span style='color:#1e8449'>only torch's tensor rebuilding</span> ({safe} names)"
+            verdict = f"<span style='color:{color('ok')}'>only torch's tensor rebuilding</span> ({safe} names)"
         else:
             verdict = "<i>no imports</i>"
         if entry.problem:
@@ -189,26 +202,34 @@ class PythonHighlighter(QSyntaxHighlighter):
 
     def __init__(self, document) -> None:
         super().__init__(document)
+        words = "|".join(re.escape(k) for k in keyword.kwlist + ["self"])
+        self._patterns = [
+            (QRegularExpression(rf"\b({words})\b"), "code_keyword", True, False),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]+)?\b"), "code_number", False, False),
+            (QRegularExpression(r"^\s*@[\w.]+"), "code_decorator", False, False),
+            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), "code_definition", True, False),
+            (QRegularExpression(r"'[^'\\]*(\\.[^'\\]*)*'|\"[^\"\\]*(\\.[^\"\\]*)*\""), "code_string", False, False),
+            (QRegularExpression(r"#[^\n]*"), "code_comment", False, True),
+        ]
+        self._triple = QRegularExpression(r'"""|\'\'\'')
+        self._make_formats()
+        notifier().changed.connect(self._scheme_changed)
 
-        def fmt(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+    def _make_formats(self) -> None:
+        def fmt(role: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
             result = QTextCharFormat()
-            result.setForeground(QColor(colour))
+            result.setForeground(qcolor(role))
             if bold:
                 result.setFontWeight(QFont.Weight.Bold)
             result.setFontItalic(italic)
             return result
 
-        words = "|".join(re.escape(k) for k in keyword.kwlist + ["self"])
-        self._rules = [
-            (QRegularExpression(rf"\b({words})\b"), fmt("#8e44ad", bold=True)),
-            (QRegularExpression(r"\b[0-9]+(\.[0-9]+)?\b"), fmt("#b9770e")),
-            (QRegularExpression(r"^\s*@[\w.]+"), fmt("#2471a3")),
-            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), fmt("#1f618d", bold=True)),
-            (QRegularExpression(r"'[^'\\]*(\\.[^'\\]*)*'|\"[^\"\\]*(\\.[^\"\\]*)*\""), fmt("#1e8449")),
-            (QRegularExpression(r"#[^\n]*"), fmt("#7f8c8d", italic=True)),
-        ]
-        self._docstring = fmt("#1e8449", italic=True)
-        self._triple = QRegularExpression(r'"""|\'\'\'')
+        self._rules = [(pattern, fmt(role, bold, italic)) for pattern, role, bold, italic in self._patterns]
+        self._docstring = fmt("code_string", italic=True)
+
+    def _scheme_changed(self, _scheme: str) -> None:
+        self._make_formats()
+        self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:
         for pattern, style in self._rules:

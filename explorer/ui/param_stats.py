@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSi
 
 from explorer.core.formatting import human_count
 from explorer.core.tensor_stats import LayerNorms, TensorStats
+from explorer.ui.palette import color, notifier, qcolor
 
 
 def _fmt(value: float) -> str:
@@ -24,7 +25,7 @@ def _fmt(value: float) -> str:
 
 def _plot(title: str) -> pg.PlotWidget:
     widget = pg.PlotWidget(background=None)
-    widget.setTitle(title, size="9pt")
+    widget.setProperty("plot_title", title)  # coloured by StatsPanel._paint_plots
     widget.setMinimumSize(200, 150)
     widget.showGrid(x=True, y=True, alpha=0.2)
     widget.setMenuEnabled(False)
@@ -48,10 +49,11 @@ class StatsPanel(QWidget):
         grid = QGridLayout(numbers)
         grid.setContentsMargins(0, 0, 0, 0)
         self._values: dict[str, QLabel] = {}
+        self._value_names: list[QLabel] = []
         labels = ("mean", "std", "min", "max", "abs max", "norm", "zeros", "NaN / Inf")
         for position, label in enumerate(labels):
             name = QLabel(label + ":")
-            name.setStyleSheet("color: palette(mid);")
+            self._value_names.append(name)
             value = QLabel("–")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             grid.addWidget(name, position // 4, (position % 4) * 2, Qt.AlignmentFlag.AlignRight)
@@ -62,7 +64,7 @@ class StatsPanel(QWidget):
 
         self.histogram = _plot("Value histogram")
         self.histogram.setLabel("left", "count")
-        self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(70, 130, 200, 160), pen=pg.mkPen((40, 90, 160)))
+        self._bars = pg.PlotDataItem(stepMode="center", fillLevel=0)
         self.histogram.addItem(self._bars)
         # Plots share the height in a splitter so the user can give room to the one that matters.
         plots = QSplitter(Qt.Orientation.Horizontal)
@@ -91,20 +93,51 @@ class StatsPanel(QWidget):
         norms_row.addWidget(self.norms_note)
         self.norms = _plot("L2 norm per layer")
         self.norms.setLabel("bottom", "layer")
-        self._norm_curve = self.norms.plot([], [], pen=pg.mkPen((200, 90, 40), width=2), symbol="o", symbolSize=5)
+        self._norm_curve = self.norms.plot([], [], symbol="o", symbolSize=5)
         plots.addWidget(self.norms)
         plots.setStretchFactor(0, 1)
         plots.setStretchFactor(1, 1)
         plots.setStretchFactor(2, 1)
         layout.addWidget(plots, 1)
         layout.addLayout(norms_row)
+        self._nan_inf_bad = False
+        self._paint_plots()
+        notifier().changed.connect(self._paint_plots)
         self.clear()
+
+    def _paint_plots(self, _scheme: str | None = None) -> None:
+        """Titles, axes, bars and curve in the scheme's colours (pyqtgraph's defaults suit neither scheme)."""
+        axis_colour = qcolor("muted")
+        for plot in (self.histogram, self.heatmap, self.norms):
+            plot.setTitle(plot.property("plot_title"), size="9pt", color=color("text"))
+            for name in ("left", "bottom"):
+                plot.getAxis(name).setPen(axis_colour)
+                plot.getAxis(name).setTextPen(axis_colour)
+        for name in ("left", "right", "top", "bottom"):
+            self._colorbar.getAxis(name).setPen(axis_colour)
+            self._colorbar.getAxis(name).setTextPen(axis_colour)
+        bar_fill = qcolor("plot_line")
+        bar_fill.setAlpha(160)
+        self._bars.setBrush(bar_fill)
+        self._bars.setPen(pg.mkPen(qcolor("plot_line")))
+        curve = qcolor("plot_line_2")
+        self._norm_curve.setPen(pg.mkPen(curve, width=2))
+        self._norm_curve.setSymbolBrush(curve)
+        self._norm_curve.setSymbolPen(curve)
+        for label in self._value_names:
+            label.setStyleSheet(f"color: {color('muted')};")
+        self._paint_nan_inf()
+
+    def _paint_nan_inf(self) -> None:
+        self._values["NaN / Inf"].setStyleSheet(f"color: {color('error')}; font-weight: bold;" if self._nan_inf_bad else "")
 
     def clear(self, message: str | None = None) -> None:
         self._name = None
         self.title.setText(message or "Select a parameter or a tensor to see its statistics. Only that tensor is read.")
         for value in self._values.values():
             value.setText("–")
+        self._nan_inf_bad = False
+        self._paint_nan_inf()
         self._bars.setData([], [])
         self.histogram.setVisible(False)
         self._image.clear()
@@ -135,7 +168,8 @@ class StatsPanel(QWidget):
         values["zeros"].setText(f"{stats.zeros_share * 100:.2f}%")
         bad = stats.nan_count + stats.inf_count
         values["NaN / Inf"].setText(f"{stats.nan_count:,} / {stats.inf_count:,}")
-        values["NaN / Inf"].setStyleSheet("color: #c0392b; font-weight: bold;" if bad else "")
+        self._nan_inf_bad = bool(bad)
+        self._paint_nan_inf()
         if stats.histogram_counts:
             self._bars.setData(np.asarray(stats.histogram_edges), np.asarray(stats.histogram_counts, dtype=float))
             self.histogram.setVisible(True)

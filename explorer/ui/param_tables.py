@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush
 
 from explorer.core.formatting import human_bytes, human_count, sortable
 from explorer.core.safetensors_header import TensorInfo
 from explorer.core.tensors_on_disk import DiskTensors
+from explorer.ui.palette import qcolor
 
 TENSOR_COLUMNS = ("Name", "Shape", "Dtype", "Parameters", "Bytes", "File")
 SortRole = Qt.ItemDataRole.UserRole + 10
@@ -78,13 +80,9 @@ class TensorTableModel(QAbstractTableModel):
             note = "\nthe chosen model has no place for this tensor: it would be dropped" if tensor.name in self._status else ""
             return f"{tensor.name}\n{tensor.numel:,} values in {tensor.file}{note}"
         if role == Qt.ItemDataRole.BackgroundRole and tensor.name in self._status:
-            from PySide6.QtGui import QBrush, QColor
-
-            return QBrush(QColor(200, 215, 245))
+            return QBrush(qcolor("weight_unexpected_bg"))
         if role == Qt.ItemDataRole.ForegroundRole and tensor.name in self._status:
-            from PySide6.QtGui import QBrush, QColor
-
-            return QBrush(QColor(20, 20, 20))
+            return QBrush(qcolor("text"))
         return None
 
 

@@ -8,11 +8,12 @@ first, then its child modules. Search narrows the rows to matches and their ance
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QRect, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton
+from explorer.ui.palette import qcolor
 
 COLUMNS = ("Name", "Class", "Parameters", "Share", "Shape", "Dtype", "Bytes", "Status")
 COL_NAME, COL_CLASS, COL_PARAMS, COL_SHARE, COL_SHAPE, COL_DTYPE, COL_BYTES, COL_STATUS = range(len(COLUMNS))
@@ -20,13 +21,12 @@ COL_NAME, COL_CLASS, COL_PARAMS, COL_SHARE, COL_SHAPE, COL_DTYPE, COL_BYTES, COL
 ShareRole = Qt.ItemDataRole.UserRole + 1
 ItemRole = Qt.ItemDataRole.UserRole + 2
 
-SHARE_BAR_COLOUR = QColor(60, 120, 200)
-
-STATUS_COLOURS = {
-    "missing": QColor(255, 196, 120),  # newly initialised: orange
-    "mismatched": QColor(240, 128, 128),  # shape differs: red
-    "contains missing": QColor(255, 232, 200),
-    "contains mismatched": QColor(250, 210, 210),
+# Palette roles, looked up when painted: a change of colour scheme repaints them right.
+STATUS_ROLES = {
+    "missing": "weight_missing_bg",  # newly initialised: orange
+    "mismatched": "weight_mismatch_bg",  # shape differs: red
+    "contains missing": "weight_missing_within_bg",
+    "contains mismatched": "weight_mismatch_within_bg",
 }
 STATUS_TEXT = {
     "missing": "missing: newly initialised",
@@ -244,10 +244,10 @@ class ModuleTreeModel(QAbstractItemModel):
             return None
         if role == ShareRole and column == COL_SHARE:
             return node.total_params / self._total
-        if role == Qt.ItemDataRole.BackgroundRole and status in STATUS_COLOURS:
-            return QBrush(STATUS_COLOURS[status])
-        if role == Qt.ItemDataRole.ForegroundRole and status in STATUS_COLOURS:
-            return QBrush(QColor(20, 20, 20))
+        if role == Qt.ItemDataRole.BackgroundRole and status in STATUS_ROLES:
+            return QBrush(qcolor(STATUS_ROLES[status]))
+        if role == Qt.ItemDataRole.ForegroundRole and status in STATUS_ROLES:
+            return QBrush(qcolor("text"))
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [node.path or node.class_name, f"{node.total_params:,} parameters ({node.own_params:,} own)"]
             if node.repeat > 1:
@@ -281,13 +281,13 @@ class ModuleTreeModel(QAbstractItemModel):
             return None
         if role == ShareRole and column == COL_SHARE:
             return 0.0 if param.tied_to else param.numel / self._total
-        if role == Qt.ItemDataRole.BackgroundRole and status in STATUS_COLOURS:
-            return QBrush(STATUS_COLOURS[status])
+        if role == Qt.ItemDataRole.BackgroundRole and status in STATUS_ROLES:
+            return QBrush(qcolor(STATUS_ROLES[status]))
         if role == Qt.ItemDataRole.ForegroundRole:
-            if status in STATUS_COLOURS:
-                return QBrush(QColor(20, 20, 20))
+            if status in STATUS_ROLES:
+                return QBrush(qcolor("text"))
             if param.tied_to:
-                return QBrush(QColor(128, 128, 128))
+                return QBrush(qcolor("muted"))
         if role == Qt.ItemDataRole.FontRole and column in (COL_NAME, COL_SHAPE):
             font = QFont()
             font.setItalic(column == COL_NAME)
@@ -325,12 +325,12 @@ class ShareBarDelegate(QStyledItemDelegate):
         painter.save()
         palette = option.palette
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(palette.color(QPalette.ColorRole.Midlight))
+        painter.setBrush(qcolor("plot_grid"))
         painter.drawRect(bar)
         width = int(bar.width() * max(0.0, min(1.0, share)))
         if width:
-            # A fixed mid blue: style sheets often make Highlight too pale to read as a bar.
-            painter.setBrush(SHARE_BAR_COLOUR)
+            # A role of its own: the palette's Highlight is often too pale to read as a bar.
+            painter.setBrush(qcolor("plot_line"))
             painter.drawRect(QRect(bar.left(), bar.top(), width, bar.height()))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))

@@ -26,6 +26,7 @@ from explorer.core.tensors_on_disk import DiskTensors
 from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html, pickle_imports_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
+from explorer.ui.palette import color, notifier
 from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
 from explorer.ui.tab import CheckpointTab
 
@@ -47,6 +48,7 @@ class ParametersTab(CheckpointTab):
         self._stored_cache: tuple[DiskTensors, set[str]] | None = None
         self._filling_heads = False
         self._build_ui()
+        notifier().changed.connect(self._scheme_changed)
 
     # --- layout -------------------------------------------------------------------------------------
 
@@ -215,9 +217,9 @@ class ParametersTab(CheckpointTab):
     def _job_failed(self, kind: str, message: str) -> None:
         if kind == "parameters":
             self.progress.setVisible(False)
-            self.summary.setText(f"<span style='color:#c0392b'>Could not inspect: {html.escape(message)}</span>")
+            self.summary.setText(f"<span style='color:{color('error')}'>Could not inspect: {html.escape(message)}</span>")
         elif kind == "stats":
-            self.stats.clear(f"<span style='color:#c0392b'>{html.escape(message)}</span>")
+            self.stats.clear(f"<span style='color:{color('error')}'>{html.escape(message)}</span>")
         elif kind == "norms":
             self.stats.show_norms_progress(message)
         elif kind == "memory":
@@ -244,8 +246,7 @@ class ParametersTab(CheckpointTab):
             self._disk = value
             self.tensor_model.set_tensors(value.tensors)
             self.tensor_table.resizeColumnToContents(1)
-            problems = "".join(f"<br><span style='color:#c0392b'>{html.escape(p)}</span>" for p in value.problems)
-            self.totals.setText(totals_html(value) + problems + pickle_imports_html(value.pickle_imports))
+            self._show_totals(value)
             if value.tensors:
                 self.memory.request()
         elif isinstance(value, Skeleton):
@@ -280,14 +281,32 @@ class ParametersTab(CheckpointTab):
         if self.search.text().strip():
             self._apply_search()
 
+    def _show_totals(self, disk: DiskTensors) -> None:
+        problems = "".join(f"<br><span style='color:{color('error')}'>{html.escape(p)}</span>" for p in disk.problems)
+        self.totals.setText(totals_html(disk) + problems + pickle_imports_html(disk.pickle_imports))
+
+    def _scheme_changed(self, _scheme: str) -> None:
+        """Texts shown with the other scheme's colours are written again (models and plots repaint themselves)."""
+        if self._disk is not None:
+            self._show_totals(self._disk)
+        if self._result is not None:
+            self.summary.setText(self._summary_html(self._result))
+        if self._match is not None:
+            self.match_view.setHtml(self._match_html(self._match))
+        elif self._result is not None:
+            self.match_view.setHtml(match_summary_html(None, self._result.head, self._result.problems))
+
     def _show_match(self, match: HeadMatch) -> None:
         self._match = match
         self.tree_model.set_status(match.status_of())
         self.tree.setColumnHidden(COL_STATUS, not (match.missing or match.mismatched))
         self.tree.viewport().update()
         self.tensor_model.set_unexpected(set(match.unexpected))
+        self.match_view.setHtml(self._match_html(match))
+
+    def _match_html(self, match: HeadMatch) -> str:
         problems = self._result.problems if self._result else (self._disk.problems if self._disk else [])
-        self.match_view.setHtml(match_summary_html(match, self._current_head(), problems))
+        return match_summary_html(match, self._current_head(), problems)
 
     def _summary_html(self, result: ParametersResult) -> str:
         name = html.escape(self._checkpoint.id if self._checkpoint else "")
@@ -304,17 +323,17 @@ class ParametersTab(CheckpointTab):
         match = result.match
         if match is not None:
             if match.clean:
-                parts.append("<span style='color:#1e8449'>all weights present</span>")
+                parts.append(f"<span style='color:{color('ok')}'>all weights present</span>")
             else:
                 parts.append(
-                    f"<span style='color:#b9770e'><b>{len(match.missing)} missing</b>, {len(match.unexpected)} unexpected, "
+                    f"<span style='color:{color('warning')}'><b>{len(match.missing)} missing</b>, {len(match.unexpected)} unexpected, "
                     f"{len(match.mismatched)} mismatched</span> (see Head matching)"
                 )
         text = " · ".join(parts)
         if result.problems:
             first = html.escape(result.problems[0])
             more = f" (+{len(result.problems) - 1} more, see Head matching)" if len(result.problems) > 1 else ""
-            text += f"<br><span style='color:#c0392b'>{first}{more}</span>"
+            text += f"<br><span style='color:{color('error')}'>{first}{more}</span>"
         return text
 
     # --- head chooser -------------------------------------------------------------------------------

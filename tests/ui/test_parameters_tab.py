@@ -145,7 +145,9 @@ def test_bad_checkpoint_shows_what_it_can(tab, tmp_path, qtbot):
     assert any("failed to build" in p or "could not be loaded" in p for p in problems)
     assert tab.tree_model.rowCount() == 0
     assert tab.left_tabs.currentWidget() is tab.tensor_table.parentWidget()  # what could be read, not an empty tree
-    assert "c0392b" in tab.summary.text()
+    from explorer.ui.palette import color
+
+    assert color("error") in tab.summary.text()  # the problem in the scheme's error colour
     tab.set_checkpoint(None)
     assert tab.tensor_model.rowCount() == 0
 
