@@ -187,3 +187,23 @@ def test_html_written_for_the_user_uses_roles(scheme_restored):
         document = QTextDocument()
         document.setHtml(shown)
         assert "config.json is cut short" in document.toPlainText()
+
+
+@pytest.mark.slow
+def test_the_screenshot_option_takes_the_scheme_it_is_given(tmp_path, samples_root):
+    import os
+    import subprocess
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    png = tmp_path / "dark.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MODEL_EXPLORER_HOME=str(tmp_path / "home"))
+    out = subprocess.run(
+        [sys.executable, "-m", "explorer", "--screenshot", str(png), "--folder", str(samples_root), "--select", "tiny-t5", "--scheme", "dark"],
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    image = QImage(str(png))
+    average = image.scaled(1, 1, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation).pixelColor(0, 0)
+    assert average.lightness() < 80  # the window, lists and panels are dark, not only the text
