@@ -107,8 +107,8 @@ def _make_reporter(window_getter):
     return CrashReporter()
 
 
-def create_application(argv: list[str], scheme: str | None = None):
-    """The QApplication with name, icon, and the colour scheme in force (``scheme``: force light or dark)."""
+def create_application(argv: list[str]):
+    """The QApplication with name, icon, and the colour scheme in force (palette.set_scheme forces one)."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -124,7 +124,6 @@ def create_application(argv: list[str], scheme: str | None = None):
         icon.addFile(str(path))
     if not icon.isNull():
         app.setWindowIcon(icon)
-    palette.set_scheme(scheme)
     palette.apply_scheme(app)
     palette.follow_system(app)
     return app
@@ -137,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    app = create_application([], scheme=args.scheme)
+    from explorer.ui import palette
+
+    palette.set_scheme(args.scheme)  # before the application: its first look is already the right one
+    app = create_application([])
     from explorer.ui.qt_binding import qt_binding_problem
 
     problem = qt_binding_problem()
