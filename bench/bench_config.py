@@ -59,7 +59,7 @@ def main() -> None:
         import transformers  # noqa: F401  (both sides pay this once; not part of the comparison)
         from transformers import AutoConfig
 
-        from explorer.core.config_report import auto_model_classes, build_config_report
+        from explorer.core.config import auto_model_classes, build_config_report
 
         auto_model_classes()  # the Auto mapping tables: imported once per app session
         print(f"import transformers + Auto tables: {time.perf_counter() - start:.2f} s (once per session)")

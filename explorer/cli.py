@@ -141,10 +141,10 @@ def cmd_inspect(args) -> int:
     finally:
         for notice in notices:
             print(f"model-explorer: {display_text(notice)}", file=sys.stderr)
-    from explorer.core.config_report import inspect_config
+    from explorer.core.config import inspect_config
     from explorer.core.parameters_report import inspect_parameters
 
-    report = inspect_config(path)
+    report = inspect_config(path).to_json()
     parameters = inspect_parameters(path, head=args.head)
     problems = merge_problems(report.get("problems", []), parameters.pop("problems", []), config_read=report.get("config") is not None)
     report.update(parameters)

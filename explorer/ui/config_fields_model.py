@@ -6,7 +6,11 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QFont, QStandardItem, QStandardItemModel
+
+from explorer.core.config.field_docs import type_label
+from explorer.core.config.model import FieldRecord
+from explorer.ui import palette
 
 FIELD_ROLE = Qt.ItemDataRole.UserRole + 1  # path of the field record for field rows; "" for nested values
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # statuses of the field the row belongs to, space-separated
@@ -36,10 +40,6 @@ SCOPE_TITLES = {
 NOT_IN_FILE = "not-in-file"  # status of a field the config class has but config.json does not set
 DEFAULT_ROW_TEXT = "default (not in config.json)"
 
-_CHANGED_BRUSH = QBrush(QColor("#fff4cc"))
-_UNKNOWN_BRUSH = QBrush(QColor("#fde2e1"))
-
-
 def value_text(value: Any, limit: int = 160) -> str:
     if isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)
@@ -52,47 +52,47 @@ def value_text(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def field_statuses(field: dict) -> set[str]:
+def field_statuses(field: FieldRecord) -> set[str]:
     statuses = set()
-    if field.get("changed"):
+    if field.changed:
         statuses.add(FILTER_CHANGED)
-    if not field.get("known"):
+    if not field.known:
         statuses.add(FILTER_UNKNOWN)
-    if field.get("type_problem"):
+    if field.type_problem:
         statuses.add(FILTER_PROBLEMS)
-    if field.get("in_file") is False:
+    if not field.in_file:
         statuses.add(NOT_IN_FILE)
     return statuses
 
 
-def status_text(field: dict) -> str:
-    if field.get("in_file") is False:
+def status_text(field: FieldRecord) -> str:
+    if not field.in_file:
         return DEFAULT_ROW_TEXT
-    if field.get("type_problem"):
+    if field.type_problem:
         return "wrong type"
-    if not field.get("known"):
+    if not field.known:
         return "unknown"
-    if field.get("changed"):
+    if field.changed:
         return "changed"
-    if field.get("has_default"):
+    if field.has_default:
         return "default"
     return ""
 
 
-def field_tooltip(field: dict) -> str:
-    parts = [f"<b>{_escape(field['path'])}</b>"]
-    if field.get("doc_type"):
-        parts[0] += f" <i>({_escape(field['doc_type'])})</i>"
-    if field.get("doc"):
-        parts.append(_escape(field["doc"]))
-    elif not field.get("known"):
+def field_tooltip(field: FieldRecord) -> str:
+    parts = [f"<b>{_escape(field.path)}</b>"]
+    if field.doc_type:
+        parts[0] += f" <i>({_escape(field.doc_type)})</i>"
+    if field.doc:
+        parts.append(_escape(field.doc))
+    elif not field.known:
         parts.append("The installed transformers does not know this field: it is kept on the config but no code reads it.")
-    if field.get("in_file") is False:
+    if not field.in_file:
         parts.append("Not in config.json: the config object has it at the class default shown.")
-    elif field.get("has_default"):
-        parts.append(f"Default: <code>{_escape(value_text(field.get('default')))}</code>")
-    if field.get("type_problem"):
-        parts.append(f"<span style='color:#b00020'>{_escape(field['type_problem'])}</span>")
+    elif field.has_default:
+        parts.append(f"Default: <code>{_escape(value_text(field.default))}</code>")
+    if field.type_problem:
+        parts.append(f"<span style='color:{palette.color('error')}'>{_escape(field.type_problem)}</span>")
     return "<p>" + "</p><p>".join(parts) + "</p>"
 
 
@@ -110,66 +110,69 @@ class ConfigFieldsModel(QStandardItemModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
-        # Records stay Python-side: Qt would convert dicts (int keys, nulls) on the way in.
-        self._fields: dict[str, dict] = {}
+        # Records stay Python-side; rows carry their path (FIELD_ROLE) to find them.
+        self._fields: dict[str, FieldRecord] = {}
 
-    def field(self, path: str | None) -> dict | None:
+    def field(self, path: str | None) -> FieldRecord | None:
         return self._fields.get(path or "")
 
-    def set_fields(self, fields: list[dict]) -> None:
+    def set_fields(self, fields: list[FieldRecord]) -> None:
         self.removeRows(0, self.rowCount())
         self._fields.clear()
         root = self.invisibleRootItem()
         for field in fields:
             root.appendRow(self._field_row(field))
 
-    def _field_row(self, field: dict) -> list[QStandardItem]:
+    def _field_row(self, field: FieldRecord) -> list[QStandardItem]:
         status_set = field_statuses(field)
         statuses = " ".join(sorted(status_set))
-        self._fields[field["path"]] = field
-        name = _item(field["name"])
-        value = _item(value_text(field["value"]) if not field.get("children") else f"{field.get('sub_config') or 'sub-config'} ({len(field['children'])} fields)")
-        type_item = _item(field["type"])
-        default = _item(value_text(field["default"]) if field.get("has_default") and not field.get("children") else "")
+        self._fields[field.path] = field
+        name = _item(field.name)
+        value = _item(value_text(field.value) if not field.children else f"{field.sub_config or 'sub-config'} ({len(field.children)} fields)")
+        type_item = _item(field.type)
+        default = _item(value_text(field.default) if field.has_default and not field.children else "")
         status = _item(status_text(field))
         row = [name, value, type_item, default, status]
         tooltip = field_tooltip(field)
-        search = " ".join([field["path"], value_text(field["value"], 400), field.get("doc") or ""]).lower()
+        search = " ".join([field.path, value_text(field.value, 400), field.doc or ""]).lower()
+        background = None
+        if FILTER_UNKNOWN in status_set or FILTER_PROBLEMS in status_set:
+            background = QBrush(palette.qcolor("mismatch_bg"))
+        elif FILTER_CHANGED in status_set:
+            background = QBrush(palette.qcolor("changed_bg"))
         for item in row:
             item.setToolTip(tooltip)
-            item.setData(field["path"], FIELD_ROLE)
+            item.setData(field.path, FIELD_ROLE)
             item.setData(statuses, STATUS_ROLE)
             item.setData(search, SEARCH_ROLE)
-            item.setData(field["path"], PATH_ROLE)
-            if FILTER_UNKNOWN in status_set or FILTER_PROBLEMS in status_set:
-                item.setBackground(_UNKNOWN_BRUSH)
-            elif FILTER_CHANGED in status_set:
-                item.setBackground(_CHANGED_BRUSH)
+            item.setData(field.path, PATH_ROLE)
+            if background is not None:
+                item.setBackground(background)
         if not status_set:
-            status.setForeground(QBrush(QColor("#888888")))
+            status.setForeground(QBrush(palette.qcolor("muted")))
         if NOT_IN_FILE in status_set:
             # Not from the file: greyed and italic so the file's own settings stand out in the full view.
             font = QFont()
             font.setItalic(True)
             for item in row:
-                item.setForeground(QBrush(QColor("#777777")))
+                item.setForeground(QBrush(palette.qcolor("muted")))
                 item.setFont(font)
         if FILTER_CHANGED in status_set:
             font = QFont()
             font.setBold(True)
             value.setFont(font)
-        if field.get("children"):
-            for child in field["children"]:
+        if field.children:
+            for child in field.children:
                 name.appendRow(self._field_row(child))
-        elif isinstance(field["value"], (dict, list)):
-            self._append_values(name, field["value"], statuses, field["path"])
+        elif isinstance(field.value, (dict, list)):
+            self._append_values(name, field.value, statuses, field.path)
         return row
 
     def _append_values(self, parent: QStandardItem, value: Any, statuses: str, path: str) -> None:
         items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
         for key, child in items[:MAX_CHILDREN]:
             child_path = f"{path}.{key}"
-            row = [_item(str(key)), _item(value_text(child)), _item(_json_type(child)), _item(""), _item("")]
+            row = [_item(str(key)), _item(value_text(child)), _item(type_label(child)), _item(""), _item("")]
             for item in row:
                 item.setData("", FIELD_ROLE)
                 item.setData(statuses, STATUS_ROLE)
@@ -185,12 +188,6 @@ class ConfigFieldsModel(QStandardItemModel):
                 item.setData(statuses, STATUS_ROLE)
                 item.setData("", SEARCH_ROLE)
             parent.appendRow(more)
-
-
-def _json_type(value: Any) -> str:
-    from explorer.core.config_docs import type_label
-
-    return type_label(value)
 
 
 class ConfigFieldsFilter(QSortFilterProxyModel):

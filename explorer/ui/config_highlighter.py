@@ -5,7 +5,9 @@ from __future__ import annotations
 import keyword
 import re
 
-from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtGui import QFont, QSyntaxHighlighter, QTextCharFormat
+
+from explorer.ui import palette
 
 _BUILTINS = (
     "print", "len", "range", "super", "isinstance", "getattr", "setattr", "hasattr", "open", "exec", "eval",
@@ -22,15 +24,15 @@ _STATE_TRIPLE_DOUBLE = 1
 _STATE_TRIPLE_SINGLE = 2
 
 
-def _format(color: str, bold: bool = False, italic: bool = False, background: str | None = None) -> QTextCharFormat:
+def _format(role: str, bold: bool = False, italic: bool = False, background: str | None = None) -> QTextCharFormat:
     fmt = QTextCharFormat()
-    fmt.setForeground(QColor(color))
+    fmt.setForeground(palette.qcolor(role))
     if bold:
         fmt.setFontWeight(QFont.Weight.Bold)
     if italic:
         fmt.setFontItalic(True)
     if background:
-        fmt.setBackground(QColor(background))
+        fmt.setBackground(palette.qcolor(background))
     return fmt
 
 
@@ -39,15 +41,16 @@ class PythonHighlighter(QSyntaxHighlighter):
 
     def __init__(self, document) -> None:
         super().__init__(document)
+        # Palette roles rather than an editor theme: readable on the light and the dark scheme alike.
         self.formats = {
-            "keyword": _format("#0033b3", bold=True),
-            "builtin": _format("#7a3e9d"),
-            "definition": _format("#00627a", bold=True),
-            "string": _format("#067d17"),
-            "comment": _format("#8c8c8c", italic=True),
-            "number": _format("#1750eb"),
-            "decorator": _format("#9e880d"),
-            "risky": _format("#b00020", bold=True, background="#fde8ea"),
+            "keyword": _format("accent", bold=True),
+            "builtin": _format("link", italic=True),
+            "definition": _format("text", bold=True),
+            "string": _format("ok"),
+            "comment": _format("muted", italic=True),
+            "number": _format("accent"),
+            "decorator": _format("warning"),
+            "risky": _format("error", bold=True, background="error_bg"),
         }
         self._rules: list[tuple[re.Pattern[str], str, int]] = [
             (re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b"), "keyword", 0),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from explorer.core.code_scan import scan_folder, suggested_registration
-from explorer.core.config_report import build_config_report
+from explorer.core.config import build_config_report
 from tests import hostile_corpus as corpus
 from tests.core.config_fixtures import copy_sample
 
@@ -47,12 +47,12 @@ def test_config_class_string_in_the_code_never_becomes_code(tmp_path):
     marker = tmp_path / "ran.txt"
     folder = corpus.register_injection(tmp_path / "case", marker)
     report = build_config_report(str(folder))
-    registration = report["code_scan"]["registration"]
-    for source in (registration["python"], report["python"]):
+    registration = report.code_scan.registration
+    for source in (registration.python, report.python):
         string_tokens_only(source, "open(")
         string_tokens_only(source, "ran.txt")
-    assert "InjectedModel.register" not in registration["python"]  # the register call names the scanned config class
-    assert "AutoModel.register(InjectedConfig, InjectedModel)" in registration["python"]
+    assert "InjectedModel.register" not in registration.python  # the register call names the scanned config class
+    assert "AutoModel.register(InjectedConfig, InjectedModel)" in registration.python
     assert not marker.exists()
 
 
@@ -73,11 +73,11 @@ def test_a_config_class_the_folder_does_not_define_is_looked_up_by_name(tmp_path
 def test_register_snippet_with_a_hostile_folder_name(tmp_path):
     folder = corpus.register_injection(tmp_path / HOSTILE_FOLDER, tmp_path / "ran.txt")
     report = build_config_report(str(folder))
-    for source in (report["code_scan"]["registration"]["python"], report["python"], report["load_hint"]):
-        if source is not report["load_hint"]:
+    for source in (report.code_scan.registration.python, report.python, report.load_hint):
+        if source is not report.load_hint:
             string_tokens_only(source, "PWNED")
             assert str(folder) in string_constants(source)
-    assert "PWNED" not in report["load_hint"]  # the hint quotes only the register calls
+    assert "PWNED" not in report.load_hint  # the hint quotes only the register calls
 
 
 def test_folder_named_like_the_old_placeholder(tmp_path):
@@ -89,8 +89,8 @@ def test_folder_named_like_the_old_placeholder(tmp_path):
     )
     (folder / "config.json").write_text(json.dumps({"model_type": "CHECKPOINT_FOLDER"}))
     report = build_config_report(str(folder))
-    string_tokens_only(report["python"], "PWNED")
-    assert str(folder) in string_constants(report["python"])
+    string_tokens_only(report.python, "PWNED")
+    assert str(folder) in string_constants(report.python)
 
 
 def test_checkpoint_classes_do_not_shadow_the_names_the_snippet_uses(tmp_path):
@@ -151,7 +151,7 @@ def test_oversized_code_file_is_named_with_its_size(tmp_path):
 @pytest.mark.slow
 def test_config_snippet_with_a_hostile_path_runs_and_loads_that_folder(sample, tmp_path):
     folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / HOSTILE_FOLDER)
-    code = build_config_report(str(folder))["python"]
+    code = build_config_report(str(folder)).python
     string_tokens_only(code, "PWNED")
     assert str(folder) in string_constants(code)
     code += "\nprint(type(model).__name__, config.hidden_size)\n"
@@ -167,15 +167,18 @@ def test_class_name_from_auto_map_never_reaches_a_comment():
 
     The consent store refuses such an entry today; the snippet does not rely on it.
     """
-    from explorer.core.config_report import _python_snippet
+    from dataclasses import replace
+
+    from explorer.core.config import ResolutionRow
+    from explorer.core.config.python_code import load_snippet
 
     target = "Evil\nopen('PWNED', 'w')#"
-    row = {"auto_class": "AutoModel", "resolves_to": target, "relation": "same"}
-    code = _python_snippet("/m", [row], [target], trusted=True, needs_code=True)
+    row = ResolutionRow("AutoModel", resolves_to=target, relation="same")
+    code = load_snippet("/m", [row], trusted=True, needs_code=True)
     assert "AutoModel.from_pretrained(" in code and "trust_remote_code=True" in code
     string_tokens_only(code, "PWNED")
     assert not any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "open" for n in ast.walk(ast.parse(code)))
-    assert "# builds BertForMaskedLM, the class" in _python_snippet("/m", [{**row, "resolves_to": "BertForMaskedLM"}], [], True, True)
+    assert "# builds BertForMaskedLM, the class" in load_snippet("/m", [replace(row, resolves_to="BertForMaskedLM")], True, True)
 
 
 @pytest.mark.slow
@@ -187,7 +190,7 @@ def test_registration_snippet_runs_from_a_hostile_folder(sample, tmp_path):
     config = json.loads((folder / "config.json").read_text())
     del config["auto_map"]
     (folder / "config.json").write_text(json.dumps(config))
-    code = build_config_report(str(folder))["python"]
+    code = build_config_report(str(folder)).python
     string_tokens_only(code, "PWNED")
     code += "\nprint(type(model).__name__)\n"
     env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from explorer.core import consent
-from explorer.core.config_report import build_config_report
+from explorer.core.config import build_config_report
 from explorer.core.consent import (
     STATE_CHANGED,
     STATE_GRANTED,
@@ -42,15 +42,15 @@ def test_without_consent_no_code_of_the_checkpoint_runs(custom):
     report = build_config_report(str(folder))
     assert not marker.exists(), "the checkpoint's code ran without consent"
     assert set(_checkpoint_modules()) == earlier
-    assert report["needs_remote_code"] is True
-    assert report["remote_code_files"] == ["configuration_x.py", "modeling_x.py"]
-    assert report["remote_code"]["state"] == STATE_NOT_GRANTED
+    assert report.needs_remote_code is True
+    assert report.remote_code_files == ["configuration_x.py", "modeling_x.py"]
+    assert report.remote_code.state == STATE_NOT_GRANTED
     # The viewer gets the source text without running it.
-    assert "TinyCustomConfig" in report["remote_code"]["sources"]["configuration_x.py"]
-    rows = {r["auto_class"]: r for r in report["resolution"]}
-    assert rows["AutoModel"]["resolves_to"] is None
-    assert rows["AutoModel"]["needs_consent"] is True
-    assert "modeling_x.TinyCustomModel" in rows["AutoModel"]["reason"]
+    assert "TinyCustomConfig" in report.remote_code.sources["configuration_x.py"]
+    rows = {r.auto_class: r for r in report.resolution}
+    assert rows["AutoModel"].resolves_to is None
+    assert rows["AutoModel"].needs_consent is True
+    assert "modeling_x.TinyCustomModel" in rows["AutoModel"].reason
     with pytest.raises(ConsentRequired):
         load_custom_config(folder)
     with pytest.raises(ConsentRequired):
@@ -65,12 +65,12 @@ def test_grant_then_code_runs_and_resolves_through_auto_map(custom):
     assert trust_remote_code_for(folder)
     report = build_config_report(str(folder))
     assert marker.exists(), "with consent the configuration code is used"
-    assert report["config_class"] == "TinyCustomConfig"
-    rows = {r["auto_class"]: r for r in report["resolution"]}
-    assert rows["AutoModel"]["resolves_to"] == "TinyCustomModel"
-    assert rows["AutoModel"]["source"] == "auto_map"
-    assert rows["AutoModelForCausalLM"]["relation"] == "same"
-    assert "trust_remote_code=True" in report["python"]
+    assert report.config_class == "TinyCustomConfig"
+    rows = {r.auto_class: r for r in report.resolution}
+    assert rows["AutoModel"].resolves_to == "TinyCustomModel"
+    assert rows["AutoModel"].source == "auto_map"
+    assert rows["AutoModelForCausalLM"].relation == "same"
+    assert "trust_remote_code=True" in report.python
 
 
 def test_record_is_per_real_path_and_hashes_and_written_atomically(custom, tmp_path):

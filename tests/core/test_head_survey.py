@@ -9,7 +9,7 @@ import time
 import pytest
 
 from explorer.core import head_survey
-from explorer.core.config_report import inspect_config
+from explorer.core.config import inspect_config
 from explorer.core.head_survey import (
     STATUS_LOADS,
     STATUS_MISMATCH,
@@ -105,15 +105,15 @@ def test_shape_mismatch(tmp_path):
 
 def test_exact_load_hint_and_notes(sample):
     report = inspect_config(str(sample("tiny-bert-mlm")))
-    assert report["weights_checked"] is True
-    hint = report["load_hint"]
+    assert report.weights_checked is True
+    hint = report.load_hint
     assert hint.startswith("Load with AutoModelForMaskedLM: it builds BertForMaskedLM, the class the weights were saved with, and every weight loads.")
     assert "AutoModelForPreTraining also loads every saved weight; only bert.pooler.dense and cls.seq_relationship are new." in hint
     assert "AutoModel gives the bare BertModel: it drops cls.predictions.* and initialises pooler.dense randomly." in hint
-    rows = {r["auto_class"]: r for r in report["resolution"]}
-    assert rows["AutoModelForPreTraining"]["note"].startswith("4 new (randomly initialised)")
-    assert rows["AutoModelForPreTraining"]["weights"]["unexpected"] == []
-    assert "weights" not in rows["AutoModelForImageClassification"]  # not supported: nothing to check
+    rows = {r.auto_class: r for r in report.resolution}
+    assert rows["AutoModelForPreTraining"].note.startswith("4 new (randomly initialised)")
+    assert rows["AutoModelForPreTraining"].weights.unexpected == []
+    assert rows["AutoModelForImageClassification"].weights is None  # not supported: nothing to check
 
 
 def test_llama_question_answering_loads_nothing_of_a_causal_lm(tmp_path):

@@ -10,7 +10,6 @@ import pytest
 
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from explorer.ui.config_tab import ConfigTab
-from explorer.ui.workers import JobRunner
 from tests import hostile_corpus as corpus
 
 
@@ -23,7 +22,7 @@ def _checkpoint(folder) -> Checkpoint:
 def tab(qtbot):
     def finish_jobs(widget):
         widget.set_checkpoint(None)
-        qtbot.waitUntil(lambda: not any(r.is_running() for r in widget.findChildren(JobRunner)), timeout=30_000)
+        qtbot.waitUntil(lambda: not widget.jobs.threads_running(), timeout=30_000)
 
     widget = ConfigTab()
     qtbot.addWidget(widget, before_close_func=finish_jobs)
@@ -46,11 +45,11 @@ def test_a_tokenizer_with_transformers_default_model_max_length_shows(qtbot, tab
     settings["model_max_length"] = int(1e30)
     (folder / "tokenizer_config.json").write_text(json.dumps(settings))
     report = _show(qtbot, tab, folder)
-    assert report["model_type"] == "gpt2"
+    assert report.model_type == "gpt2"
     # What follows the signal ran: the fields are listed and the weights check started or finished.
-    assert tab.fields_proxy.rowCount() > 0
-    qtbot.waitUntil(lambda: tab._survey_runner is None, timeout=30_000)
-    lines = [line for section in report["other_files"] for line in section["summary"]]
+    assert tab.fields_page.fields_proxy.rowCount() > 0
+    qtbot.waitUntil(lambda: not tab.jobs.busy("weights"), timeout=30_000)
+    lines = [line for section in report.other_files for line in section.summary]
     assert any(line[0] == "model_max_length" and "no limit" in line[1] for line in lines), lines
 
 
@@ -68,8 +67,8 @@ def test_a_tokenizer_with_transformers_default_model_max_length_shows(qtbot, tab
 def test_hostile_configs_show_their_problem(qtbot, tab, tmp_path, build, expected):
     folder = build(tmp_path / "case")
     report = _show(qtbot, tab, folder)
-    assert any(expected in problem for problem in report["problems"]) or expected in (report.get("config_text") or ""), report["problems"]
-    qtbot.waitUntil(lambda: tab._survey_runner is None, timeout=30_000)
+    assert any(expected in problem for problem in report.problems) or expected in (report.config_text or ""), report.problems
+    qtbot.waitUntil(lambda: not tab.jobs.busy("weights"), timeout=30_000)
 
 
 @pytest.mark.slow
@@ -78,7 +77,7 @@ def test_a_config_too_large_to_be_one_is_refused_without_freezing_the_window(qtb
     started = time.monotonic()
     report = _show(qtbot, tab, folder, timeout=60_000)
     assert time.monotonic() - started < 30
-    assert any("more than 400,000 values" in problem for problem in report["problems"])
+    assert any("more than 400,000 values" in problem for problem in report.problems)
 
 
 @pytest.mark.slow
@@ -92,7 +91,7 @@ def test_a_large_label_table_shows_within_seconds(qtbot, tab, sample, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     started = time.monotonic()
     report = _show(qtbot, tab, folder, timeout=60_000)
-    assert report["model_type"] == "gpt2"
+    assert report.model_type == "gpt2"
     assert time.monotonic() - started < 30
     # The GUI thread stays free: a zero-time timer fires promptly while the tab holds the report.
     fired = []
