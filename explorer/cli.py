@@ -86,10 +86,10 @@ def _scan_locations(args):
 def cmd_scan(args) -> int:
     from explorer.core.discovery import Scanner
     from explorer.core.jobs import run_to_end
-    from explorer.core.paths import scan_index_file
+    from explorer.core.locations import ScanPlaces
 
     # The places the window scans share its saved results; places named on the command line do not.
-    index_path = None if (args.hub_cache or args.folder) else scan_index_file()
+    index_path = ScanPlaces.from_command_line(args.hub_cache, args.folder).index_path()
     checkpoints, stats = run_to_end(Scanner(index_path=index_path).scan(_scan_locations(args)))
     if args.json:
         json.dump([c.to_json() for c in checkpoints], sys.stdout, indent=2)
