@@ -71,6 +71,7 @@ class AutoClassesPage(QWidget):
         super().__init__(parent)
         self._docs: dict[DocKey, AutoClassDoc] = {}
         self._reading: DocKey | None = None  # documentation asked for and not arrived yet
+        self._architectures: list[str] = []
 
         self.saved_head_label = selectable_label(rich=True)
         self.tasks_label = selectable_label(rich=True)
@@ -130,20 +131,32 @@ class AutoClassesPage(QWidget):
         self._reading = None
 
     def show_report(self, report: ConfigReport) -> None:
-        if report.architectures:
+        self._architectures = list(report.architectures)
+        self._show_saved_head()
+        self.tasks_label.setText(
+            "Demos offered: " + (", ".join(f"<b>{escape(t)}</b>" for t in report.tasks) if report.tasks else "none (needs a tokenizer and a supported head)")
+        )
+        self.model.set_rows(report.resolution, report.architectures)
+        self._after_reset()
+
+    def repaint_colours(self) -> None:
+        if self.model.rowCount():
+            self._show_saved_head()
+        self.model.repaint()
+        current = self.model.row_at(self.table.currentIndex())
+        if current is not None:
+            self._show_detail(current)
+
+    def _show_saved_head(self) -> None:
+        if self._architectures:
             self.saved_head_label.setText(
-                f"Weights saved with <b>{escape(', '.join(report.architectures))}</b> (<code>architectures</code>). "
+                f"Weights saved with <b>{escape(', '.join(self._architectures))}</b> (<code>architectures</code>). "
                 "Weights says what <code>from_pretrained</code> does with them for each class, checked against the tensors on disk: "
                 + colored("ok", "every weight loads") + ", " + colored("warning", "some are dropped or start random")
                 + ", or " + colored("error", "shapes differ") + "."
             )
         else:
             self.saved_head_label.setText("config.json lists no <code>architectures</code>: the head the weights were saved with is unknown.")
-        self.tasks_label.setText(
-            "Demos offered: " + (", ".join(f"<b>{escape(t)}</b>" for t in report.tasks) if report.tasks else "none (needs a tokenizer and a supported head)")
-        )
-        self.model.set_rows(report.resolution, report.architectures)
-        self._after_reset()
 
     def update_rows(self, rows: list[ResolutionRow]) -> None:
         self.model.update_rows(rows)

@@ -72,6 +72,16 @@ def _headline(report: ConfigReport) -> str:
     )
 
 
+def _status_html(report: ConfigReport) -> str:
+    code = report.remote_code
+    mapped = "".join(f"<li><code>{escape(k)}</code> → <code>{escape(str(v))}</code></li>" for k, v in code.auto_map.items())
+    extra = paragraph("error", f"Missing: {escape(', '.join(code.missing_files))}") if code.missing_files else ""
+    extra += "".join(paragraph("error", escape(problem)) for problem in code.problems)
+    if report.code_scan is not None:
+        extra += _code_scan_html(report, report.code_scan)
+    return f"<p>{_headline(report)}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra
+
+
 class CustomCodePage(QWidget):
     grant_requested = Signal()
     revoke_requested = Signal()
@@ -80,6 +90,7 @@ class CustomCodePage(QWidget):
         super().__init__(parent)
         self._sources: dict[str, str | None] = {}
         self._title = TITLE
+        self._report: ConfigReport | None = None
         self.code_status = selectable_label(rich=True)
         self.code_status.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.allow_button = QPushButton("Allow this code to run…")
@@ -125,6 +136,7 @@ class CustomCodePage(QWidget):
         return self._title
 
     def clear(self) -> None:
+        self._report = None
         self.code_files.clear()
         self.code_view.clear()
         self.code_status.clear()
@@ -132,20 +144,21 @@ class CustomCodePage(QWidget):
         self.revoke_button.hide()
         self._title = TITLE
 
+    def repaint_colours(self) -> None:
+        self._highlighter.repaint_colours()
+        if self._report is not None and self._report.needs_remote_code:
+            self.code_status.setText(_status_html(self._report))
+
     def show_report(self, report: ConfigReport) -> None:
         self.clear()
+        self._report = report
         code = report.remote_code
         files = code.files
         if not report.needs_remote_code:
             self.code_status.setText("This checkpoint needs no code of its own: transformers' built-in classes load it.")
             return
         self._title = f"{TITLE} ({len(files)})"
-        mapped = "".join(f"<li><code>{escape(k)}</code> → <code>{escape(str(v))}</code></li>" for k, v in code.auto_map.items())
-        extra = paragraph("error", f"Missing: {escape(', '.join(code.missing_files))}") if code.missing_files else ""
-        extra += "".join(paragraph("error", escape(problem)) for problem in code.problems)
-        if report.code_scan is not None:
-            extra += _code_scan_html(report, report.code_scan)
-        self.code_status.setText(f"<p>{_headline(report)}</p>" + (f"<p>auto_map:</p><ul>{mapped}</ul>" if mapped else "") + extra)
+        self.code_status.setText(_status_html(report))
         # Without auto_map nothing loads the code, so allowing it would change nothing.
         pointless = report.code_scan is not None and not code.auto_map
         # Unreadable code, auto_map entries pointing outside, newer records: consent is refused, so no button.

@@ -120,6 +120,9 @@ class ComparePage(QWidget):
         self._shown = (this_name, this, other, other_report)
         self._fill()
 
+    def repaint_colours(self) -> None:
+        self._fill()
+
     def _on_only_differences(self, _checked: bool) -> None:
         self._fill()
 

@@ -96,6 +96,23 @@ def field_tooltip(field: FieldRecord) -> str:
     return "<p>" + "</p><p>".join(parts) + "</p>"
 
 
+def _paint(row: list[QStandardItem], status_set: set[str]) -> None:
+    """Background by status (unknown or wrong type over changed), muted text for defaults and fields not in the file."""
+    background = None
+    if FILTER_UNKNOWN in status_set or FILTER_PROBLEMS in status_set:
+        background = QBrush(palette.qcolor("mismatch_bg"))
+    elif FILTER_CHANGED in status_set:
+        background = QBrush(palette.qcolor("changed_bg"))
+    muted = QBrush(palette.qcolor("muted"))
+    for item in row:
+        if background is not None:
+            item.setBackground(background)
+        if NOT_IN_FILE in status_set:
+            item.setForeground(muted)
+    if not status_set:
+        row[-1].setForeground(muted)
+
+
 def _escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -135,27 +152,18 @@ class ConfigFieldsModel(QStandardItemModel):
         row = [name, value, type_item, default, status]
         tooltip = field_tooltip(field)
         search = " ".join([field.path, value_text(field.value, 400), field.doc or ""]).lower()
-        background = None
-        if FILTER_UNKNOWN in status_set or FILTER_PROBLEMS in status_set:
-            background = QBrush(palette.qcolor("mismatch_bg"))
-        elif FILTER_CHANGED in status_set:
-            background = QBrush(palette.qcolor("changed_bg"))
         for item in row:
             item.setToolTip(tooltip)
             item.setData(field.path, FIELD_ROLE)
             item.setData(statuses, STATUS_ROLE)
             item.setData(search, SEARCH_ROLE)
             item.setData(field.path, PATH_ROLE)
-            if background is not None:
-                item.setBackground(background)
-        if not status_set:
-            status.setForeground(QBrush(palette.qcolor("muted")))
+        _paint(row, status_set)
         if NOT_IN_FILE in status_set:
             # Not from the file: greyed and italic so the file's own settings stand out in the full view.
             font = QFont()
             font.setItalic(True)
             for item in row:
-                item.setForeground(QBrush(palette.qcolor("muted")))
                 item.setFont(font)
         if FILTER_CHANGED in status_set:
             font = QFont()
@@ -167,6 +175,19 @@ class ConfigFieldsModel(QStandardItemModel):
         elif isinstance(field.value, (dict, list)):
             self._append_values(name, field.value, statuses, field.path)
         return row
+
+    def repaint_colours(self, parent: QStandardItem | None = None) -> None:
+        """Colours of the other scheme replaced by this one's (the brushes are set once per row)."""
+        parent = parent or self.invisibleRootItem()
+        for position in range(parent.rowCount()):
+            row = [parent.child(position, column) for column in range(len(COLUMNS))]
+            field = self.field(row[0].data(FIELD_ROLE))
+            if field is not None:
+                _paint(row, field_statuses(field))
+                tooltip = field_tooltip(field)
+                for item in row:
+                    item.setToolTip(tooltip)
+                self.repaint_colours(row[0])
 
     def _append_values(self, parent: QStandardItem, value: Any, statuses: str, path: str) -> None:
         items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))

@@ -127,6 +127,11 @@ class FieldsPage(QWidget):
         if not fields:
             self.detail.setPlainText("No fields to show: " + ("; ".join(report.problems) or "config.json is empty."))
 
+    def repaint_colours(self) -> None:
+        self.fields_model.repaint_colours()
+        self._show_count()
+        self._on_field_selected(self.fields_view.currentIndex(), QModelIndex())
+
     def _show_count(self) -> None:
         total, changed, unknown, defaults = self._counts
         text = f"{total} fields · {changed} changed · {unknown} unknown"

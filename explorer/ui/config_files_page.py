@@ -63,15 +63,22 @@ class OtherFilesPage(QScrollArea):
         self._layout = QVBoxLayout(container)
         self._layout.addStretch(1)
         self.setWidget(container)
+        self._report: ConfigReport | None = None
 
     def clear(self) -> None:
+        self._report = None
         while self._layout.count() > 1:
             widget = self._layout.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
 
+    def repaint_colours(self) -> None:
+        if self._report is not None:
+            self.show_report(self._report)
+
     def show_report(self, report: ConfigReport) -> None:
         self.clear()
+        self._report = report
         boxes: list[QWidget] = [_file_box(section) for section in report.other_files if section.present]
         boxes += [_template_box(template) for template in report.chat_templates]
         absent = [section.name for section in report.other_files if not section.present]

@@ -41,6 +41,19 @@ class PythonHighlighter(QSyntaxHighlighter):
 
     def __init__(self, document) -> None:
         super().__init__(document)
+        self.formats: dict[str, QTextCharFormat] = {}
+        self._set_formats()
+        self._rules: list[tuple[re.Pattern[str], str, int]] = [
+            (re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b"), "keyword", 0),
+            (re.compile(r"\b(" + "|".join(_BUILTINS) + r")\b(?=\s*\()"), "builtin", 0),
+            (re.compile(r"\b(?:def|class)\s+(\w+)"), "definition", 1),
+            (re.compile(r"\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b"), "number", 0),
+            (re.compile(r"^\s*@[\w.]+"), "decorator", 0),
+            (re.compile(r"\b(" + "|".join(re.escape(r) for r in _RISKY) + r")\b"), "risky", 0),
+        ]
+        self._string = re.compile(r"[rbfuRBFU]{0,2}('''|\"\"\"|'|\")")
+
+    def _set_formats(self) -> None:
         # Palette roles rather than an editor theme: readable on the light and the dark scheme alike.
         self.formats = {
             "keyword": _format("accent", bold=True),
@@ -52,15 +65,11 @@ class PythonHighlighter(QSyntaxHighlighter):
             "decorator": _format("warning"),
             "risky": _format("error", bold=True, background="error_bg"),
         }
-        self._rules: list[tuple[re.Pattern[str], str, int]] = [
-            (re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b"), "keyword", 0),
-            (re.compile(r"\b(" + "|".join(_BUILTINS) + r")\b(?=\s*\()"), "builtin", 0),
-            (re.compile(r"\b(?:def|class)\s+(\w+)"), "definition", 1),
-            (re.compile(r"\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b"), "number", 0),
-            (re.compile(r"^\s*@[\w.]+"), "decorator", 0),
-            (re.compile(r"\b(" + "|".join(re.escape(r) for r in _RISKY) + r")\b"), "risky", 0),
-        ]
-        self._string = re.compile(r"[rbfuRBFU]{0,2}('''|\"\"\"|'|\")")
+
+    def repaint_colours(self) -> None:
+        """The formats of the current colour scheme, applied to the whole text again."""
+        self._set_formats()
+        self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt override)
         for pattern, name, group in self._rules:

@@ -144,6 +144,10 @@ class ResolutionModel(QAbstractTableModel):
     def check_for(self, row: ResolutionRow) -> HeadCheck | None:
         return self._checks.get(row.auto_class) if row.resolves_to else None
 
+    def repaint(self) -> None:
+        """Colours come from the palette when asked for: views ask again."""
+        self._changed()
+
     def _changed(self) -> None:
         if self._shown:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._shown) - 1, len(HEADERS) - 1))

@@ -52,6 +52,7 @@ class ConfigTab(CheckpointTab):
         self._checkpoints: list[Checkpoint] = []
         self._report: ConfigReport | None = None
         self._dirty = False  # the checkpoint changed and its report is not built yet
+        self._notices: tuple[list[str], list[str]] = ([], [])  # problems and warnings in the banner
 
         self.title = selectable_label(rich=True)
         self.title.setObjectName("configTitle")
@@ -98,6 +99,7 @@ class ConfigTab(CheckpointTab):
         self.code_page.grant_requested.connect(self.request_grant)
         self.code_page.revoke_requested.connect(self.request_revoke)
         self.compare_page.compare_requested.connect(self._compare_with)
+        palette.notifier().changed.connect(self._scheme_changed)
         self._show_placeholder(PLACEHOLDER)
 
     # ------------------------------------------------------------------ the tab protocol
@@ -222,7 +224,15 @@ class ConfigTab(CheckpointTab):
         self.hint.setText(hint)
         self.hint.setVisible(bool(hint))
 
+    def _scheme_changed(self, _scheme: str) -> None:
+        """Texts and brushes drawn in the other scheme's colours are drawn again."""
+        if not self.banner.isHidden():
+            self._show_banner(*self._notices)
+        for page in (self.fields_page, self.auto_classes_page, self.files_page, self.code_page, self.compare_page):
+            page.repaint_colours()
+
     def _show_banner(self, problems: list[str], warnings: list[str]) -> None:
+        self._notices = (problems, warnings)
         if not problems and not warnings:
             self.banner.hide()
             return

@@ -285,3 +285,27 @@ def test_config_without_model_type_lists_what_each_auto_class_would_build(qtbot,
     with qtbot.waitSignal(tab.doc_shown, timeout=30_000, check_params_cb=lambda doc: doc.class_name == "BertForMaskedLM"):
         _select_row(tab, row)
     assert "language modeling" in tab.auto_classes_page.resolution_doc.toPlainText()
+
+
+def test_a_change_of_colour_scheme_repaints_what_the_pages_drew(qtbot, tab, tmp_path, sample):
+    from explorer.ui.palette import DARK, LIGHT, ROLES
+
+    folder = copy_sample(sample("tiny-bert-mlm"), tmp_path / "typed", lambda c: {**c, "hidden_size": "32"})
+    _show(qtbot, tab, folder)
+    model = tab.fields_page.fields_model
+    changed = next(model.item(r, 1) for r in range(model.rowCount()) if model.item(r, 0).text() == "vocab_size")
+    assert changed.background().color().name() == ROLES["changed_bg"][0]
+    assert ROLES["error"][0] in tab.banner.text()
+    try:
+        palette.set_scheme(DARK)
+        palette.notifier().changed.emit(DARK)
+        assert changed.background().color().name() == ROLES["changed_bg"][1]
+        assert ROLES["error"][1] in tab.banner.text() and ROLES["warning_bg"][1] in tab.banner.styleSheet()
+        assert ROLES["ok"][1] in tab.auto_classes_page.saved_head_label.text()
+        unsupported = tab.auto_classes_page
+        unsupported.show_unsupported.setChecked(True)
+        row = _auto_class_rows(tab)["AutoModelForImageClassification"]
+        assert _cell(tab, row, 1).data(Qt.ItemDataRole.ForegroundRole).color().name() == ROLES["muted"][1]
+    finally:
+        palette.set_scheme(None)
+        palette.notifier().changed.emit(LIGHT)
