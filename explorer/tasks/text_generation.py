@@ -8,6 +8,7 @@ Stop end the run within one step and shows each step's most likely next tokens.
 
 from __future__ import annotations
 
+import inspect
 import time
 
 from explorer.core.jobs import CancelToken, Job, Progress
@@ -114,6 +115,22 @@ def eos_token_ids(model, tokenizer) -> set[int]:
     return {int(v) for v in (value if isinstance(value, (list, tuple)) else [value])}
 
 
+def cache_keyword(model) -> str:
+    """The forward argument that carries the KV cache: transformers 5.24 renamed past_key_values to cache
+    (the old name warns, and goes in 5.40); a checkpoint's own modelling code may know only the old one."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def returned_cache(outputs):
+    """The KV cache a forward returned, under either name (reading the old one warns on transformers' outputs)."""
+    cache = outputs.get("cache") if hasattr(outputs, "get") else None
+    return cache if cache is not None else getattr(outputs, "past_key_values", None)
+
+
 def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
     """input_ids and attention mask, exactly as the script builds them."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
@@ -160,7 +177,8 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
 
     sequence = input_ids
     step_input = input_ids
-    past = None
+    cache = None
+    carry_cache = loaded.remember("cache_keyword", lambda: cache_keyword(model))
     new_ids: list[int] = []
     steps: list[dict] = []
     emitted = ""
@@ -171,8 +189,8 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     with torch.inference_mode():
         for step in range(max_new_tokens):
             cancel.raise_if_cancelled()
-            outputs = model(input_ids=step_input, attention_mask=attention_mask, past_key_values=past, use_cache=True)
-            past = outputs.past_key_values
+            outputs = model(input_ids=step_input, attention_mask=attention_mask, use_cache=True, **{carry_cache: cache})
+            cache = returned_cache(outputs)
             logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=input_ids.device)
             scores = processors(sequence, logits)
             if values["do_sample"]:
