@@ -37,6 +37,7 @@ from explorer.core import scan_index
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.safe_io import UnreadableFile, parse_json
 from explorer.core.safetensors_header import summarize_safetensors
+from explorer.core.transformers_tables import known_model_types, model_types_stamp
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 # The largest real configs hold label tables of some 20,000 classes (id2label and label2id,
@@ -184,63 +185,6 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
         problems.append("config.json is not a JSON object")
         return None
     return config
-
-
-_known_model_types: frozenset[str] | None = None
-
-
-def known_model_types() -> frozenset[str] | None:
-    """model_type values the installed transformers knows; None when transformers is absent.
-
-    Importing transformers' auto-config table costs seconds (it pulls in torch), far more
-    than a whole scan, so the table is read from its source text instead. Resolution and
-    inspection later use the real import.
-    """
-    global _known_model_types
-    if _known_model_types is None:
-        import re
-
-        sources = _model_type_sources()
-        if not sources:
-            return None
-        pattern = re.compile(r'[(]?\s*"([^"]+)"\s*[,:]\s*"[A-Za-z0-9_]+Config"')
-        found: set[str] = set()
-        for path in sources:
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    found.update(pattern.findall(handle.read()))
-            except OSError:
-                continue
-        if not found:
-            return None
-        _known_model_types = frozenset(found)
-    return _known_model_types
-
-
-def _model_type_sources() -> list[str]:
-    """The installed transformers' source files that list its model types (none without transformers)."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("transformers")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    auto_dir = os.path.join(list(spec.submodule_search_locations)[0], "models", "auto")
-    return [os.path.join(auto_dir, name) for name in ("auto_mappings.py", "configuration_auto.py")]
-
-
-def model_types_stamp() -> list:
-    """Identifies the model-type table behind the 'unknown model_type' problems (for saved scans)."""
-    stamp = []
-    for path in _model_type_sources():
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        stamp.append([path, st.st_size, st.st_mtime_ns])
-    return stamp
 
 
 # How describe_checkpoint sorts a checkpoint's top-level files: one dict lookup by name, then
