@@ -65,6 +65,15 @@ ROLES: dict[str, tuple[str, str]] = {
     "weight_mismatch_bg": ("#f08080", "#5c2428"),
     "weight_mismatch_within_bg": ("#fad2d2", "#3d2326"),
     "weight_unexpected_bg": ("#c8d7f5", "#24344f"),
+    # spans marked in a text (entities, tokens, an answer): "text" reads on each; neighbours in the list differ
+    "highlight_1": ("#ffd166", "#5c4a12"),
+    "highlight_2": ("#8ecae6", "#1e4d66"),
+    "highlight_3": ("#b5e48c", "#355a22"),
+    "highlight_4": ("#f4a3a8", "#6a2c38"),
+    "highlight_5": ("#cdb4db", "#4d3a66"),
+    "highlight_6": ("#90e0ef", "#1d5560"),
+    "highlight_7": ("#e9c46a", "#5a4a22"),
+    "highlight_8": ("#f28482", "#6e3030"),
     # badges: white text on these in both schemes
     "badge_text": ("#ffffff", "#ffffff"),
     "badge_random": ("#5c2d91", "#7e4bc0"),
@@ -97,6 +106,7 @@ NOTICES = {"warning": "warning_bg", "error": "error_bg", "ok": "ok_bg"}
 ROW_BACKGROUNDS = (
     "selection_bg", "changed_bg", "new_bg", "dropped_bg", "mismatch_bg", "warning_bg", "error_bg", "ok_bg",
     "weight_missing_bg", "weight_missing_within_bg", "weight_mismatch_bg", "weight_mismatch_within_bg", "weight_unexpected_bg",
+    *(f"highlight_{i}" for i in range(1, 9)),
 )
 BADGES = ("badge_random", "badge_tokenizer", "badge_code", "badge_problem")
 
