@@ -141,6 +141,7 @@ def cmd_inspect(args) -> int:
     finally:
         for notice in notices:
             print(f"model-explorer: {display_text(notice)}", file=sys.stderr)
+    import explorer.tasks  # noqa: F401  (hands the task declarations to the report's catalog: the demos it offers)
     from explorer.core.config import inspect_config
     from explorer.core.parameters_report import inspect_parameters
 

@@ -1,32 +1,36 @@
 """Which task demos a checkpoint supports, decided from its config and the Auto classes it resolves.
 
-Shared by the Config tab (to list the demos) and the demo engine (to know which Auto class
-loads the model for a task). No transformers import: callers pass what they resolved.
+The tasks themselves are declared a layer above (``explorer.tasks``, one module each), which
+core never imports. So this module owns the rule and the tasks layer hands it the tasks:
+importing ``explorer.tasks`` calls ``provide_tasks`` with a function that lists them, and the
+config report (which lists the demos a checkpoint offers) asks through ``offered_tasks``. A
+process that never imported the tasks (a bare core script) offers no demos. No transformers
+import: callers pass what they resolved.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
-
-# Task id -> the Auto class a demo of that task loads the model with. "tokenize" needs no model.
-TASK_AUTO_CLASS: dict[str, str] = {
-    "text-generation": "AutoModelForCausalLM",
-    "fill-mask": "AutoModelForMaskedLM",
-    "text-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "question-answering": "AutoModelForQuestionAnswering",
-    "text2text-generation": "AutoModelForSeq2SeqLM",
-    "zero-shot-classification": "AutoModelForSequenceClassification",
-    "feature-extraction": "AutoModel",
-}
-
-TOKENIZE_TASK = "tokenize"
-TASK_IDS: tuple[str, ...] = (*TASK_AUTO_CLASS, TOKENIZE_TASK)
-
-# Tasks that work whatever head the weights were saved with: they use the bare model.
-HEADLESS_TASKS = frozenset({"feature-extraction"})
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 ENTAILMENT_LABEL = "entailment"
+
+
+class OfferedTask(Protocol):
+    """What a task declares about the checkpoints it applies to (``explorer.tasks.base.TaskSpec`` has these)."""
+
+    id: str
+    auto_class: str | None  # None: the task needs only the tokenizer
+    any_head: bool  # runs on the bare model, whatever head the weights were saved with
+    needs_entailment_label: bool  # only for NLI classifiers
+
+
+_tasks: Callable[[], Sequence[OfferedTask]] | None = None
+
+
+def provide_tasks(tasks: Callable[[], Sequence[OfferedTask]]) -> None:
+    """Called by the tasks layer: ``tasks()`` lists every task, in the picker's order."""
+    global _tasks
+    _tasks = tasks
 
 
 def has_entailment_label(config: Mapping) -> bool:
@@ -41,8 +45,9 @@ def offered_tasks(
     config: Mapping,
     has_tokenizer: bool,
     resolvable_auto_classes: Iterable[str] | Mapping[str, str | None],
+    tasks: Sequence[OfferedTask] | None = None,
 ) -> list[str]:
-    """Task ids a demo can run for this checkpoint, in TASK_IDS order.
+    """Task ids a demo can run for this checkpoint, in the tasks' order (``tasks``: the provided ones).
 
     ``resolvable_auto_classes`` is either the names of the Auto classes that resolve, or a
     mapping from Auto class name to the class it resolves to (None when it does not). With
@@ -51,27 +56,31 @@ def offered_tasks(
     AutoModelForCausalLM to BertLMHeadModel, but a masked-LM checkpoint has no trained
     causal head, so a text-generation demo would only show noise.
     """
+    if tasks is None:
+        tasks = _tasks() if _tasks is not None else ()
     if isinstance(resolvable_auto_classes, Mapping):
         resolved = {name: target for name, target in resolvable_auto_classes.items() if target}
     else:
         resolved = {name: None for name in resolvable_auto_classes}
     architectures = config.get("architectures") if isinstance(config, Mapping) else None
     saved_heads = {a for a in architectures if isinstance(a, str)} if isinstance(architectures, list) else set()
-    tasks: list[str] = []
     if not has_tokenizer:
         # Every demo here takes text; without a tokenizer none can run.
-        return tasks
-    for task, auto_class in TASK_AUTO_CLASS.items():
-        if auto_class not in resolved:
+        return []
+    offered: list[str] = []
+    for task in tasks:
+        if task.auto_class is None:
+            offered.append(task.id)
             continue
-        target = resolved[auto_class]
-        if task not in HEADLESS_TASKS and saved_heads and target is not None and target not in saved_heads:
+        if task.auto_class not in resolved:
             continue
-        if task == "zero-shot-classification" and not has_entailment_label(config):
+        target = resolved[task.auto_class]
+        if not task.any_head and saved_heads and target is not None and target not in saved_heads:
             continue
-        tasks.append(task)
-    tasks.append(TOKENIZE_TASK)
-    return tasks
+        if task.needs_entailment_label and not has_entailment_label(config):
+            continue
+        offered.append(task.id)
+    return offered
 
 
-__all__ = ["TASK_AUTO_CLASS", "TASK_IDS", "TOKENIZE_TASK", "offered_tasks", "has_entailment_label"]
+__all__ = ["OfferedTask", "has_entailment_label", "offered_tasks", "provide_tasks"]

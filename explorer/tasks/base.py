@@ -1,10 +1,14 @@
 """Task declarations and the registry every front end reads (window form, command line, tests).
 
-A task module declares what it needs (Auto class, inputs, parameters), what it returns (a
-result type the window knows how to draw) and a generator ``run(loaded, values, cancel)``
-that yields ``Progress`` and partial results and returns a JSON-ready dict. Registration is
-a decorator; ``all_tasks()`` imports every module of this package once, so adding a task
-is adding one file.
+A task is one module. It declares, in one ``register(TaskSpec(...))``, everything about its
+task: where it stands in the picker, the Auto class it loads and which checkpoints it applies
+to, its inputs and parameters, which of them the command line's ``--text/--context/--labels``
+fill, the generator ``run(loaded, values, cancel)`` that yields ``Progress`` and partial results
+and returns a JSON-ready dict, the "copy as Python" script, the summary both print, the lines
+the command line prints, and the name of the window's view for its result. The catalog
+(``explorer.tasks.catalog``), the command line and the window derive from this registry;
+``all_tasks()`` imports every module of this package once (pkgutil), so adding a task is adding
+one file here plus its view.
 """
 
 from __future__ import annotations
@@ -12,21 +16,10 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Callable
 
 from explorer.core.jobs import CancelToken, ExpectedFailure, Job
-
-# Result types: the window has one renderer per type, the command line prints the dict.
-RESULT_GENERATED_TEXT = "generated-text"
-RESULT_FILL_MASK = "fill-mask"
-RESULT_CLASSIFICATION = "classification"
-RESULT_ENTITIES = "entities"
-RESULT_ANSWER_SPANS = "answer-spans"
-RESULT_TEXT2TEXT = "text2text"
-RESULT_ZERO_SHOT = "zero-shot"
-RESULT_FEATURES = "features"
-RESULT_TOKENS = "tokens"
 
 # Field kinds the form builder understands.
 KIND_TEXT = "text"  # one line
@@ -54,10 +47,20 @@ class TaskError(RuntimeError, ExpectedFailure):
 
 
 @dataclass(frozen=True)
+class FromCheckpoint:
+    """Something a form field takes from the checkpoint's small files (an attribute of ``heads.CheckpointFacts``)."""
+
+    fact: str  # e.g. "mask_token", "has_chat_template"
+    fallback: str = ""  # the text to use when the checkpoint does not say
+    why_not: str = ""  # shown when a switch is off because the checkpoint lacks it
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     label: str
     kind: str
+    _: KW_ONLY
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
@@ -68,6 +71,8 @@ class Field:
     placeholder: str = ""
     requires: str = ""  # name of a bool field that must be on for this one to matter (forms grey it out)
     special_value: str = ""  # what the minimum of a number means, shown instead of it ("last", "off")
+    insert_button: FromCheckpoint | None = None  # a button that types this text at the cursor (the mask token)
+    only_if: FromCheckpoint | None = None  # a switch that means nothing unless the checkpoint has this
 
     def convert(self, raw: Any) -> Any:
         """Turn a form or command-line value into the declared type, or raise TaskInputError."""
@@ -133,19 +138,39 @@ def _shown(raw: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@dataclass
+@dataclass(frozen=True)
+class CommandLine:
+    """Which fields ``model-explorer run``'s --text, --context and --labels fill (any field also takes --set)."""
+
+    text: str
+    context: str = ""
+    labels: str = ""
+    # How several --text options fill the form (default: joined one per line or with spaces, by the field's kind).
+    several_texts: Callable[[list[str]], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
+    """Everything about one task, declared once by its module (see the module doc)."""
+
     id: str
+    order: int  # place in the task picker and in --help
     title: str
-    auto_class: str | None  # None: the task needs only the tokenizer
-    result_type: str
     description: str
+    # Which checkpoints it applies to (explorer.core.task_catalog decides with these):
+    auto_class: str | None  # the Auto class that loads the model; None: the task needs only the tokenizer
+    any_head: bool = False  # runs on the bare model, whatever head the weights were saved with
+    needs_entailment_label: bool = False  # only for NLI classifiers (a label named 'entailment')
     inputs: tuple[Field, ...] = ()
     parameters: tuple[Field, ...] = ()
-    streams: bool = False
-    run: Callable[..., Job[dict]] | None = None
-    script: Callable[[dict], str] | None = None  # task-specific part of "copy as Python"
-    summary: Callable[[dict], Any] | None = None  # the part a standalone script prints identically
+    command_line: CommandLine
+    streams: bool = False  # yields Partial("token") pieces of generated text as it goes
+    run: Callable[..., Job[dict]]
+    script: Callable[[dict], str]  # task-specific part of "copy as Python"
+    summary: Callable[[dict], Any]  # the part a standalone script prints identically
+    text_lines: Callable[[dict], list[str]]  # what the command line prints without --json
+    result_type: str  # the result dict's "result_type"
+    view: str  # the window's view of the result: module explorer.ui.demo_views.<view>
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -169,27 +194,21 @@ class TaskSpec:
         return {f.name: f.convert(raw.get(f.name)) for f in self.fields}
 
     def start(self, loaded: Any, raw_values: dict[str, Any] | None, cancel: CancelToken | None = None) -> Job[dict]:
-        values = self.resolve(raw_values)
-        assert self.run is not None, f"task {self.id} has no run function"
-        return self.run(loaded, values, cancel or CancelToken())
+        return self.run(loaded, self.resolve(raw_values), cancel or CancelToken())
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
 _DISCOVERED = False
-_INFRASTRUCTURE = frozenset({"base", "devices", "session", "script", "cli", "heads"})
+_INFRASTRUCTURE = frozenset({"base", "catalog", "devices", "session", "script", "cli", "heads"})
 
 
-def register(spec: TaskSpec) -> Callable[[Callable[..., Job[dict]]], Callable[..., Job[dict]]]:
-    """Decorator for a task's run generator: ``@register(TaskSpec(...))``."""
-
-    def decorate(run: Callable[..., Job[dict]]) -> Callable[..., Job[dict]]:
-        if spec.id in _REGISTRY and _REGISTRY[spec.id].run is not run:
-            raise ValueError(f"task id {spec.id!r} registered twice")
-        spec.run = run
-        _REGISTRY[spec.id] = spec
-        return run
-
-    return decorate
+def register(spec: TaskSpec) -> TaskSpec:
+    """Add a task to the registry: ``SPEC = register(TaskSpec(...))``, once per task module."""
+    known = _REGISTRY.get(spec.id)
+    if known is not None and known.run is not spec.run:
+        raise ValueError(f"task id {spec.id!r} registered twice")
+    _REGISTRY[spec.id] = spec
+    return spec
 
 
 def _discover() -> None:
@@ -204,24 +223,10 @@ def _discover() -> None:
     _DISCOVERED = True
 
 
-TASK_ORDER = (
-    "text-generation",
-    "fill-mask",
-    "text-classification",
-    "token-classification",
-    "question-answering",
-    "text2text-generation",
-    "zero-shot-classification",
-    "feature-extraction",
-    "tokenize",
-)
-
-
 def all_tasks() -> list[TaskSpec]:
-    """Every registered task, in a stable order (the order of the picker and of --help)."""
+    """Every registered task, in its declared order (the order of the picker and of --help)."""
     _discover()
-    rank = {task_id: i for i, task_id in enumerate(TASK_ORDER)}
-    return sorted(_REGISTRY.values(), key=lambda s: (rank.get(s.id, len(rank)), s.id))
+    return sorted(_REGISTRY.values(), key=lambda s: (s.order, s.id))
 
 
 def get_task(task_id: str) -> TaskSpec:
@@ -284,7 +289,9 @@ def label_names(config: Any) -> dict[int, str]:
 
 
 __all__ = [
+    "CommandLine",
     "Field",
+    "FromCheckpoint",
     "TaskSpec",
     "TaskError",
     "TaskInputError",

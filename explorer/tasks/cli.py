@@ -12,33 +12,33 @@ import sys
 from typing import Any
 
 from explorer.core.jobs import Cancelled, Progress
-from explorer.tasks.base import (
-    KIND_LINES,
-    Partial,
-    TaskError,
-    TaskInputError,
-    TASK_ORDER,
-)
+from explorer.tasks.base import KIND_LINES, Partial, TaskError, TaskInputError, TaskSpec, all_tasks, get_task
 from explorer.tasks.devices import DTYPE_CHOICES
 
-# Which task field each common option fills (the rest go through --set NAME=VALUE).
-TEXT_FIELD = {
-    "text-generation": "text",
-    "fill-mask": "text",
-    "text-classification": "texts",
-    "token-classification": "text",
-    "question-answering": "question",
-    "text2text-generation": "text",
-    "zero-shot-classification": "text",
-    "feature-extraction": "sentences",
-    "tokenize": "text",
-}
-CONTEXT_FIELD = {"question-answering": "context", "tokenize": "text_pair"}
-LABELS_FIELD = {"zero-shot-classification": "labels"}
+
+class _TaskIds:
+    """The task argument's choices, listed only when argparse asks (every command builds this parser;
+    only ``run`` needs the task modules imported)."""
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._ids()
+
+    def __iter__(self):
+        return iter(self._ids())
+
+    @staticmethod
+    def _ids() -> list[str]:
+        return [task.id for task in all_tasks()]
+
+
+def _tasks_taking(option: str) -> str:
+    """'question-answering and tokenize': the tasks whose command line fills a field from ``option``."""
+    ids = [task.id for task in all_tasks() if getattr(task.command_line, option)]
+    return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=TASK_ORDER, help="what to run")
+    parser.add_argument("task", choices=_TaskIds(), help="what to run")
     parser.add_argument(
         "path",
         help="checkpoint folder, a file inside one (e.g. its config.json), or a repo id org/name[@revision] found on this machine",
@@ -73,28 +73,28 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from explorer.tasks.base import get_task
-
     task = get_task(args.task)
     names = {f.name for f in task.fields}
     values: dict[str, Any] = {}
+    fills = task.command_line
     if args.text:
-        field = task.field(TEXT_FIELD[args.task])
-        if args.task == "tokenize" and len(args.text) > 1:
-            values["text"], values["batch"] = "\n".join(args.text), True  # several texts: one padded batch
+        field = task.field(fills.text)
+        if fills.several_texts is not None and len(args.text) > 1:
+            values.update(fills.several_texts(list(args.text)))
         else:
             values[field.name] = "\n".join(args.text) if field.kind in (KIND_LINES,) else " ".join(args.text)
     if args.context is not None:
-        if args.task not in CONTEXT_FIELD:
-            raise TaskInputError(f"--context is for question-answering and tokenize, not {args.task}")
-        values[CONTEXT_FIELD[args.task]] = args.context
+        if not fills.context:
+            raise TaskInputError(f"--context is for {_tasks_taking('context')}, not {args.task}")
+        values[fills.context] = args.context
     if args.labels is not None:
-        if args.task not in LABELS_FIELD:
-            raise TaskInputError(f"--labels is for zero-shot-classification, not {args.task}")
-        values[LABELS_FIELD[args.task]] = args.labels
+        if not fills.labels:
+            raise TaskInputError(f"--labels is for {_tasks_taking('labels')}, not {args.task}")
+        values[fills.labels] = args.labels
     if args.max_new_tokens is not None:
         if "max_new_tokens" not in names:
-            raise TaskInputError(f"--max-new-tokens is for text-generation, not {args.task}")
+            users = " and ".join(t.id for t in all_tasks() if "max_new_tokens" in {f.name for f in t.fields})
+            raise TaskInputError(f"--max-new-tokens is for {users}, not {args.task}")
         values["max_new_tokens"] = args.max_new_tokens
     if args.seed is not None:
         if "seed" not in names:
@@ -110,59 +110,14 @@ def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _print_human(result: dict) -> None:
-    kind = result["task"]
-    if kind == "text-generation":
-        print()
-        print(f"[{result['new_tokens']} tokens, {result['tokens_per_second']} tokens/s, stopped at {result['stopped']}]")
-    elif kind == "fill-mask":
-        for mask in result["masks"]:
-            for p in mask["predictions"]:
-                print(f"{p['score']:.4f}  {p['token']!r:20}  {p['sequence']}")
-            print()
-    elif kind == "text-classification":
-        for row in result["results"]:
-            print(f"{row['text']}")
-            for s in row["scores"]:
-                print(f"  {s['label']:20} {s['score']:.4f}")
-        if result.get("loss") is not None:
-            gold = ", ".join(g["label"] for g in result["gold_labels"])
-            print(f"loss against the gold labels ({gold}): {result['loss']:.6f}")
-    elif kind == "token-classification":
-        for e in result["entities"]:
-            print(f"{e.get('entity_group', e.get('entity')):8} {e['score']:.4f}  {e['start']:>4}-{e['end']:<4} {e['word']}")
-    elif kind == "question-answering":
-        for a in result["answers"]:
-            print(f"{a['score']:.4f}  {a['start']:>4}-{a['end']:<4} {a['answer']}")
-    elif kind == "text2text-generation":
-        print(result["generated_text"])
-    elif kind == "zero-shot-classification":
-        for label, score in zip(result["labels"], result["scores"]):
-            print(f"{label:20} {score:.4f}")
-    elif kind == "feature-extraction":
-        print(f"last hidden state shape: {result['last_hidden_state_shape']}; vector size {result['vector_size']}")
-        if result.get("layer") is not None:
-            print(f"pooled layer {result['layer']} of {result['layers']}: hidden states shape {result['hidden_state_shape']}")
-        if result.get("attentions_shape"):
-            print(f"attentions (layers, batch, heads, tokens, tokens): {result['attentions_shape']}")
-        for sentence, row in zip(result["sentences"], result["similarity"]):
-            print(" ".join(f"{v:6.3f}" for v in row), " ", sentence)
-    elif kind == "tokenize" and result.get("batch"):
-        batch = result["batch"]
-        print(f"padded batch, input_ids shape {batch['shape']} (padding on the {batch['padding_side']})")
-        for text, ids, mask in zip(batch["texts"], result["input_ids"], result["attention_mask"]):
-            print(text)
-            print(f"  input_ids:      {ids}")
-            print(f"  attention_mask: {mask}")
-    elif kind == "tokenize":
-        print(" ".join(f"{t['token']}({t['id']})" for t in result["tokens"]))
-        print(f"{result['counts']['tokens']} tokens; decoded: {result['decoded']}")
+def _print_human(task: TaskSpec, result: dict) -> None:
+    for line in task.text_lines(result):
+        print(line)
     for notice in result.get("notices", []):
         print(f"note: {notice}", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from explorer.tasks.base import get_task
     from explorer.tasks.script import python_script, result_json
     from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
 
@@ -231,9 +186,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         print(result_json(result))
     else:
-        if streamed is False and task.id == "text-generation":
+        if task.streams and not streamed:
             print(result["generated_text"], end="")
-        _print_human(result)
+        _print_human(task, result)
     return 0
 
 

@@ -19,7 +19,7 @@ from explorer.tasks.base import (
     KIND_CHOICE,
     KIND_INT,
     KIND_LINES,
-    RESULT_FEATURES,
+    CommandLine,
     Field,
     TaskInputError,
     TaskSpec,
@@ -30,51 +30,29 @@ from explorer.tasks.base import (
 
 LAST_LAYER = -1  # the form shows it as "last"
 
-SPEC = TaskSpec(
-    id="feature-extraction",
-    title="Feature extraction",
-    auto_class="AutoModel",
-    result_type=RESULT_FEATURES,
-    description="One vector per sentence from the model body, and how similar the sentences are.",
-    inputs=(
-        Field(
-            "sentences",
-            "Sentences (one per line)",
-            KIND_LINES,
-            "This is a sample sentence.\nThe cat sat on the mat.\nA checkpoint holds the weights of a model.",
-            required=True,
-        ),
+INPUTS = (
+    Field(
+        "sentences", "Sentences (one per line)", KIND_LINES,
+        default="This is a sample sentence.\nThe cat sat on the mat.\nA checkpoint holds the weights of a model.",
+        required=True,
     ),
-    parameters=(
-        Field(
-            "pooling",
-            "Pooling",
-            KIND_CHOICE,
-            "mean",
-            choices=("mean", "cls", "pooler"),
-            help="mean: average of the tokens; cls: the first token; pooler: the model's pooler output "
-            "(model(input_ids)[1], BERT's dense+tanh over [CLS]; only for models that have a pooler, last layer only)",
-        ),
-        Field(
-            "layer",
-            "Hidden states of layer",
-            KIND_INT,
-            LAST_LAYER,
-            LAST_LAYER,
-            1000,
-            1,
-            help="Which layer's hidden states to pool (output_hidden_states=True): 0 is the embedding output, "
-            "n the output of layer n; 'last' is last_hidden_state",
-            special_value="last",
-        ),
-        Field("normalize", "Normalize vectors", KIND_BOOL, False, help="Scale each vector to length 1"),
-        Field(
-            "output_attentions",
-            "Attention shapes",
-            KIND_BOOL,
-            False,
-            help="Also ask for the attention weights (output_attentions=True; runs eager attention) and show their shape",
-        ),
+)
+PARAMETERS = (
+    Field(
+        "pooling", "Pooling", KIND_CHOICE, default="mean", choices=("mean", "cls", "pooler"),
+        help="mean: average of the tokens; cls: the first token; pooler: the model's pooler output "
+        "(model(input_ids)[1], BERT's dense+tanh over [CLS]; only for models that have a pooler, last layer only)",
+    ),
+    Field(
+        "layer", "Hidden states of layer", KIND_INT, default=LAST_LAYER, minimum=LAST_LAYER, maximum=1000, step=1,
+        help="Which layer's hidden states to pool (output_hidden_states=True): 0 is the embedding output, "
+        "n the output of layer n; 'last' is last_hidden_state",
+        special_value="last",
+    ),
+    Field("normalize", "Normalize vectors", KIND_BOOL, default=False, help="Scale each vector to length 1"),
+    Field(
+        "output_attentions", "Attention shapes", KIND_BOOL, default=False,
+        help="Also ask for the attention weights (output_attentions=True; runs eager attention) and show their shape",
     ),
 )
 
@@ -83,7 +61,6 @@ def has_pooler(body) -> bool:
     return getattr(body, "pooler", None) is not None
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -234,5 +211,31 @@ result = {{
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    lines = [f"last hidden state shape: {result['last_hidden_state_shape']}; vector size {result['vector_size']}"]
+    if result.get("layer") is not None:
+        lines.append(f"pooled layer {result['layer']} of {result['layers']}: hidden states shape {result['hidden_state_shape']}")
+    if result.get("attentions_shape"):
+        lines.append(f"attentions (layers, batch, heads, tokens, tokens): {result['attentions_shape']}")
+    lines += [" ".join(f"{v:6.3f}" for v in row) + "   " + sentence for sentence, row in zip(result["sentences"], result["similarity"])]
+    return lines
+
+SPEC = register(
+    TaskSpec(
+        id="feature-extraction",
+        order=8,
+        title="Feature extraction",
+        description="One vector per sentence from the model body, and how similar the sentences are.",
+        auto_class="AutoModel",
+        any_head=True,
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="sentences"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="features",
+        view="features",
+    )
+)

@@ -12,8 +12,9 @@ from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_INT,
     KIND_MULTILINE,
-    RESULT_FILL_MASK,
+    CommandLine,
     Field,
+    FromCheckpoint,
     Partial,
     TaskInputError,
     TaskSpec,
@@ -24,24 +25,14 @@ from explorer.tasks.base import (
 
 MASK_PLACEHOLDER = "[MASK]"
 
-SPEC = TaskSpec(
-    id="fill-mask",
-    title="Fill mask",
-    auto_class="AutoModelForMaskedLM",
-    result_type=RESULT_FILL_MASK,
-    description="Predicts the token hidden behind each mask token (BERT, RoBERTa, …).",
-    inputs=(
-        Field(
-            "text",
-            "Text with mask",
-            KIND_MULTILINE,
-            "The capital of France is [MASK].",
-            required=True,
-            help="Put the tokenizer's mask token where a word is missing; [MASK] is replaced by the tokenizer's own mask token",
-        ),
+INPUTS = (
+    Field(
+        "text", "Text with mask", KIND_MULTILINE, default="The capital of France is [MASK].", required=True,
+        help="Put the tokenizer's mask token where a word is missing; [MASK] is replaced by the tokenizer's own mask token",
+        insert_button=FromCheckpoint("mask_token", fallback=MASK_PLACEHOLDER),
     ),
-    parameters=(Field("top_k", "Top-k per mask", KIND_INT, 5, 1, 100, 1),),
 )
+PARAMETERS = (Field("top_k", "Top-k per mask", KIND_INT, default=5, minimum=1, maximum=100, step=1),)
 
 
 def with_tokenizer_mask(text: str, tokenizer) -> str:
@@ -54,7 +45,6 @@ def with_tokenizer_mask(text: str, tokenizer) -> str:
     return text
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -118,5 +108,29 @@ for index in masked_index.tolist():
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    lines = []
+    for mask in result["masks"]:
+        lines += [f"{p['score']:.4f}  {p['token']!r:20}  {p['sequence']}" for p in mask["predictions"]]
+        lines.append("")
+    return lines
+
+
+SPEC = register(
+    TaskSpec(
+        id="fill-mask",
+        order=2,
+        title="Fill mask",
+        description="Predicts the token hidden behind each mask token (BERT, RoBERTa, …).",
+        auto_class="AutoModelForMaskedLM",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="fill-mask",
+        view="fill_mask",
+    )
+)

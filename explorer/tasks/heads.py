@@ -1,30 +1,18 @@
 """Which task heads a checkpoint can take, without importing torch or transformers.
 
 Importing transformers' auto-model tables costs over a second (they pull in torch), too
-slow for every click in the checkpoint list; the tables are read from the source text of
-the installed transformers instead. The Auto class of each task comes from its own
-declaration (tests check it agrees with ``explorer.core.task_catalog``).
+slow for every click in the checkpoint list; ``explorer.core.transformers_tables`` reads them
+from the installed package's source instead. Each task's Auto class and the checkpoints it
+applies to come from its own declaration.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os
-import re
 from dataclasses import dataclass, field
 
+from explorer.core.transformers_tables import head_classes, known_model_types
 from explorer.tasks.base import all_tasks
-
-MAPPING_NAMES = {
-    "AutoModel": "MODEL_MAPPING_NAMES",
-    "AutoModelForCausalLM": "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
-    "AutoModelForMaskedLM": "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
-    "AutoModelForSeq2SeqLM": "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
-    "AutoModelForSequenceClassification": "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES",
-    "AutoModelForTokenClassification": "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES",
-    "AutoModelForQuestionAnswering": "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES",
-}
 
 # Architecture name endings, for model types the installed transformers does not list (custom code).
 SUFFIX_AUTO_CLASS = (
@@ -36,83 +24,6 @@ SUFFIX_AUTO_CLASS = (
     ("ForTokenClassification", "AutoModelForTokenClassification"),
     ("ForQuestionAnswering", "AutoModelForQuestionAnswering"),
 )
-
-
-@functools.lru_cache(maxsize=1)
-def _auto_tables() -> dict[str, dict[str, tuple[str, ...]]]:
-    root = _transformers_dir()
-    if root is None:
-        return {}
-    source_path = os.path.join(root, "models", "auto", "modeling_auto.py")
-    try:
-        with open(source_path, encoding="utf-8") as handle:
-            source = handle.read()
-    except OSError:
-        return {}
-    tables: dict[str, dict[str, tuple[str, ...]]] = {}
-    pair = re.compile(r'\(\s*"([^"]+)"\s*,\s*(\(?[^()]*?\)?)\s*\)')
-    for auto_class, variable in MAPPING_NAMES.items():
-        match = re.search(rf"^{variable}\s*=\s*OrderedDict\(\s*\[(.*?)^\s*\]\s*\)", source, re.S | re.M)
-        if not match:
-            continue
-        table: dict[str, tuple[str, ...]] = {}
-        for model_type, classes in pair.findall(match.group(1)):
-            table[model_type] = tuple(re.findall(r'"([A-Za-z0-9_]+)"', classes))
-        tables[auto_class] = table
-    return tables
-
-
-def _transformers_dir() -> str | None:
-    try:
-        spec = importlib.util.find_spec("transformers")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return list(spec.submodule_search_locations)[0]
-
-
-@functools.lru_cache(maxsize=1)
-def known_model_types() -> frozenset[str]:
-    """Every model_type the installed transformers has a config class for (empty: cannot tell)."""
-    root = _transformers_dir()
-    if root is None:
-        return frozenset()
-    names: set[str] = set()
-    patterns = (
-        ("auto_mappings.py", r'\(\s*"([^"]+)"\s*,\s*"[A-Za-z0-9_]+Config"\s*\)'),
-        ("configuration_auto.py", r'"([^"]+)"\s*:\s*"[A-Za-z0-9_]+Config"'),
-        ("configuration_auto.py", r'\(\s*"([^"]+)"\s*,\s*"[A-Za-z0-9_]+Config"\s*\)'),
-    )
-    for file_name, pattern in patterns:
-        try:
-            with open(os.path.join(root, "models", "auto", file_name), encoding="utf-8") as handle:
-                names.update(re.findall(pattern, handle.read()))
-        except OSError:
-            continue
-    for table in _auto_tables().values():
-        names.update(table)
-    return frozenset(names)
-
-
-def head_classes(model_type: str | None, auto_class: str) -> tuple[str, ...] | None:
-    """Model classes ``auto_class`` picks for ``model_type``; () when it has none; None when unknown.
-
-    Unknown covers a model_type the installed transformers does not know: its classes come from
-    the checkpoint's own code (auto_map), which only loading can tell.
-    """
-    tables = _auto_tables()
-    if not tables or model_type is None:
-        return None
-    table = tables.get(auto_class)
-    if table is None:
-        return None
-    if model_type in table:
-        return table[model_type]
-    known = known_model_types()
-    if not known or model_type not in known:
-        return None
-    return ()
 
 
 def _auto_class_of_architecture(architecture: str) -> str | None:
@@ -161,10 +72,10 @@ def task_choices(
     """
     architectures = list(architectures or [])
     saved_heads = {_auto_class_of_architecture(a) for a in architectures}
-    labels_lower = [name.lower() for name in (label_names or [])]
-    is_nli = any(name.startswith("entail") for name in labels_lower)
+    is_nli = any(name.lower().startswith("entail") for name in (label_names or []))
     choices = []
-    for task in all_tasks():
+    tasks = all_tasks()
+    for task in tasks:
         auto_class = task.auto_class
         if auto_class is None:
             choices.append(TaskChoice(task.id, task.title, True, True))
@@ -178,12 +89,8 @@ def task_choices(
             available = custom_target is not None  # only the checkpoint's code can build this model type
         else:
             available = classes is None or bool(classes) or custom_target is not None
-        present = auto_class == "AutoModel" or bool(set(architectures) & set(classes or ())) or auto_class in saved_heads
-        suggested = present and auto_class != "AutoModel"
-        if task.id == "zero-shot-classification":
-            suggested = present and is_nli
-        elif task.id == "text-classification" and is_nli:
-            suggested = present
+        present = task.any_head or bool(set(architectures) & set(classes or ())) or auto_class in saved_heads
+        suggested = present and not task.any_head and (is_nli or not task.needs_entailment_label)
         warning = ""
         if not available and classes is None:
             warning = (
@@ -198,16 +105,16 @@ def task_choices(
                 f"This checkpoint was saved as {saved}: the {auto_class} head's weights are not in it and will be "
                 "newly initialised with random values."
             )
-        elif task.id == "zero-shot-classification" and not is_nli:
-            warning = "Zero-shot needs an NLI classifier whose labels include 'entailment'; this one has none."
+        elif task.needs_entailment_label and not is_nli:
+            warning = f"{task.title} needs an NLI classifier whose labels include 'entailment'; this one has none."
         if available and custom_note:
             warning = f"{warning} {custom_note}".strip()
         choices.append(TaskChoice(task.id, task.title, suggested, available, warning))
-    if not any(c.suggested and c.available for c in choices if c.task_id not in ("tokenize",)):
-        choices = [
-            TaskChoice(c.task_id, c.title, True, c.available, c.warning) if c.task_id == "feature-extraction" and c.available else c
-            for c in choices
-        ]
+    # No head of the checkpoint fits a task: suggest the tasks that read the bare model instead.
+    needs_model = {task.id for task in tasks if task.auto_class is not None}
+    bare = {task.id for task in tasks if task.any_head}
+    if not any(c.suggested and c.available for c in choices if c.task_id in needs_model):
+        choices = [TaskChoice(c.task_id, c.title, True, c.available, c.warning) if c.task_id in bare and c.available else c for c in choices]
     return choices
 
 
@@ -299,4 +206,35 @@ def checkpoint_facts(folder: str) -> CheckpointFacts:
     )
     auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else ({} if config else None)
     return CheckpointFacts(labels, mask, chat, auto_map, config)
-__all__ = ["TaskChoice", "task_choices", "head_classes", "known_model_types", "mismatch_warning", "CheckpointFacts", "checkpoint_facts"]
+
+
+NO_TOKENIZER = "This checkpoint has no tokenizer files; the demos need one to turn text into ids."
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the Demo tab offers for one checkpoint before anything is loaded."""
+
+    facts: CheckpointFacts
+    choices: tuple[TaskChoice, ...]
+    warnings: tuple[str, ...]  # about the checkpoint itself, shown with every task
+    code_allowed: bool  # the user allowed exactly the checkpoint's code on disk now
+
+
+def demo_options(path: str, model_type: str | None, architectures: list[str] | None, needs_remote_code: bool) -> DemoOptions:
+    """Facts, task choices and warnings for a checkpoint. Reads its small files and hashes its code files
+    (bounded) for the consent check: a job's work, not the GUI thread's."""
+    from explorer.tasks.session import NEEDS_CONSENT, has_tokenizer_files, remote_code_allowed
+
+    facts = checkpoint_facts(path)
+    allowed = remote_code_allowed(path) if needs_remote_code or facts.auto_map else False
+    warnings = []
+    if not has_tokenizer_files(path):
+        warnings.append(NO_TOKENIZER)
+    if needs_remote_code and not allowed:
+        warnings.append(NEEDS_CONSENT)
+    choices = task_choices(list(architectures or []), model_type, list(facts.label_names), auto_map=facts.auto_map, code_allowed=allowed)
+    return DemoOptions(facts, tuple(choices), tuple(warnings), allowed)
+
+
+__all__ = ["DemoOptions", "demo_options", "TaskChoice", "task_choices", "head_classes", "known_model_types", "mismatch_warning", "CheckpointFacts", "checkpoint_facts"]

@@ -16,7 +16,7 @@ from explorer.tasks.base import (
     KIND_INT,
     KIND_MULTILINE,
     KIND_TEXT,
-    RESULT_ANSWER_SPANS,
+    CommandLine,
     Field,
     Partial,
     TaskError,
@@ -27,20 +27,16 @@ from explorer.tasks.base import (
     rounded,
 )
 
-SPEC = TaskSpec(
-    id="question-answering",
-    title="Question answering",
-    auto_class="AutoModelForQuestionAnswering",
-    result_type=RESULT_ANSWER_SPANS,
-    description="Finds the answer to a question as a span of the context (SQuAD-style models).",
-    inputs=(
-        Field("question", "Question", KIND_TEXT, "What is Hugging Face creating?", required=True),
-        Field("context", "Context", KIND_MULTILINE, "Hugging Face is creating a tool that democratizes AI.", required=True),
-    ),
-    parameters=(
-        Field("top_n", "Answers", KIND_INT, 3, 1, 20, 1, help="How many of the best spans to list"),
-        Field("max_answer_length", "Max answer length (tokens)", KIND_INT, 15, 1, 512, 1),
-        Field("stride", "Window overlap (tokens)", KIND_INT, 128, 0, 1024, 8, help="Long contexts are split into windows sharing this many tokens"),
+INPUTS = (
+    Field("question", "Question", KIND_TEXT, default="What is Hugging Face creating?", required=True),
+    Field("context", "Context", KIND_MULTILINE, default="Hugging Face is creating a tool that democratizes AI.", required=True),
+)
+PARAMETERS = (
+    Field("top_n", "Answers", KIND_INT, default=3, minimum=1, maximum=20, step=1, help="How many of the best spans to list"),
+    Field("max_answer_length", "Max answer length (tokens)", KIND_INT, default=15, minimum=1, maximum=512, step=1),
+    Field(
+        "stride", "Window overlap (tokens)", KIND_INT, default=128, minimum=0, maximum=1024, step=8,
+        help="Long contexts are split into windows sharing this many tokens",
     ),
 )
 
@@ -64,7 +60,6 @@ def best_spans(start_probs, end_probs, allowed, top_n: int, max_answer_length: i
     return [(int(i) // width, int(i) % width, float(v)) for v, i in zip(values.tolist(), indices.tolist())]
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -218,5 +213,24 @@ result = {{"answers": unique[:top_n], "argmax_answer": argmax_answer}}
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    return [f"{a['score']:.4f}  {a['start']:>4}-{a['end']:<4} {a['answer']}" for a in result["answers"]]
+
+SPEC = register(
+    TaskSpec(
+        id="question-answering",
+        order=5,
+        title="Question answering",
+        description="Finds the answer to a question as a span of the context (SQuAD-style models).",
+        auto_class="AutoModelForQuestionAnswering",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="question", context="context"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="answer-spans",
+        view="answer_spans",
+    )
+)

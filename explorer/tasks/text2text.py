@@ -14,32 +14,31 @@ from explorer.tasks.base import (
     KIND_INT,
     KIND_MULTILINE,
     KIND_TEXT,
-    RESULT_TEXT2TEXT,
+    CommandLine,
     Field,
     TaskSpec,
     encode,
     register,
 )
 
-SPEC = TaskSpec(
-    id="text2text-generation",
-    title="Text to text",
-    auto_class="AutoModelForSeq2SeqLM",
-    result_type=RESULT_TEXT2TEXT,
-    description="Rewrites the input with an encoder-decoder model: translation, summarization (T5, BART, Marian).",
-    inputs=(
-        Field("prefix", "Task prefix", KIND_TEXT, "", placeholder="e.g. translate English to German: ", help="T5-style models need the task written before the text"),
-        Field("text", "Text", KIND_MULTILINE, "Hello, how are you?", required=True),
+INPUTS = (
+    Field(
+        "prefix", "Task prefix", KIND_TEXT, default="", placeholder="e.g. translate English to German: ",
+        help="T5-style models need the task written before the text",
     ),
-    parameters=(
-        Field("max_length", "Max length (tokens)", KIND_INT, 40, 1, 4096, 1, help="Longest output, in tokens"),
-        Field("num_beams", "Beams", KIND_INT, 4, 1, 32, 1, help="1: greedy or sampling; more beams search several candidates"),
-        Field("early_stopping", "Early stopping", KIND_BOOL, True, help="Stop beam search when every beam has finished (beams > 1)"),
-        Field("do_sample", "Sampling", KIND_BOOL, False),
-        Field("temperature", "Temperature", KIND_FLOAT, 1.0, 0.01, 5.0, 0.05, requires="do_sample"),
-        Field("top_p", "Top-p", KIND_FLOAT, 1.0, 0.01, 1.0, 0.01, requires="do_sample"),
-        Field("seed", "Seed", KIND_INT, 0, 0, 2**31 - 1, 1, requires="do_sample"),
+    Field("text", "Text", KIND_MULTILINE, default="Hello, how are you?", required=True),
+)
+PARAMETERS = (
+    Field("max_length", "Max length (tokens)", KIND_INT, default=40, minimum=1, maximum=4096, step=1, help="Longest output, in tokens"),
+    Field(
+        "num_beams", "Beams", KIND_INT, default=4, minimum=1, maximum=32, step=1,
+        help="1: greedy or sampling; more beams search several candidates",
     ),
+    Field("early_stopping", "Early stopping", KIND_BOOL, default=True, help="Stop beam search when every beam has finished (beams > 1)"),
+    Field("do_sample", "Sampling", KIND_BOOL, default=False),
+    Field("temperature", "Temperature", KIND_FLOAT, default=1.0, minimum=0.01, maximum=5.0, step=0.05, requires="do_sample"),
+    Field("top_p", "Top-p", KIND_FLOAT, default=1.0, minimum=0.01, maximum=1.0, step=0.01, requires="do_sample"),
+    Field("seed", "Seed", KIND_INT, default=0, minimum=0, maximum=2**31 - 1, step=1, requires="do_sample"),
 )
 
 
@@ -64,7 +63,6 @@ def _cancel_criterion(cancel: CancelToken):
     return StopWhenCancelled()
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
     from transformers import StoppingCriteriaList
@@ -109,5 +107,25 @@ result = {{"generated_text": tokenizer.decode(outputs[0], skip_special_tokens=Tr
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    return [result["generated_text"]]
+
+
+SPEC = register(
+    TaskSpec(
+        id="text2text-generation",
+        order=6,
+        title="Text to text",
+        description="Rewrites the input with an encoder-decoder model: translation, summarization (T5, BART, Marian).",
+        auto_class="AutoModelForSeq2SeqLM",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="text2text",
+        view="text2text",
+    )
+)

@@ -13,7 +13,7 @@ from explorer.tasks.base import (
     KIND_BOOL,
     KIND_CSV,
     KIND_LINES,
-    RESULT_CLASSIFICATION,
+    CommandLine,
     Field,
     TaskInputError,
     TaskSpec,
@@ -23,32 +23,18 @@ from explorer.tasks.base import (
     rounded,
 )
 
-SPEC = TaskSpec(
-    id="text-classification",
-    title="Text classification",
-    auto_class="AutoModelForSequenceClassification",
-    result_type=RESULT_CLASSIFICATION,
-    description="Scores every label of the classifier (sentiment, topic, …) for each text.",
-    inputs=(
-        Field(
-            "texts",
-            "Texts (one per line)",
-            KIND_LINES,
-            "I've been waiting for a HuggingFace course my whole life.",
-            required=True,
-        ),
+INPUTS = (
+    Field("texts", "Texts (one per line)", KIND_LINES, default="I've been waiting for a HuggingFace course my whole life.", required=True),
+)
+PARAMETERS = (
+    Field(
+        "gold_labels", "Gold labels (optional)", KIND_CSV, default="", placeholder="one per text, by name or id: POSITIVE, 0",
+        help="The right label of each text, comma separated, by name or id: the model then also returns its loss "
+        "(model(**inputs, labels=torch.tensor([...])).loss, as when training)",
     ),
-    parameters=(
-        Field(
-            "gold_labels",
-            "Gold labels (optional)",
-            KIND_CSV,
-            "",
-            placeholder="one per text, by name or id: POSITIVE, 0",
-            help="The right label of each text, comma separated, by name or id: the model then also returns its loss "
-            "(model(**inputs, labels=torch.tensor([...])).loss, as when training)",
-        ),
-        Field("multi_label", "Multi-label (sigmoid)", KIND_BOOL, False, help="Off: softmax, the labels compete. On: sigmoid, each label scored on its own"),
+    Field(
+        "multi_label", "Multi-label (sigmoid)", KIND_BOOL, default=False,
+        help="Off: softmax, the labels compete. On: sigmoid, each label scored on its own",
     ),
 )
 
@@ -79,7 +65,6 @@ def labels_tensor(ids: list[int], num_labels: int, problem_type: str | None):
     return torch.tensor(ids)
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -164,5 +149,31 @@ result = {{"scores": result, "loss": {loss}}}
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    lines = []
+    for row in result["results"]:
+        lines.append(f"{row['text']}")
+        lines += [f"  {s['label']:20} {s['score']:.4f}" for s in row["scores"]]
+    if result.get("loss") is not None:
+        gold = ", ".join(g["label"] for g in result["gold_labels"])
+        lines.append(f"loss against the gold labels ({gold}): {result['loss']:.6f}")
+    return lines
+
+SPEC = register(
+    TaskSpec(
+        id="text-classification",
+        order=3,
+        title="Text classification",
+        description="Scores every label of the classifier (sentiment, topic, …) for each text.",
+        auto_class="AutoModelForSequenceClassification",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="texts"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="classification",
+        view="classification",
+    )
+)

@@ -18,8 +18,9 @@ from explorer.tasks.base import (
     KIND_FLOAT,
     KIND_INT,
     KIND_MULTILINE,
-    RESULT_GENERATED_TEXT,
+    CommandLine,
     Field,
+    FromCheckpoint,
     Partial,
     TaskInputError,
     TaskSpec,
@@ -30,46 +31,48 @@ from explorer.tasks.base import (
 # A round number that shows a model's style in a few sentences and takes seconds, not minutes, on a CPU.
 DEFAULT_NEW_TOKENS = 50
 
-SPEC = TaskSpec(
-    id="text-generation",
-    title="Text generation",
-    auto_class="AutoModelForCausalLM",
-    result_type=RESULT_GENERATED_TEXT,
-    description="Continues a prompt token by token with a causal language model (GPT-2, Llama, …).",
-    streams=True,
-    inputs=(Field("text", "Prompt", KIND_MULTILINE, "Once upon a time", required=True),),
-    parameters=(
-        Field("use_chat_template", "Chat template", KIND_BOOL, True, help="Wrap the prompt as a user message when the tokenizer has a chat template"),
-        Field(
-            "max_new_tokens",
-            "Max new tokens",
-            KIND_INT,
-            DEFAULT_NEW_TOKENS,
-            1,
-            4096,
-            1,
-            help=f"How many tokens to add at most ({DEFAULT_NEW_TOKENS} by default: a few sentences, a second or two on a CPU "
-            "for small models). Ignored when Max length is set",
-        ),
-        Field(
-            "max_length",
-            "Max length (total)",
-            KIND_INT,
-            0,
-            0,
-            1_000_000,
-            1,
-            help="Stop when prompt + new tokens reach this many tokens, as generate(max_length=50) in the tutorials; "
-            "'off' uses Max new tokens instead",
-            special_value="off",
-        ),
-        Field("do_sample", "Sampling", KIND_BOOL, True, help="Off: greedy decoding, always the most likely token"),
-        Field("temperature", "Temperature", KIND_FLOAT, 0.7, 0.01, 5.0, 0.05, help="Below 1 sharpens, above 1 flattens the distribution (sampling only)", requires="do_sample"),
-        Field("top_p", "Top-p", KIND_FLOAT, 0.95, 0.01, 1.0, 0.01, help="Keep the smallest set of tokens whose probability adds up to p (sampling only)", requires="do_sample"),
-        Field("top_k", "Top-k", KIND_INT, 50, 0, 10000, 1, help="Keep the k most likely tokens; 0 turns it off (sampling only)", requires="do_sample"),
-        Field("repetition_penalty", "Repetition penalty", KIND_FLOAT, 1.0, 0.01, 10.0, 0.05, help="Above 1 discourages tokens already in the text"),
-        Field("seed", "Seed", KIND_INT, 0, 0, 2**31 - 1, 1, help="Same seed and settings give the same text", requires="do_sample"),
-        Field("show_top_k", "Show next-token probabilities", KIND_INT, 5, 0, 20, 1, help="For each step, the k most likely tokens after the processors (0: off)"),
+INPUTS = (Field("text", "Prompt", KIND_MULTILINE, default="Once upon a time", required=True),)
+PARAMETERS = (
+    Field(
+        "use_chat_template", "Chat template", KIND_BOOL, default=True,
+        help="Wrap the prompt as a user message when the tokenizer has a chat template",
+        only_if=FromCheckpoint("has_chat_template", why_not="This tokenizer has no chat template: the prompt is used as it is"),
+    ),
+    Field(
+        "max_new_tokens", "Max new tokens", KIND_INT, default=DEFAULT_NEW_TOKENS, minimum=1, maximum=4096, step=1,
+        help=f"How many tokens to add at most ({DEFAULT_NEW_TOKENS} by default: a few sentences, a second or two on a CPU "
+        "for small models). Ignored when Max length is set",
+    ),
+    Field(
+        "max_length", "Max length (total)", KIND_INT, default=0, minimum=0, maximum=1_000_000, step=1,
+        help="Stop when prompt + new tokens reach this many tokens, as generate(max_length=50) in the tutorials; "
+        "'off' uses Max new tokens instead",
+        special_value="off",
+    ),
+    Field("do_sample", "Sampling", KIND_BOOL, default=True, help="Off: greedy decoding, always the most likely token"),
+    Field(
+        "temperature", "Temperature", KIND_FLOAT, default=0.7, minimum=0.01, maximum=5.0, step=0.05,
+        help="Below 1 sharpens, above 1 flattens the distribution (sampling only)", requires="do_sample",
+    ),
+    Field(
+        "top_p", "Top-p", KIND_FLOAT, default=0.95, minimum=0.01, maximum=1.0, step=0.01,
+        help="Keep the smallest set of tokens whose probability adds up to p (sampling only)", requires="do_sample",
+    ),
+    Field(
+        "top_k", "Top-k", KIND_INT, default=50, minimum=0, maximum=10000, step=1,
+        help="Keep the k most likely tokens; 0 turns it off (sampling only)", requires="do_sample",
+    ),
+    Field(
+        "repetition_penalty", "Repetition penalty", KIND_FLOAT, default=1.0, minimum=0.01, maximum=10.0, step=0.05,
+        help="Above 1 discourages tokens already in the text",
+    ),
+    Field(
+        "seed", "Seed", KIND_INT, default=0, minimum=0, maximum=2**31 - 1, step=1,
+        help="Same seed and settings give the same text", requires="do_sample",
+    ),
+    Field(
+        "show_top_k", "Show next-token probabilities", KIND_INT, default=5, minimum=0, maximum=20, step=1,
+        help="For each step, the k most likely tokens after the processors (0: off)",
     ),
 )
 
@@ -142,7 +145,6 @@ def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
     return encoded["input_ids"], encoded["attention_mask"], False
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -304,5 +306,27 @@ result = {{"text": tokenizer.decode(outputs[0], skip_special_tokens=True), "toke
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    # The text itself was streamed to the terminal as it came.
+    return ["", f"[{result['new_tokens']} tokens, {result['tokens_per_second']} tokens/s, stopped at {result['stopped']}]"]
+
+
+SPEC = register(
+    TaskSpec(
+        id="text-generation",
+        order=1,
+        title="Text generation",
+        description="Continues a prompt token by token with a causal language model (GPT-2, Llama, …).",
+        auto_class="AutoModelForCausalLM",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text"),
+        streams=True,
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="generated-text",
+        view="generation",
+    )
+)

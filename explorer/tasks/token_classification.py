@@ -15,7 +15,7 @@ from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
     KIND_CHOICE,
     KIND_MULTILINE,
-    RESULT_ENTITIES,
+    CommandLine,
     Field,
     TaskError,
     TaskSpec,
@@ -27,25 +27,16 @@ from explorer.tasks.base import (
 
 AGGREGATIONS = ("none", "simple", "first", "max", "average")
 
-SPEC = TaskSpec(
-    id="token-classification",
-    title="Token classification (NER)",
-    auto_class="AutoModelForTokenClassification",
-    result_type=RESULT_ENTITIES,
-    description="Labels every token (named entities, parts of speech) and joins sub-words into entities.",
-    inputs=(
-        Field(
-            "text",
-            "Text",
-            KIND_MULTILINE,
-            "Hugging Face Inc. is a company based in New York City. Its headquarters are in DUMBO, "
-            "therefore very close to the Manhattan Bridge.",
-            required=True,
-        ),
+INPUTS = (
+    Field(
+        "text", "Text", KIND_MULTILINE,
+        default="Hugging Face Inc. is a company based in New York City. Its headquarters are in DUMBO, "
+        "therefore very close to the Manhattan Bridge.",
+        required=True,
     ),
-    parameters=(
-        Field("aggregation", "Aggregation", KIND_CHOICE, "simple", choices=AGGREGATIONS, help="How sub-word tokens become entities"),
-    ),
+)
+PARAMETERS = (
+    Field("aggregation", "Aggregation", KIND_CHOICE, default="simple", choices=AGGREGATIONS, help="How sub-word tokens become entities"),
 )
 
 
@@ -117,7 +108,6 @@ def aggregate(tokens: list[dict], strategy: str, names: dict[int, str], text: st
     return [e for e in group_entities(items, text) if e["entity_group"] != "O"]
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -232,5 +222,27 @@ result = {{"tokens": [(t["word"], t["entity"]) for t in rows], "entities": entit
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    return [
+        f"{e.get('entity_group', e.get('entity')):8} {e['score']:.4f}  {e['start']:>4}-{e['end']:<4} {e['word']}"
+        for e in result["entities"]
+    ]
+
+SPEC = register(
+    TaskSpec(
+        id="token-classification",
+        order=4,
+        title="Token classification (NER)",
+        description="Labels every token (named entities, parts of speech) and joins sub-words into entities.",
+        auto_class="AutoModelForTokenClassification",
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="entities",
+        view="entities",
+    )
+)

@@ -14,7 +14,7 @@ from explorer.tasks.base import (
     KIND_BOOL,
     KIND_MULTILINE,
     KIND_TEXT,
-    RESULT_TOKENS,
+    CommandLine,
     Field,
     TaskInputError,
     TaskSpec,
@@ -22,27 +22,20 @@ from explorer.tasks.base import (
     register,
 )
 
-SPEC = TaskSpec(
-    id="tokenize",
-    title="Tokenizer playground",
-    auto_class=None,
-    result_type=RESULT_TOKENS,
-    description="Shows how the tokenizer cuts text into tokens and ids, and decodes them back.",
-    inputs=(
-        Field("text", "Text", KIND_MULTILINE, "We are very happy to show you the 🤗 Transformers library.", required=True),
-        Field("text_pair", "Second text (optional)", KIND_TEXT, "", placeholder="a pair, as for QA or NLI"),
-        Field("ids_to_decode", "Ids to decode (optional)", KIND_TEXT, "", placeholder="e.g. 101, 2057, 102", help="Token ids separated by commas or spaces, turned back into text"),
+INPUTS = (
+    Field("text", "Text", KIND_MULTILINE, default="We are very happy to show you the 🤗 Transformers library.", required=True),
+    Field("text_pair", "Second text (optional)", KIND_TEXT, default="", placeholder="a pair, as for QA or NLI"),
+    Field(
+        "ids_to_decode", "Ids to decode (optional)", KIND_TEXT, default="", placeholder="e.g. 101, 2057, 102",
+        help="Token ids separated by commas or spaces, turned back into text",
     ),
-    parameters=(
-        Field("add_special_tokens", "Add special tokens", KIND_BOOL, True),
-        Field(
-            "batch",
-            "Padded batch (one text per line)",
-            KIND_BOOL,
-            False,
-            help="Each line is a text; tokenizer(texts, padding=True, truncation=True) pads them to the longest, "
-            "as a model receives them: one row of input_ids and attention_mask per text (0 marks padding)",
-        ),
+)
+PARAMETERS = (
+    Field("add_special_tokens", "Add special tokens", KIND_BOOL, default=True),
+    Field(
+        "batch", "Padded batch (one text per line)", KIND_BOOL, default=False,
+        help="Each line is a text; tokenizer(texts, padding=True, truncation=True) pads them to the longest, "
+        "as a model receives them: one row of input_ids and attention_mask per text (0 marks padding)",
     ),
 )
 
@@ -63,7 +56,6 @@ def parse_ids(text: str, vocabulary: int) -> list[int] | None:
     return ids
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     tokenizer = loaded.tokenizer
     ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer)) if values["ids_to_decode"].strip() else None
@@ -229,5 +221,38 @@ print(encoding)
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def several_texts(texts: list[str]) -> dict:
+    """Several --text options: one padded batch, a text per line."""
+    return {"text": "\n".join(texts), "batch": True}
+
+
+def text_lines(result: dict) -> list[str]:
+    batch = result.get("batch")
+    if batch:
+        lines = [f"padded batch, input_ids shape {batch['shape']} (padding on the {batch['padding_side']})"]
+        for text, ids, mask in zip(batch["texts"], result["input_ids"], result["attention_mask"]):
+            lines += [text, f"  input_ids:      {ids}", f"  attention_mask: {mask}"]
+        return lines
+    return [
+        " ".join(f"{t['token']}({t['id']})" for t in result["tokens"]),
+        f"{result['counts']['tokens']} tokens; decoded: {result['decoded']}",
+    ]
+
+SPEC = register(
+    TaskSpec(
+        id="tokenize",
+        order=9,
+        title="Tokenizer playground",
+        description="Shows how the tokenizer cuts text into tokens and ids, and decodes them back.",
+        auto_class=None,
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text", context="text_pair", several_texts=several_texts),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="tokens",
+        view="tokens",
+    )
+)

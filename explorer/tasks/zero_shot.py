@@ -15,7 +15,7 @@ from explorer.tasks.base import (
     KIND_CSV,
     KIND_MULTILINE,
     KIND_TEXT,
-    RESULT_ZERO_SHOT,
+    CommandLine,
     Field,
     TaskError,
     TaskInputError,
@@ -25,19 +25,15 @@ from explorer.tasks.base import (
     rounded,
 )
 
-SPEC = TaskSpec(
-    id="zero-shot-classification",
-    title="Zero-shot classification",
-    auto_class="AutoModelForSequenceClassification",
-    result_type=RESULT_ZERO_SHOT,
-    description="Scores labels you type, with a natural-language-inference model (MNLI-style).",
-    inputs=(
-        Field("text", "Text", KIND_MULTILINE, "I have been waiting for a course like this my whole life.", required=True),
-        Field("labels", "Candidate labels (comma separated)", KIND_CSV, "education, politics, business", required=True),
-    ),
-    parameters=(
-        Field("hypothesis_template", "Hypothesis template", KIND_TEXT, "This example is {}.", help="{} is replaced by each label"),
-        Field("multi_label", "Multi-label", KIND_BOOL, False, help="Off: labels compete (scores add up to 1). On: each label judged on its own"),
+INPUTS = (
+    Field("text", "Text", KIND_MULTILINE, default="I have been waiting for a course like this my whole life.", required=True),
+    Field("labels", "Candidate labels (comma separated)", KIND_CSV, default="education, politics, business", required=True),
+)
+PARAMETERS = (
+    Field("hypothesis_template", "Hypothesis template", KIND_TEXT, default="This example is {}.", help="{} is replaced by each label"),
+    Field(
+        "multi_label", "Multi-label", KIND_BOOL, default=False,
+        help="Off: labels compete (scores add up to 1). On: each label judged on its own",
     ),
 )
 
@@ -52,7 +48,6 @@ def entailment_index(config) -> int:
     )
 
 
-@register(SPEC)
 def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     import torch
 
@@ -112,5 +107,26 @@ result = {{"labels": [label for label, _ in ranked], "scores": [score for _, sco
 '''
 
 
-SPEC.summary = summary
-SPEC.script = script
+def text_lines(result: dict) -> list[str]:
+    return [f"{label:20} {score:.4f}" for label, score in zip(result["labels"], result["scores"])]
+
+
+SPEC = register(
+    TaskSpec(
+        id="zero-shot-classification",
+        order=7,
+        title="Zero-shot classification",
+        description="Scores labels you type, with a natural-language-inference model (MNLI-style).",
+        auto_class="AutoModelForSequenceClassification",
+        needs_entailment_label=True,
+        inputs=INPUTS,
+        parameters=PARAMETERS,
+        command_line=CommandLine(text="text", labels="labels"),
+        run=run,
+        script=script,
+        summary=summary,
+        text_lines=text_lines,
+        result_type="zero-shot",
+        view="zero_shot",
+    )
+)

@@ -19,6 +19,7 @@ from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.config import AutoClassDoc, ConfigReport, ResolutionRow, apply_head_checks, auto_class_doc_job, config_report_job
 from explorer.core.consent import ConsentStore
 from explorer.core.head_survey import HeadCheck, survey_heads
+import explorer.tasks  # noqa: F401  (hands the task declarations to the report's catalog: the demos it offers)
 from explorer.ui import palette
 from explorer.ui.config_auto_classes_page import AutoClassesPage, DocKey, doc_key
 from explorer.ui.config_code_page import CustomCodePage

@@ -1,6 +1,8 @@
 """A form built from a task declaration: one editor per Field, values back as a dict.
 
-Rendering only: conversion and validation stay in ``Field.convert`` (explorer.tasks).
+Rendering only: conversion and validation stay in ``Field.convert`` (explorer.tasks). What a
+field takes from the checkpoint (the mask token its button types, a switch that needs a chat
+template) comes from the checkpoint's facts, read by the tab before the form is built.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from explorer.tasks.base import (
     Field,
     TaskSpec,
 )
+from explorer.tasks.heads import CheckpointFacts
+from explorer.ui.palette import color
 
 INT_LIMIT = 2**31 - 1
 
@@ -45,16 +49,16 @@ class TaskForm(QWidget):
     changed = Signal()
     """Emitted when any value changes."""
 
-    def __init__(self, spec: TaskSpec, parent: QWidget | None = None) -> None:
+    def __init__(self, spec: TaskSpec, facts: CheckpointFacts | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         self.editors: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        description = QLabel(spec.description)
-        description.setWordWrap(True)
-        description.setStyleSheet("color: palette(mid);")
-        layout.addWidget(description)
+        self.description = QLabel(spec.description)
+        self.description.setWordWrap(True)
+        layout.addWidget(self.description)
+        self.repaint_colours()
         for field in spec.inputs:
             label = QLabel(f"<b>{field.label}</b>")
             label.setToolTip(field.help)
@@ -80,6 +84,20 @@ class TaskForm(QWidget):
                 if isinstance(controller, QCheckBox):
                     controller.toggled.connect(self._update_enabled)
         self._update_enabled()
+        self._fit_to_checkpoint(facts or CheckpointFacts())
+
+    def repaint_colours(self) -> None:
+        self.description.setStyleSheet(f"color: {color('muted')};")
+
+    def _fit_to_checkpoint(self, facts: CheckpointFacts) -> None:
+        for field in self.spec.fields:
+            if field.insert_button is not None:
+                text = getattr(facts, field.insert_button.fact, None) or field.insert_button.fallback
+                self.add_insert_button(field.name, f"Insert {text}", text)
+            if field.only_if is not None and not getattr(facts, field.only_if.fact, False):
+                editor = self.editors[field.name]
+                editor.setEnabled(False)
+                editor.setToolTip(field.only_if.why_not)
 
     def _editor(self, field: Field) -> QWidget:
         if field.kind in (KIND_MULTILINE, KIND_LINES):

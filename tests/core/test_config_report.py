@@ -8,7 +8,7 @@ import pytest
 
 from explorer.core.config import build_config_report, compare_configs, compare_derived, inspect_config, iter_fields
 from explorer.core.config.field_docs import class_docs, parse_docstring
-from explorer.core.task_catalog import TASK_AUTO_CLASS, offered_tasks
+from explorer.core.task_catalog import offered_tasks
 from tests.core.config_fixtures import (
     copy_sample,
     write_config,
@@ -241,7 +241,6 @@ def test_tasks_offered_follow_the_saved_head(sample):
 
 
 def test_offered_tasks_with_names_only():
-    assert TASK_AUTO_CLASS["zero-shot-classification"] == "AutoModelForSequenceClassification"
     config = {"id2label": {"0": "entailment", "1": "not_entailment"}}
     tasks = offered_tasks(config, True, ["AutoModelForSequenceClassification", "AutoModel"])
     assert tasks == ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize"]

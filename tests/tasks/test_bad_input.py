@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import pytest
 
 from explorer.core.jobs import Cancelled, CancelToken, Progress, run_to_end
+from explorer.tasks import base
 from explorer.tasks.base import TaskError, TaskInputError, get_task
 from explorer.tasks.session import LoadRequest, ModelSession, load_model
 
@@ -106,6 +108,11 @@ def test_missing_folder(session, tmp_path):
         run(session, "fill-mask", tmp_path / "gone")
 
 
+def with_run(monkeypatch, spec, run_function) -> None:
+    """For one test, the task registered with another run generator (declarations are frozen)."""
+    monkeypatch.setitem(base._REGISTRY, spec.id, dataclasses.replace(spec, run=run_function))
+
+
 def test_out_of_memory_becomes_a_clear_message(session, sample, monkeypatch):
     spec = get_task("fill-mask")
 
@@ -113,7 +120,7 @@ def test_out_of_memory_becomes_a_clear_message(session, sample, monkeypatch):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         yield  # a generator, like every task
 
-    monkeypatch.setattr(spec, "run", exhausted)
+    with_run(monkeypatch, spec, exhausted)
     with pytest.raises(TaskError, match="Out of memory on cpu"):
         run(session, "fill-mask", sample("tiny-bert-mlm"))
 
@@ -125,7 +132,7 @@ def test_model_failure_is_reported_with_details(session, sample, monkeypatch):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x3 and 4x5)")
         yield
 
-    monkeypatch.setattr(spec, "run", broken)
+    with_run(monkeypatch, spec, broken)
     with pytest.raises(TaskError, match="failed on this input: mat1 and mat2") as caught:
         run(session, "fill-mask", sample("tiny-bert-mlm"))
     assert "Traceback" in caught.value.details

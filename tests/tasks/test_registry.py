@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.tasks.base import TASK_ORDER, all_tasks, get_task
-from explorer.tasks.cli import TEXT_FIELD
+from explorer.core import discovery, task_catalog, transformers_tables
+from explorer.tasks.base import all_tasks, get_task
 from explorer.tasks.devices import check_dtype, find_device, list_devices, spread_available
 from explorer.tasks.heads import checkpoint_facts, head_classes, mismatch_warning, task_choices
 from explorer.tasks.base import TaskError
@@ -14,21 +14,52 @@ from explorer.tasks.base import TaskError
 
 def test_every_task_is_declared_completely():
     tasks = all_tasks()
-    assert [t.id for t in tasks] == list(TASK_ORDER)
+    assert [t.order for t in tasks] == sorted({t.order for t in tasks})  # one place each, no ties
     for task in tasks:
-        assert task.run is not None and task.script is not None and task.summary is not None
-        assert task.result_type and task.title and task.description
+        assert task.run is not None and task.script is not None and task.summary is not None and task.text_lines is not None
+        assert task.result_type and task.title and task.description and task.view
         assert task.resolve({}) == task.resolve(task.defaults())
-        assert task.id in TEXT_FIELD and TEXT_FIELD[task.id] in {f.name for f in task.inputs}
+        assert task.command_line.text in {f.name for f in task.inputs}
+        for option in (task.command_line.context, task.command_line.labels):
+            assert not option or option in {f.name for f in task.fields}
         for field in task.parameters:
             if field.minimum is not None:
                 assert field.minimum <= field.default <= field.maximum
 
 
-def test_tasks_match_the_config_engineers_catalog():
-    catalog = pytest.importorskip("explorer.core.task_catalog")
-    for task_id, auto_class in catalog.TASK_AUTO_CLASS.items():
-        assert get_task(task_id).auto_class == auto_class
+def test_task_ids_are_written_only_in_their_own_modules():
+    """Adding a task touches its module (and its view): nothing else lists the ids."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "explorer"
+    owners = {task.id: Path(__import__(task.run.__module__, fromlist=["_"]).__file__).resolve() for task in all_tasks()}
+    # The samples' model cards carry the Hub's pipeline tags, whose words our ids follow: data, not a list of tasks.
+    hub_words = {package / "core" / "samples.py"}
+    offenders = []
+    for path in sorted(set(package.rglob("*.py")) - hub_words):
+        text = path.read_text(encoding="utf-8")
+        for task_id, owner in owners.items():
+            if re.search(rf"""["']{re.escape(task_id)}["']""", text) and path.resolve() != owner:
+                offenders.append(f"{path.relative_to(package)} writes {task_id!r}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_report_offers_what_the_tasks_declare():
+    config = {"id2label": {"0": "entailment", "1": "not_entailment"}}
+    tasks = task_catalog.offered_tasks(config, True, ["AutoModelForSequenceClassification", "AutoModel"])
+    by_class = [t.id for t in all_tasks() if t.auto_class in (None, "AutoModelForSequenceClassification", "AutoModel")]
+    assert tasks == by_class  # the classifier, zero-shot (an entailment label), features, tokenize: in the picker's order
+    assert "zero-shot-classification" not in task_catalog.offered_tasks({}, True, ["AutoModelForSequenceClassification"])
+    assert task_catalog.offered_tasks(config, False, ["AutoModel"]) == []
+
+
+def test_scan_and_demo_read_one_model_type_table():
+    assert discovery.known_model_types is transformers_tables.known_model_types
+    known = transformers_tables.known_model_types()
+    assert {"bert", "gpt2", "t5"} <= known and "CONFIG_MAPPING" not in known  # an __all__ entry is no model type
+    for auto_class, table in transformers_tables.auto_model_tables().items():
+        assert set(table) <= known, auto_class
 
 
 def test_head_tables_read_from_source():

@@ -53,11 +53,14 @@ def test_selecting_a_hostile_checkpoint_never_blocks_the_window(qtbot, tab, tmp_
     timer = threading.Timer(10, watchdog)
     timer.start()
     try:
-        _select_within(tab, folder, 10)
-        result["returned"] = True
+        with qtbot.waitSignal(tab.tasks_ready, timeout=WAIT):
+            _select_within(tab, folder, 10)
+            result["returned"] = True
+            assert tab.jobs.busy("facts")  # the files and the consent check are read in a job, not here
     finally:
         timer.cancel()
     assert not result.get("blocked")
+    assert "allow" in tab.task.task_warning.text()  # its code was never allowed: said with every task
 
 
 @pytest.mark.parametrize(
@@ -71,7 +74,8 @@ def test_selecting_a_hostile_checkpoint_never_blocks_the_window(qtbot, tab, tmp_
 )
 def test_run_says_what_the_explorer_found_not_what_a_library_raised(qtbot, tab, tmp_path, build, message):
     folder = build(tmp_path / "case")
-    tab.set_checkpoint(Checkpoint(id=folder.name, source="folder", path=str(folder), model_type="gpt2", architectures=["GPT2LMHeadModel"]))
+    with qtbot.waitSignal(tab.tasks_ready, timeout=WAIT):
+        tab.set_checkpoint(Checkpoint(id=folder.name, source="folder", path=str(folder), model_type="gpt2", architectures=["GPT2LMHeadModel"]))
     with qtbot.waitSignal(tab.run_failed, timeout=WAIT) as blocker:
         qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)

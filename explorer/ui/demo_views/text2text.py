@@ -1,0 +1,30 @@
+"""Text to text: the output, and how it was decoded."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtWidgets import QLabel
+
+from explorer.ui.demo_views.common import ResultView, text_browser
+
+
+class Text2TextView(ResultView):
+    def show_result(self, result: dict) -> None:
+        super().show_result(result)
+        self.text = text_browser(80)
+        self.text.setObjectName("text2text_output")
+        self.text.setHtml(f"<div style='font-size:13pt;'>{html.escape(result['generated_text']) or '<i>(empty output)</i>'}</div>")
+        self.layout_.addWidget(QLabel("<b>Output</b>"))
+        self.layout_.addWidget(self.text, 1)
+        settings = result["settings"]
+        mode = f"{settings['num_beams']} beams" if settings["num_beams"] > 1 else ("sampling" if settings["do_sample"] else "greedy")
+        details = QLabel(
+            f"Input: <i>{html.escape(result['input_text'])}</i><br>{len(result['token_ids'])} output tokens · {mode} · max length {settings['max_length']}"
+        )
+        details.setWordWrap(True)
+        self.layout_.addWidget(details)
+        self.layout_.addStretch(1)
+
+
+VIEW = Text2TextView
