@@ -5,10 +5,10 @@ task: where it stands in the picker, the Auto class it loads and which checkpoin
 to, its inputs and parameters, which of them the command line's ``--text/--context/--labels``
 fill, the generator ``run(loaded, values, cancel)`` that yields ``Progress`` and partial results
 and returns a JSON-ready dict, the "copy as Python" script, the summary both print, the lines
-the command line prints, and the name of the window's view for its result. The catalog
-(``explorer.tasks.catalog``), the command line and the window derive from this registry;
-``all_tasks()`` imports every module of this package once (pkgutil), so adding a task is adding
-one file here plus its view.
+the command line prints, and the name of the window's view for its result. The demos a config
+report offers (``explorer.core.task_catalog``), the Demo tab's picker (``heads``), the command
+line and the window's views derive from this registry; ``all_tasks()`` imports every module of
+this package once (pkgutil), so adding a task is adding one file here plus its view.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class TaskSpec:
 
 _REGISTRY: dict[str, TaskSpec] = {}
 _DISCOVERED = False
-_INFRASTRUCTURE = frozenset({"base", "catalog", "devices", "session", "script", "cli", "heads"})
+_INFRASTRUCTURE = frozenset({"base", "devices", "session", "script", "cli", "heads"})
 
 
 def register(spec: TaskSpec) -> TaskSpec:

@@ -13,6 +13,7 @@ until it has stopped. Devices, the loaded model, the tasks and the scripts live 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
@@ -30,6 +31,7 @@ from explorer.ui.demo_task import TaskPage
 from explorer.ui.demo_views import ResultView
 from explorer.ui.palette import notifier
 from explorer.ui.tab import CheckpointTab
+from explorer.ui.workers import JobFactory
 
 SHUTDOWN_BUDGET_SECONDS = 1.8
 
@@ -207,7 +209,9 @@ class DemoTab(CheckpointTab):
 
     # ------------------------------------------------------------------ model jobs
 
-    def _start_model_job(self, kind: str, job, done=None, partial_result=None) -> None:
+    def _start_model_job(
+        self, kind: str, job: JobFactory, done: Callable[[Any], None] | None = None, partial_result: Callable[[Any], None] | None = None
+    ) -> None:
         if self._closed:
             return
         # The slot's previous job (if any) is cancelled here; this one waits in the session until it stopped.
