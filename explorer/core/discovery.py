@@ -36,7 +36,7 @@ from explorer.core.checkpoint import (
 from explorer.core import scan_index
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.safe_io import UnreadableFile, parse_json
-from explorer.core.safetensors_header import summarize_safetensors
+from explorer.core.safetensors_index import summarize_safetensors
 from explorer.core.transformers_tables import known_model_types, model_types_stamp
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024

@@ -11,6 +11,7 @@ message (``SafetensorsHeaderError``, an ``UnreadableFile``) instead of a wrong f
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import operator
 import os
@@ -19,7 +20,7 @@ import stat
 import struct
 from dataclasses import dataclass, field
 
-from explorer.core.safe_io import OPEN_FLAGS, UnreadableFile, human_size, parse_json, read_bounded
+from explorer.core.safe_io import OPEN_FLAGS, UnreadableFile, human_size, parse_json
 
 # Bits per element; fp4/fp6 pack below a byte, hence bits rather than bytes.
 DTYPE_BITS = {
@@ -163,6 +164,33 @@ def _parse_header(raw: bytes, label: str) -> dict:
     if not isinstance(header, dict):
         raise SafetensorsHeaderError(f"{label}: header is not a JSON object")
     return header
+
+
+def _unsigned(text: str) -> int:
+    if text.startswith("-"):
+        raise _Negative
+    return int(text)
+
+
+class _Negative(ValueError):
+    pass
+
+
+def _refuse_negative_numbers(raw: bytes, label: str) -> None:
+    """Every number of a safetensors header is a size or an offset, which the library reads as unsigned.
+
+    Python reads "-0" as 0, so a negative sign must be found in the text: by a second parse that
+    looks at each integer as written, done only when the header holds a minus sign at all (and
+    after the validation, whose messages name the tensor for every other negative number).
+    """
+    if b"-" not in raw:
+        return
+    try:
+        json.loads(raw, parse_int=_unsigned)
+    except _Negative:
+        raise SafetensorsHeaderError(f"{label}: the header holds a negative number where safetensors allows only sizes and offsets") from None
+    except (ValueError, RecursionError):
+        pass  # the first parse accepted it; nothing more to say here
 
 
 def _load_header(path: str, label: str, file_size: int | None = None) -> tuple[int, int, dict]:
@@ -340,7 +368,9 @@ def read_header_counted(path: str | os.PathLike, file_label: str | None = None) 
     if irregular or (metadata is not None and (type(metadata) is not dict or not all(type(v) is str for v in metadata.values()))):
         _validated_entries(header, label, data_size)  # raises, with the message
         if irregular:  # the text only looked irregular (a shape written in an unusual way): the slow path
-            return _counted_from_entries(path, label, file_size, header_size, _validated_entries(header, label, data_size))
+            entries = _validated_entries(header, label, data_size)
+            _refuse_negative_numbers(raw, label)
+            return _counted_from_entries(path, label, file_size, header_size, entries)
     result = SafetensorsHeader(path=path, file_size=file_size, header_size=header_size, metadata=metadata or {})
     tensors = result.tensors
     append = tensors.append
@@ -389,6 +419,7 @@ def read_header_counted(path: str | os.PathLike, file_label: str | None = None) 
     except (_Invalid, KeyError, TypeError, ValueError):
         _validated_entries(header, label, data_size)  # raises, with the message
         raise SafetensorsHeaderError(f"{label}: the header does not describe the file's data (safetensors refuses it)") from None
+    _refuse_negative_numbers(raw, label)
     return result, {torch_of[dtype]: (n, params, size) for dtype, (n, params, size) in counts.items()}
 
 
@@ -430,6 +461,7 @@ def count_parameters(
     if known is not None:
         return known[0], dict(known[1]), known[2]
     entries = _validated_entries(_parse_header(raw, label), label, data_size)
+    _refuse_negative_numbers(raw, label)
     dtypes, numels = entries.dtypes, entries.numels
     if not dtypes:
         counted: tuple[int, dict[str, int], int] = (0, {}, 0)
@@ -469,158 +501,3 @@ def _remember_count(key: tuple[bytes, int], counted: tuple[int, dict[str, int], 
         _counted_bytes -= len(oldest[0])
     _COUNTED[key] = counted
     _counted_bytes += size
-
-
-@dataclass(slots=True)
-class WeightsSummary:
-    """What a checkpoint's weights hold, from headers only."""
-
-    num_parameters: int | None = None
-    dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> parameter count
-    files: list[str] = field(default_factory=list)
-    tensors: list[TensorInfo] = field(default_factory=list)
-    index_total_size: int | None = None
-    problems: list[str] = field(default_factory=list)
-
-
-# An index maps each tensor to its shard, ~80 bytes a tensor: 64 MiB is some 800,000 tensors.
-MAX_INDEX_BYTES = 64 * 1024 * 1024
-
-
-def _read_index_json(index_path: str, file_size: int | None = None):
-    """The parsed index: bounded, never blocking on a FIFO; UnreadableFile (a ValueError) otherwise."""
-    return parse_json(read_bounded(index_path, "the file", MAX_INDEX_BYTES), "the file")
-
-
-def _total_size(index) -> int | None:
-    """metadata.total_size when it is a plausible byte count (not NaN, infinite, negative or a bool)."""
-    metadata = index.get("metadata")
-    total = metadata.get("total_size") if isinstance(metadata, dict) else None
-    if type(total) is float and total.is_integer():
-        total = int(total)
-    return total if type(total) is int and 0 <= total < _SIZE_LIMIT else None
-
-
-def read_index(index_path: str) -> tuple[dict[str, str], int | None]:
-    """Return (tensor -> shard file, metadata.total_size) from a *.safetensors.index.json."""
-    index = _read_index_json(index_path)
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict):
-        raise UnreadableFile("the file has no weight_map")
-    # Checked by the set of value types (one C-level pass); JSON object keys are always strings,
-    # and the freshly parsed map is nobody else's, so it is returned as it is.
-    if not set(map(type, weight_map.values())) <= {str}:
-        raise UnreadableFile("weight_map names a shard that is not a file name")
-    return weight_map, _total_size(index)
-
-
-def _index_shards(index_path: str, file_size: int | None = None) -> tuple[set[str], int | None]:
-    """The shard files an index names and its total_size, without copying the weight map."""
-    index = _read_index_json(index_path, file_size)
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict):
-        raise UnreadableFile("the file has no weight_map")
-    try:
-        shards = set(weight_map.values())
-    except TypeError:  # a list or object where a file name should be
-        shards = None
-    # Checked on the few distinct names rather than on every entry: one pass over the map, not two.
-    if shards is None or any(type(shard) is not str for shard in shards):
-        raise UnreadableFile("weight_map names a shard that is not a file name")
-    return shards, _total_size(index)
-
-
-def summarize_safetensors(
-    files: dict[str, str],
-    keep_tensors: bool = False,
-    sizes: dict[str, int] | None = None,
-    contents: dict[str, object] | None = None,
-    read_once: dict | None = None,
-) -> WeightsSummary:
-    """Sum parameters and dtypes over a checkpoint's safetensors weights.
-
-    ``files`` maps each top-level file name of the checkpoint to a readable path (hub-cache
-    snapshots and legacy caches store content under other names). When an index is present,
-    every shard it names is read (a missing shard is a problem); otherwise every
-    *.safetensors. Adapter files are left out: they are not the model's own weights.
-    ``sizes`` (name -> bytes, from a listing that stat-ed the files) spares a stat per shard and index.
-    ``contents`` (name -> identity of the content, e.g. (device, inode, size)) with a
-    ``read_once`` dict that the caller keeps across checkpoints lets content shared by
-    several revisions of a hub repo be read once per scan.
-    """
-    summary = WeightsSummary()
-    index_names: list[str] = []
-    weight_files: list[str] = []
-    for name in files:
-        if name.endswith(".safetensors"):
-            if not name.startswith("adapter_model"):
-                weight_files.append(name)
-        elif name.endswith(".safetensors.index.json"):
-            index_names.append(name)
-    index_names.sort()
-    shard_files: list[str] = []
-    for index_name in index_names:
-        content = contents.get(index_name) if contents is not None and read_once is not None else None
-        read = read_once.get((index_name, content, "index")) if content is not None else None
-        if read is None:
-            try:
-                read = _index_shards(files[index_name], sizes.get(index_name) if sizes is not None else None)
-            except (OSError, ValueError) as exc:
-                read = exc
-            if content is not None:
-                read_once[(index_name, content, "index")] = read
-        if isinstance(read, Exception):
-            summary.problems.append(f"{index_name}: unreadable index ({read})")
-            continue
-        shards, total = read
-        summary.index_total_size = total
-        for shard in sorted(shards):
-            if shard not in files:
-                summary.problems.append(f"{index_name} names shard {shard}, which is missing")
-            elif shard not in shard_files:
-                shard_files.append(shard)
-    if not index_names:
-        shard_files = sorted(weight_files)
-    if not shard_files:
-        return summary
-    total_params = 0
-    data_bytes = 0
-    for shard in shard_files:
-        try:
-            if keep_tensors:
-                header = read_header(files[shard], shard)
-                numel_by_dtype: dict[str, int] = {}
-                for tensor in header.tensors:
-                    numel_by_dtype[tensor.dtype] = numel_by_dtype.get(tensor.dtype, 0) + tensor.numel
-                shard_params, shard_bytes = sum(numel_by_dtype.values()), header.data_bytes
-                summary.tensors.extend(header.tensors)
-            else:
-                content = contents.get(shard) if contents is not None and read_once is not None else None
-                # Keyed by name too: the messages name the file.
-                counted = read_once.get((shard, content)) if content is not None else None
-                if counted is None:
-                    known_size = sizes.get(shard) if sizes is not None else None
-                    try:
-                        counted = count_parameters(files[shard], shard, known_size)
-                    except SafetensorsHeaderError as exc:
-                        counted = exc
-                    if content is not None:
-                        read_once[(shard, content)] = counted
-                if isinstance(counted, SafetensorsHeaderError):
-                    raise counted
-                shard_params, numel_by_dtype, shard_bytes = counted
-        except SafetensorsHeaderError as exc:
-            summary.problems.append(str(exc))
-            continue
-        summary.files.append(shard)
-        total_params += shard_params
-        data_bytes += shard_bytes
-        for dtype, numel in numel_by_dtype.items():
-            summary.dtypes[dtype] = summary.dtypes.get(dtype, 0) + numel
-    if summary.files:
-        summary.num_parameters = total_params
-    if summary.index_total_size is not None and summary.files and not summary.problems and summary.index_total_size != data_bytes:
-        summary.problems.append(
-            f"index says total_size={summary.index_total_size} bytes but the shard headers describe {data_bytes} bytes"
-        )
-    return summary

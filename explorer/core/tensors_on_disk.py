@@ -21,7 +21,8 @@ from explorer.core.pickle_reader import (  # noqa: F401
     DamagedPickleError, RestrictedUnpickler, UnsafePickleError, describe_pytorch_file, pickle_imports_of, read_pytorch_bin,
 )
 from explorer.core.pickle_scan import DTYPE_BYTES, STORAGE_DTYPES, PickleImports  # noqa: F401
-from explorer.core.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header_counted, read_index
+from explorer.core.safetensors_header import SafetensorsHeaderError, TensorInfo, read_header_counted
+from explorer.core.safetensors_index import read_index
 
 FORMAT_SAFETENSORS = "safetensors"
 FORMAT_PYTORCH = "pytorch"

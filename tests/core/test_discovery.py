@@ -134,11 +134,11 @@ def test_every_revision_folder_is_found_whatever_the_refs_say(hub_cache, sample)
 
 
 def test_weights_shared_by_revisions_are_read_once_per_scan(hub_cache, monkeypatch):
-    from explorer.core import safetensors_header
+    from explorer.core import safetensors_index
 
     read = []
-    real_count = safetensors_header.count_parameters
-    monkeypatch.setattr(safetensors_header, "count_parameters", lambda path, *a: read.append(path) or real_count(path, *a))
+    real_count = safetensors_index.count_parameters
+    monkeypatch.setattr(safetensors_index, "count_parameters", lambda path, *a: read.append(path) or real_count(path, *a))
     found, _ = scan_hub(hub_cache)
     first, second = by_id(found, "org/tiny-bert")
     assert first.num_parameters == second.num_parameters and first.dtypes == second.dtypes

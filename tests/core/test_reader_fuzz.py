@@ -18,7 +18,7 @@ from explorer.core import scan_index
 from explorer.core.consent import ConsentStore
 from explorer.core.discovery import ConfigUnreadable, read_config_file
 from explorer.core.safe_io import UnreadableFile, parse_json
-from explorer.core.safetensors_header import read_index
+from explorer.core.safetensors_index import read_index
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DEEP = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

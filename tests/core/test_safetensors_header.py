@@ -11,13 +11,8 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from explorer.core.safetensors_header import (
-    SafetensorsHeaderError,
-    count_parameters,
-    read_header,
-    read_index,
-    summarize_safetensors,
-)
+from explorer.core.safetensors_header import SafetensorsHeaderError, count_parameters, read_header
+from explorer.core.safetensors_index import read_index, summarize_safetensors
 
 
 def write_raw(path, header: dict | bytes, data_bytes: int) -> None:

@@ -221,3 +221,18 @@ def test_arbitrary_json_headers_are_judged_as_the_library_judges_them(tmp_path, 
     raw = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(data_size))
     _check_agreement(path)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[-0,8]}}',
+    b'{"w":{"dtype":"F32","shape":[-0],"data_offsets":[0,0]}}',
+])
+def test_negative_zero_is_refused_as_the_library_refuses_it(tmp_path, raw):
+    """Python reads -0 as 0; the library reads sizes as unsigned and refuses the sign (found by the fuzzer)."""
+    path = tmp_path / "minus.safetensors"
+    data = 8 if b"[2]" in raw else 0
+    path.write_bytes(corpus.safetensors_bytes({}, bytes(data), raw))
+    for reader in READERS:
+        with pytest.raises(SafetensorsHeaderError, match="negative"):
+            reader(path)
+    assert _library_view(path) is None

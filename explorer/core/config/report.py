@@ -28,7 +28,7 @@ from explorer.core.config_limits import number_problems
 from explorer.core.consent import STATE_GRANTED, STATE_NOT_GRANTED, ConsentStatus, ConsentStore, default_store, load_custom_config
 from explorer.core.discovery import read_config_file
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
-from explorer.core.safetensors_header import summarize_safetensors
+from explorer.core.safetensors_index import summarize_safetensors
 from explorer.core.task_catalog import offered_tasks
 
 
