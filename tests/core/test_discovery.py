@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.core import discovery
+from explorer.core import discovery, listing, transformers_tables
 from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY
 from explorer.core.discovery import ScanLocation, Scanner, default_hub_cache, default_locations, scan_all
 from explorer.core.jobs import CancelToken, Cancelled, Progress, run_to_end
@@ -427,22 +427,22 @@ def test_broken_symlink_in_a_snapshot(hub_cache):
 def test_snapshots_with_subfolders_fifos_and_loops_list_like_plain_folders(hub_cache):
     """The flat-snapshot shortcut must give what the generic walk gives, or step aside for it."""
     snapshot = hub_cache / "models--gpt2-tiny" / "snapshots" / REV_1
-    flat = discovery._list_flat_snapshot(str(snapshot))
-    generic = discovery._list_files(str(snapshot), stamped=False)
+    flat = listing._list_flat_snapshot(str(snapshot))
+    generic = listing._list_files(str(snapshot), stamped=False)
     assert flat is not None
     assert (flat.files, flat.problems, flat.size_bytes, flat.latest_mtime) == (
         generic.files, generic.problems, generic.size_bytes, generic.latest_mtime)
 
     os.symlink("loop", snapshot / "loop")
     os.symlink("../../blobs/" + "0" * 64, snapshot / "missing.bin")
-    flat = discovery._list_flat_snapshot(str(snapshot))
-    generic = discovery._list_files(str(snapshot), stamped=False)
+    flat = listing._list_flat_snapshot(str(snapshot))
+    generic = listing._list_files(str(snapshot), stamped=False)
     assert (flat.files, sorted(flat.problems), flat.size_bytes) == (generic.files, sorted(generic.problems), generic.size_bytes)
 
     (snapshot / "onnx").mkdir()
     (snapshot / "onnx" / "model.onnx").write_bytes(b"onnx")
     os.mkfifo(snapshot / "extra.safetensors")
-    assert discovery._list_flat_snapshot(str(snapshot)) is None
+    assert listing._list_flat_snapshot(str(snapshot)) is None
     gpt2 = only(by_id(scan_hub(hub_cache)[0], "gpt2-tiny"))
     assert gpt2.file("onnx/model.onnx").size == 4
     assert has_problem(gpt2, "extra.safetensors", "not a regular file")
@@ -537,7 +537,7 @@ def test_unknown_model_type(sample, tmp_path):
 
 
 def test_known_model_types_cover_the_samples():
-    known = discovery.known_model_types()
+    known = transformers_tables.known_model_types()
     assert {"bert", "gpt2", "t5", "distilbert", "llama"} <= known
 
 

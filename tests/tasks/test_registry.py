@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.core import discovery, task_catalog, transformers_tables
+from explorer.core import describe, task_catalog, transformers_tables
 from explorer.tasks.base import all_tasks, get_task
 from explorer.tasks.devices import check_dtype, find_device, list_devices, spread_available
 from explorer.tasks.heads import checkpoint_facts, head_classes, mismatch_warning, task_choices
@@ -55,7 +55,7 @@ def test_the_report_offers_what_the_tasks_declare():
 
 
 def test_scan_and_demo_read_one_model_type_table():
-    assert discovery.known_model_types is transformers_tables.known_model_types
+    assert describe.known_model_types is transformers_tables.known_model_types
     known = transformers_tables.known_model_types()
     assert {"bert", "gpt2", "t5"} <= known and "CONFIG_MAPPING" not in known  # an __all__ entry is no model type
     for auto_class, table in transformers_tables.auto_model_tables().items():
