@@ -58,3 +58,19 @@ def sample(samples_root):
         return path
 
     return get
+
+
+# An unmarked test may take a second; one that takes this long belongs under "slow", so that
+# `pytest -m "not slow"` stays a quick loop (under a minute here). Generous for a loaded machine.
+UNMARKED_TEST_SECONDS = 5.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    import time
+
+    started = time.monotonic()
+    yield
+    elapsed = time.monotonic() - started
+    if elapsed > UNMARKED_TEST_SECONDS and item.get_closest_marker("slow") is None:
+        pytest.fail(f"took {elapsed:.1f} s without the slow marker (tests over a second are marked slow)", pytrace=False)

@@ -396,6 +396,7 @@ def test_custom_code_without_auto_map_is_named_with_its_fix(unregistered_ltgbert
     assert "AutoModelForMaskedLM.register(LtgBertConfig, LtgBertForMaskedLM)" in report.python
 
 
+@pytest.mark.slow
 def test_suggested_registration_code_loads_the_checkpoint(unregistered_ltgbert, tmp_path):
     import os
     import subprocess

@@ -143,6 +143,7 @@ def test_auto_map_references_handle_tokenizer_pairs_and_other_repos():
     assert consent.module_file_of("org/repo--modeling_y.Y") is None
 
 
+@pytest.mark.slow
 def test_consented_code_is_copied_into_the_app_cache_not_the_users_hf_folder(tmp_path):
     import os
     import subprocess

@@ -192,6 +192,7 @@ def _write_sparse_llama_70b(folder):
         handle.truncate(8 + len(raw) + offset)
 
 
+@pytest.mark.slow
 def test_70b_checkpoint_is_checked_quickly(tmp_path):
     _write_sparse_llama_70b(tmp_path)
     survey_heads_now(tmp_path, ["AutoModelForCausalLM"])  # imports and first-build caches

@@ -221,6 +221,7 @@ def test_malformed_pickles_end_as_one_message_in_bounded_memory(tmp_path, data_p
     assert seconds < 1 and peak < 2 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_a_pickle_of_millions_of_objects_is_refused_before_it_is_built(tmp_path):
     # Two million opcodes is 60k tensors; past that, a 2 MB pickle of empty dicts would cost hundreds of MB.
     path = write_torch_zip(tmp_path / "pytorch_model.bin", b"\x80\x02](" + b"}" * 2_100_000 + b"e.", compress=True)
@@ -574,6 +575,7 @@ def test_random_bytes_never_raise_anything_but_the_reader_error(tmp_path, data, 
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's note on the mutated protocols it is fed
 @DEEP
 @given(edits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=10))
 def test_mutated_data_pkl_is_judged_as_torch_judges_it_deeply(tmp_path, edits):

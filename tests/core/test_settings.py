@@ -403,6 +403,7 @@ def kill_writers_at_random_moments(tmp_path: Path, kills: int, seed: int) -> int
     return mid_write
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
 def test_settings_and_consent_records_survive_kill_9(tmp_path):
     kill_writers_at_random_moments(tmp_path, kills=15, seed=10)

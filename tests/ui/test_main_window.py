@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -163,6 +165,7 @@ def test_window_is_shown_before_torch_and_transformers_are_imported(tmp_path):
     assert "visible True False False" in out.stdout
 
 
+@pytest.mark.slow
 def test_screenshot_command_writes_a_png(tmp_path, samples_root):
     png = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MODEL_EXPLORER_HOME=str(tmp_path / "home"))
@@ -179,6 +182,7 @@ def test_screenshot_command_writes_a_png(tmp_path, samples_root):
     assert (image.width(), image.height()) == (1280, 800)
 
 
+@pytest.mark.slow
 def test_warm_up_imports_the_stack_after_the_first_scan(tmp_path, samples_root):
     script = textwrap.dedent(
         """

@@ -121,6 +121,7 @@ def test_images_styles_and_links_in_a_card_open_nothing(pane, qtbot, tmp_path, m
     assert pane.card.source().isEmpty() and pane.card.document() is document and "file link" in document.toPlainText()
 
 
+@pytest.mark.slow
 def test_device_images_in_the_app_read_nothing(tmp_path):
     """The whole app on the corpus card whose image is /dev/zero: it once read it until 14 GB."""
     hostile_corpus.card_device_image(tmp_path / "card")
