@@ -116,6 +116,28 @@ _KIND_BY_EXTENSION = {
 }
 
 
+def identity_of(config: dict) -> tuple[str | None, list[str], list[str]]:
+    """(model_type, architectures, problems) as every reader of config.json takes them.
+
+    model_type must be text; architectures a list of class names, of which only the text
+    entries count. Anything else is said as a problem rather than passed on.
+    """
+    problems: list[str] = []
+    model_type = config.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        problems.append(f"config.json: model_type should be a string, found {type(model_type).__name__}")
+        model_type = None
+    raw_architectures = config.get("architectures")
+    architectures: list[str] = []
+    if isinstance(raw_architectures, list):
+        architectures = [a for a in raw_architectures if isinstance(a, str) and a]
+        if len(architectures) != len(raw_architectures):
+            problems.append("config.json: architectures should list class names; some entries are empty or not text")
+    elif raw_architectures is not None:
+        problems.append(f"config.json: architectures should be a list of class names, found {type(raw_architectures).__name__}")
+    return model_type, architectures, problems
+
+
 def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_once: dict | None = None) -> Checkpoint:
     """Fill model facts from the files already listed on ``ckpt`` (config, headers, markers).
 
@@ -168,18 +190,8 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     else:
         config = _read_config(config_entry.path, config_entry.size, ckpt.problems)
         if config is not None:
-            model_type = config.get("model_type")
-            if isinstance(model_type, str):
-                ckpt.model_type = model_type
-            elif model_type is not None:
-                ckpt.problems.append(f"config.json: model_type should be a string, found {type(model_type).__name__}")
-            architectures = config.get("architectures")
-            if isinstance(architectures, list):
-                ckpt.architectures = [a for a in architectures if isinstance(a, str) and a]
-                if len(ckpt.architectures) != len(architectures):
-                    ckpt.problems.append("config.json: architectures should list class names; some entries are empty or not text")
-            elif architectures is not None:
-                ckpt.problems.append("config.json: architectures should be a list of class names")
+            ckpt.model_type, ckpt.architectures, found = identity_of(config)
+            ckpt.problems.extend(found)
             if isinstance(config.get("auto_map"), dict):
                 ckpt.needs_remote_code = True
             if ckpt.model_type is None:

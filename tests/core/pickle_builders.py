@@ -98,3 +98,21 @@ def legacy_file(path: Path, main_pickle: bytes, keys: list[str] | None = None) -
         + pickle.dumps(keys or [], protocol=2)
     )
     return path
+
+
+def mutate(data: bytes, edits) -> bytes:
+    """Apply fuzzer edits (kind, position, byte): 0 replace, 1 insert, 2 delete, 3 flip one bit."""
+    mutated = bytearray(data)
+    for kind, position, value in edits:
+        if not mutated:
+            break
+        at = position % len(mutated)
+        if kind == 0:
+            mutated[at] = value
+        elif kind == 1:
+            mutated.insert(at, value)
+        elif kind == 2:
+            del mutated[at]
+        else:
+            mutated[at] ^= 1 << (value % 8)
+    return bytes(mutated)

@@ -29,8 +29,11 @@ from explorer.core.tensor_stats import tensor_stats
 from explorer.core.tensors_on_disk import read_disk_tensors
 from tests import hostile_corpus as corpus
 from tests.core.pickle_builders import (
-    Payload, float_tensor_file, legacy_file, push, state_dict_pickle, tensor_ops, write_torch_zip,
+    Payload, float_tensor_file, legacy_file, mutate, push, state_dict_pickle, tensor_ops, write_torch_zip,
 )
+
+# torch notes the old pickle protocols the fuzzing feeds it; the tests judge what it does, not that note.
+pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 
 SYSTEM = f"{os.system.__module__}.system"
 
@@ -514,21 +517,6 @@ def _rezip(path, data_pkl: bytes, records: dict[str, bytes]) -> None:
             archive.writestr(f"archive/{name}", data)
 
 
-def _mutate(data: bytes, edits) -> bytes:
-    mutated = bytearray(data)
-    for kind, position, value in edits:
-        if not mutated:
-            break
-        at = position % len(mutated)
-        if kind == 0:
-            mutated[at] = value
-        elif kind == 1:
-            mutated.insert(at, value)
-        elif kind == 2:
-            del mutated[at]
-        else:
-            mutated[at] ^= 1 << (value % 8)
-    return bytes(mutated)
 
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -539,7 +527,7 @@ EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers
 def _fuzz_mutated(tmp_path, edits) -> None:
     data_pkl, records = _real_file_bytes()
     path = tmp_path / "pytorch_model.bin"
-    _rezip(path, _mutate(data_pkl, edits), records)
+    _rezip(path, mutate(data_pkl, edits), records)
     _check_reader(path)
 
 
@@ -547,7 +535,7 @@ def _fuzz_whole_file(tmp_path, edits) -> None:
     data_pkl, records = _real_file_bytes()
     path = tmp_path / "pytorch_model.bin"
     _rezip(path, data_pkl, records)
-    path.write_bytes(_mutate(path.read_bytes(), edits))
+    path.write_bytes(mutate(path.read_bytes(), edits))
     _check_reader(path)
 
 
@@ -575,7 +563,6 @@ def test_random_bytes_never_raise_anything_but_the_reader_error(tmp_path, data, 
 
 
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's note on the mutated protocols it is fed
 @DEEP
 @given(edits=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=10))
 def test_mutated_data_pkl_is_judged_as_torch_judges_it_deeply(tmp_path, edits):

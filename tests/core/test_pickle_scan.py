@@ -29,7 +29,7 @@ from explorer.core.pickle_scan import (
     printable_name, scan_pickle,
 )
 from explorer.core.safe_io import UnreadableFile
-from tests.core.pickle_builders import Payload, global_ops, push
+from tests.core.pickle_builders import Payload, global_ops, mutate, push
 
 SYSTEM = ("posix" if os.name == "posix" else "nt", "system")
 
@@ -237,21 +237,6 @@ _OBJECTS = st.recursive(
 _EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 255)), max_size=4)
 
 
-def _mutate(data: bytes, edits) -> bytes:
-    mutated = bytearray(data)
-    for kind, position, value in edits:
-        if not mutated:
-            break
-        at = position % len(mutated)
-        if kind == 0:
-            mutated[at] = value
-        elif kind == 1:
-            mutated.insert(at, value)
-        elif kind == 2:
-            del mutated[at]
-        else:
-            mutated[at] ^= 1 << (value % 8)
-    return bytes(mutated)
 
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -261,7 +246,7 @@ DEEP = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthC
 @FAST
 @given(obj=_OBJECTS, protocol=st.integers(0, pickle.HIGHEST_PROTOCOL), edits=_EDITS)
 def test_generated_and_mutated_pickles_never_hide_an_import(obj, protocol, edits):
-    _check_walk(_mutate(pickle.dumps(obj, protocol=protocol), edits))
+    _check_walk(mutate(pickle.dumps(obj, protocol=protocol), edits))
 
 
 @FAST
@@ -275,7 +260,7 @@ def test_random_bytes_are_walked_without_raising(data):
 @given(obj=_OBJECTS, protocol=st.integers(0, pickle.HIGHEST_PROTOCOL), edits=st.lists(
     st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 255)), max_size=10))
 def test_generated_and_mutated_pickles_never_hide_an_import_deeply(obj, protocol, edits):
-    _check_walk(_mutate(pickle.dumps(obj, protocol=protocol), edits))
+    _check_walk(mutate(pickle.dumps(obj, protocol=protocol), edits))
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from explorer.core.config.resolution import explain_missing_model_type, load_hin
 from explorer.core.config.weights import with_checked_weights
 from explorer.core.config_limits import number_problems
 from explorer.core.consent import STATE_GRANTED, STATE_NOT_GRANTED, ConsentStatus, ConsentStore, default_store, load_custom_config
-from explorer.core.discovery import read_config_file
+from explorer.core.describe import identity_of, read_config_file
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.safetensors_index import summarize_safetensors
 from explorer.core.task_catalog import offered_tasks
@@ -72,18 +72,9 @@ def _auto_map(report: ConfigReport, raw: dict | None) -> dict:
 def _read_identity(report: ConfigReport, raw: dict) -> None:
     """model_type, architectures and the saving version, each checked for its type."""
     report.config = raw
-    model_type = raw.get("model_type")
-    if model_type is not None and not isinstance(model_type, str):
-        report.problems.append(f"config.json: model_type should be a string, found {field_docs.type_label(model_type)}")
-        model_type = None
+    model_type, report.architectures, found = identity_of(raw)
     report.model_type = model_type
-    architectures = raw.get("architectures")
-    if isinstance(architectures, list):
-        report.architectures = [a for a in architectures if isinstance(a, str) and a]
-        if len(report.architectures) != len(architectures):
-            report.problems.append("config.json: architectures should list class names; some entries are empty or not text")
-    elif architectures is not None:
-        report.problems.append(f"config.json: architectures should be a list of class names, found {field_docs.type_label(architectures)}")
+    report.problems.extend(found)
     saved_version = raw.get("transformers_version")
     report.transformers_version = saved_version if isinstance(saved_version, str) else None
     installed = report.installed_transformers_version
