@@ -113,7 +113,7 @@ def soak(samples: Path, cycles: int, mode: str) -> dict:
         spec = SAMPLES[(cycle - 1) % len(SAMPLES)]
         request = LoadRequest(str(samples / spec.name), None)
         result = run(session.run(spec.pipeline_tag, request, VALUES.get(spec.pipeline_tag, {})))
-        assert result and result.get("task") == spec.pipeline_tag, f"cycle {cycle}: {spec.name} gave no result"
+        assert result and result.task == spec.pipeline_tag, f"cycle {cycle}: {spec.name} gave no result"
         run(session.unload())
         assert session.loaded is None
         if cycle == 1:

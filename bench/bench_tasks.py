@@ -212,13 +212,13 @@ def bench_generation(folders: dict[str, Path]) -> tuple[float, float, float, flo
         for _ in range(6):
             started = time.perf_counter()
             result = run_to_end(session.run("text-generation", request, values))
-            rates["demo"].append(result["new_tokens"] / (time.perf_counter() - started))
+            rates["demo"].append(result.new_tokens / (time.perf_counter() - started))
             torch.manual_seed(0)
             started = time.perf_counter()
             with torch.inference_mode():
                 output = model.generate(input_ids=ids, attention_mask=mask, **settings)
             rates["generate"].append((output.shape[1] - ids.shape[1]) / (time.perf_counter() - started))
-            assert output[0, ids.shape[1]:].tolist() == result["token_ids"], "the demo and generate disagree"
+            assert output[0, ids.shape[1]:].tolist() == result.token_ids, "the demo and generate disagree"
         figures += [max(rates["demo"][1:]), max(rates["generate"][1:])]
     session.unload_now()
     return tuple(figures)

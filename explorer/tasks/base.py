@@ -4,8 +4,9 @@ A task is one module. It declares, in one ``register(TaskSpec(...))``, everythin
 task: where it stands in the picker, the Auto class it loads and which checkpoints it applies
 to, its inputs and parameters, which of them the command line's ``--text/--context/--labels``
 fill, the generator ``run(loaded, values, cancel)`` that yields ``Progress`` and partial results
-and returns a JSON-ready dict, the "copy as Python" script, the summary both print, the lines
-the command line prints, and the name of the window's view for its result. The demos a config
+and returns its result (a ``TaskResult`` dataclass of the module's own, whose ``to_json`` is what
+``run --json`` prints), the "copy as Python" script, the summary both print, the lines the
+command line prints, and the name of the window's view for its result. The demos a config
 report offers (``explorer.core.task_catalog``), the Demo tab's picker (``heads``), the command
 line and the window's views derive from this registry; ``all_tasks()`` imports every module of
 this package once (pkgutil), so adding a task is adding one file here plus its view.
@@ -16,8 +17,8 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
-from dataclasses import KW_ONLY, dataclass, field
-from typing import Any, Callable
+from dataclasses import KW_ONLY, dataclass, field, fields
+from typing import Any, Callable, ClassVar
 
 from explorer.core.jobs import CancelToken, ExpectedFailure, Job
 
@@ -165,11 +166,11 @@ class TaskSpec:
     parameters: tuple[Field, ...] = ()
     command_line: CommandLine
     streams: bool = False  # yields Partial("token") pieces of generated text as it goes
-    run: Callable[..., Job[dict]]
+    run: Callable[..., Job[TaskResult]]
     script: Callable[[dict], str]  # task-specific part of "copy as Python"
-    summary: Callable[[dict], Any]  # the part a standalone script prints identically
-    text_lines: Callable[[dict], list[str]]  # what the command line prints without --json
-    result_type: str  # the result dict's "result_type"
+    summary: Callable[[Any], Any]  # the part a standalone script prints identically (given the task's result)
+    text_lines: Callable[[Any], list[str]]  # what the command line prints without --json
+    result_type: str  # the result's "result_type"
     view: str  # the window's view of the result: module explorer.ui.demo_views.<view>
 
     @property
@@ -193,8 +194,87 @@ class TaskSpec:
             raise TaskInputError(f"{self.title} has no setting named {', '.join(sorted(unknown))}")
         return {f.name: f.convert(raw.get(f.name)) for f in self.fields}
 
-    def start(self, loaded: Any, raw_values: dict[str, Any] | None, cancel: CancelToken | None = None) -> Job[dict]:
+    def start(self, loaded: Any, raw_values: dict[str, Any] | None, cancel: CancelToken | None = None) -> Job[TaskResult]:
         return self.run(loaded, self.resolve(raw_values), cancel or CancelToken())
+
+
+# --------------------------------------------------------------------------- results
+
+
+def json_ready(value: Any) -> Any:
+    """A result's value in JSON's terms: records as their ``to_json``, tuples as lists, the rest as it is."""
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    return value
+
+
+class Record:
+    """A part of a task's result, declared as a dataclass: ``to_json`` gives its fields in their declared order.
+
+    Parts a run makes many of (a row per token) are ``@dataclass(slots=True)``: as cheap to make as a dict.
+    """
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {item.name: json_ready(getattr(self, item.name)) for item in fields(self)}
+
+
+@dataclass(slots=True)
+class ScoredLabel(Record):
+    """A label and the model's score for it; tasks that say more about a label extend it."""
+
+    label: str
+    score: float
+
+
+@dataclass(slots=True)
+class ModelFacts(Record):
+    """Which model gave a result, as loaded: the session adds it to every result."""
+
+    path: str
+    class_name: str | None
+    device: str  # where the inputs went; "auto" when spread over devices
+    dtype: str
+    config_overrides: dict[str, Any]
+    ignore_mismatched_sizes: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "class": self.class_name,
+            "device": self.device,
+            "dtype": self.dtype,
+            "config_overrides": json_ready(self.config_overrides),
+            "ignore_mismatched_sizes": self.ignore_mismatched_sizes,
+        }
+
+
+@dataclass(kw_only=True)
+class TaskResult(Record):
+    """What a task's run returns; each task module declares a subclass with its own fields.
+
+    The subclass's fields come in the order ``run --json`` prints them, and ``notices`` (what the
+    user should be told, a list of str) is one of them, where the task prints it. The session then
+    fills in how long the run took and which model ran it; they are printed last.
+    """
+
+    RUN_FACTS: ClassVar[tuple[str, ...]] = ("seconds", "model")
+
+    task: str
+    result_type: str
+    seconds: float | None = None
+    model: ModelFacts | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        own = {item.name: json_ready(getattr(self, item.name)) for item in fields(self) if item.name not in self.RUN_FACTS}
+        if self.model is None:  # not run through a session
+            return own
+        return {**own, "seconds": self.seconds, "model": self.model.to_json()}
 
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -292,6 +372,10 @@ __all__ = [
     "CommandLine",
     "Field",
     "FromCheckpoint",
+    "ModelFacts",
+    "Record",
+    "ScoredLabel",
+    "TaskResult",
     "TaskSpec",
     "TaskError",
     "TaskInputError",
@@ -299,6 +383,7 @@ __all__ = [
     "all_tasks",
     "get_task",
     "encode",
+    "json_ready",
     "rounded",
 ]
 
@@ -308,4 +393,4 @@ class Partial:
     """A piece of a result that is ready before the run ends (a generated token, one answer)."""
 
     kind: str
-    data: dict
+    data: Any  # the generation's pieces: a dict of the step; one mask's or answer's record of the task's result

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from explorer.core.jobs import Cancelled, Progress
-from explorer.tasks.base import KIND_LINES, Partial, TaskError, TaskInputError, TaskSpec, all_tasks, get_task
+from explorer.tasks.base import KIND_LINES, Partial, TaskError, TaskInputError, TaskResult, TaskSpec, all_tasks, get_task
 from explorer.tasks.devices import DTYPE_CHOICES
 
 
@@ -110,10 +110,10 @@ def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _print_human(task: TaskSpec, result: dict) -> None:
+def _print_human(task: TaskSpec, result: TaskResult) -> None:
     for line in task.text_lines(result):
         print(line)
-    for notice in result.get("notices", []):
+    for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
 
 
@@ -187,7 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(result_json(result))
     else:
         if task.streams and not streamed:
-            print(result["generated_text"], end="")
+            print(result.generated_text, end="")
         _print_human(task, result)
     return 0
 

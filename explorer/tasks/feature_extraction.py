@@ -11,6 +11,7 @@ weights' shape. Encoder-decoder models run their encoder only.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
@@ -22,6 +23,7 @@ from explorer.tasks.base import (
     CommandLine,
     Field,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     encode,
     register,
@@ -57,11 +59,29 @@ PARAMETERS = (
 )
 
 
+@dataclass(kw_only=True)
+class FeaturesResult(TaskResult):
+    sentences: list[str]
+    pooling: str  # mean, cls or pooler
+    layer: int | None  # the pooled layer's hidden states; None: the last hidden state
+    layers: int | None  # how many layers the model has
+    last_hidden_state_shape: list[int]
+    hidden_state_shape: list[int]  # of the pooled layer
+    attentions_shape: list[int] | None  # layers, batch, heads, tokens, tokens; when asked for
+    has_pooler: bool
+    token_counts: list[int]  # real tokens of each sentence
+    vector_size: int
+    vectors: list[list[float]]  # one per sentence
+    norms: list[float]
+    similarity: list[list[float]]  # cosine similarity of every pair of sentences
+    notices: list[str] = field(default_factory=list)
+
+
 def has_pooler(body) -> bool:
     return getattr(body, "pooler", None) is not None
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[FeaturesResult]:
     import torch
 
     model, sentences = loaded.model, values["sentences"]
@@ -115,24 +135,24 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     unit = torch.nn.functional.normalize(vectors, dim=-1)
     similarity = (unit @ unit.T).cpu()
     lengths = inputs["attention_mask"].sum(dim=1).tolist()
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "sentences": sentences,
-        "pooling": pooling,
-        "layer": None if layer == LAST_LAYER else layer,
-        "layers": len(hidden_states) - 1 if hidden_states else getattr(body.config, "num_hidden_layers", None),
-        "last_hidden_state_shape": list(last.shape),
-        "hidden_state_shape": list(hidden.shape),
-        "attentions_shape": attentions_shape,
-        "has_pooler": has_pooler(body),
-        "token_counts": [int(n) for n in lengths],
-        "vector_size": int(vectors.shape[-1]),
-        "vectors": [[rounded(v) for v in row] for row in vectors.cpu().tolist()],
-        "norms": [rounded(n) for n in vectors.norm(dim=-1).cpu().tolist()],
-        "similarity": [[rounded(v) for v in row] for row in similarity.tolist()],
-        "notices": notices,
-    }
+    return FeaturesResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        sentences=sentences,
+        pooling=pooling,
+        layer=None if layer == LAST_LAYER else layer,
+        layers=len(hidden_states) - 1 if hidden_states else getattr(body.config, "num_hidden_layers", None),
+        last_hidden_state_shape=list(last.shape),
+        hidden_state_shape=list(hidden.shape),
+        attentions_shape=attentions_shape,
+        has_pooler=has_pooler(body),
+        token_counts=[int(n) for n in lengths],
+        vector_size=int(vectors.shape[-1]),
+        vectors=[[rounded(v) for v in row] for row in vectors.cpu().tolist()],
+        norms=[rounded(n) for n in vectors.norm(dim=-1).cpu().tolist()],
+        similarity=[[rounded(v) for v in row] for row in similarity.tolist()],
+        notices=notices,
+    )
 
 
 @contextlib.contextmanager
@@ -153,14 +173,14 @@ def _eager_attention(body, wanted: bool):
         body.set_attn_implementation(previous)
 
 
-def summary(result: dict) -> dict:
+def summary(result: FeaturesResult) -> dict:
     return {
-        "last_hidden_state_shape": result["last_hidden_state_shape"],
-        "hidden_state_shape": result["hidden_state_shape"],
-        "attentions_shape": result["attentions_shape"],
-        "vector_size": result["vector_size"],
-        "similarity": result["similarity"],
-        "first_values": [row[:4] for row in result["vectors"]],
+        "last_hidden_state_shape": result.last_hidden_state_shape,
+        "hidden_state_shape": result.hidden_state_shape,
+        "attentions_shape": result.attentions_shape,
+        "vector_size": result.vector_size,
+        "similarity": result.similarity,
+        "first_values": [row[:4] for row in result.vectors],
     }
 
 
@@ -211,14 +231,15 @@ result = {{
 '''
 
 
-def text_lines(result: dict) -> list[str]:
-    lines = [f"last hidden state shape: {result['last_hidden_state_shape']}; vector size {result['vector_size']}"]
-    if result.get("layer") is not None:
-        lines.append(f"pooled layer {result['layer']} of {result['layers']}: hidden states shape {result['hidden_state_shape']}")
-    if result.get("attentions_shape"):
-        lines.append(f"attentions (layers, batch, heads, tokens, tokens): {result['attentions_shape']}")
-    lines += [" ".join(f"{v:6.3f}" for v in row) + "   " + sentence for sentence, row in zip(result["sentences"], result["similarity"])]
+def text_lines(result: FeaturesResult) -> list[str]:
+    lines = [f"last hidden state shape: {result.last_hidden_state_shape}; vector size {result.vector_size}"]
+    if result.layer is not None:
+        lines.append(f"pooled layer {result.layer} of {result.layers}: hidden states shape {result.hidden_state_shape}")
+    if result.attentions_shape:
+        lines.append(f"attentions (layers, batch, heads, tokens, tokens): {result.attentions_shape}")
+    lines += [" ".join(f"{v:6.3f}" for v in row) + "   " + sentence for sentence, row in zip(result.sentences, result.similarity)]
     return lines
+
 
 SPEC = register(
     TaskSpec(

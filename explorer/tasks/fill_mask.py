@@ -7,6 +7,8 @@ sentence with the mask replaced).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -16,7 +18,9 @@ from explorer.tasks.base import (
     Field,
     FromCheckpoint,
     Partial,
+    Record,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     encode,
     register,
@@ -35,6 +39,28 @@ INPUTS = (
 PARAMETERS = (Field("top_k", "Top-k per mask", KIND_INT, default=5, minimum=1, maximum=100, step=1),)
 
 
+@dataclass(slots=True)
+class MaskPrediction(Record):
+    token: str
+    token_id: int
+    score: float
+    sequence: str  # the text with this token in the mask's place
+
+
+@dataclass(slots=True)
+class MaskedPosition(Record):
+    position: int  # the mask's token index
+    predictions: list[MaskPrediction]  # best first
+
+
+@dataclass(kw_only=True)
+class FillMaskResult(TaskResult):
+    text: str  # as run: [MASK] replaced by the tokenizer's own mask token
+    mask_token: str
+    masks: list[MaskedPosition]
+    notices: list[str] = field(default_factory=list)
+
+
 def with_tokenizer_mask(text: str, tokenizer) -> str:
     """Users type [MASK] whatever the model; RoBERTa-style tokenizers call it <mask>."""
     mask = tokenizer.mask_token
@@ -45,7 +71,7 @@ def with_tokenizer_mask(text: str, tokenizer) -> str:
     return text
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[FillMaskResult]:
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -71,27 +97,27 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
             filled = input_ids[0].clone()
             filled[index] = token_id
             predictions.append(
-                {
-                    "token": tokenizer.decode([token_id]),
-                    "token_id": token_id,
-                    "score": rounded(probability),
-                    "sequence": tokenizer.decode(filled, skip_special_tokens=True),
-                }
+                MaskPrediction(
+                    token=tokenizer.decode([token_id]),
+                    token_id=token_id,
+                    score=rounded(probability),
+                    sequence=tokenizer.decode(filled, skip_special_tokens=True),
+                )
             )
-        masks.append({"position": index, "predictions": predictions})
+        masks.append(MaskedPosition(index, predictions))
         yield Partial("mask", masks[-1])
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "text": text,
-        "mask_token": tokenizer.mask_token,
-        "masks": masks,
-        "notices": encoded.notices,
-    }
+    return FillMaskResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        text=text,
+        mask_token=tokenizer.mask_token,
+        masks=masks,
+        notices=encoded.notices,
+    )
 
 
-def summary(result: dict) -> list:
-    return [[(p["token"], p["score"]) for p in mask["predictions"]] for mask in result["masks"]]
+def summary(result: FillMaskResult) -> list:
+    return [[(p.token, p.score) for p in mask.predictions] for mask in result.masks]
 
 
 def script(values: dict) -> str:
@@ -108,10 +134,10 @@ for index in masked_index.tolist():
 '''
 
 
-def text_lines(result: dict) -> list[str]:
+def text_lines(result: FillMaskResult) -> list[str]:
     lines = []
-    for mask in result["masks"]:
-        lines += [f"{p['score']:.4f}  {p['token']!r:20}  {p['sequence']}" for p in mask["predictions"]]
+    for mask in result.masks:
+        lines += [f"{p.score:.4f}  {p.token!r:20}  {p.sequence}" for p in mask.predictions]
         lines.append("")
     return lines
 

@@ -9,6 +9,8 @@ end is reported too (``argmax_answer``), and the raw logits of every window feed
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -19,8 +21,10 @@ from explorer.tasks.base import (
     CommandLine,
     Field,
     Partial,
+    Record,
     TaskError,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     max_input_length,
     register,
@@ -39,6 +43,47 @@ PARAMETERS = (
         help="Long contexts are split into windows sharing this many tokens",
     ),
 )
+
+
+@dataclass(slots=True)
+class Answer(Record):
+    answer: str  # the context's text from start to end
+    score: float  # p(start) * p(end)
+    start: int  # character offsets in the context
+    end: int
+    window: int  # which window of a long context it was found in
+    token_start: int  # token positions in that window
+    token_end: int
+
+
+@dataclass(slots=True)
+class ArgmaxAnswer(Record):
+    """The seed example's reading: argmax of the start and of the end logits, each on its own (first window)."""
+
+    answer: str
+    token_start: int
+    token_end: int  # one past the last token
+
+
+@dataclass(slots=True)
+class LogitsWindow(Record):
+    """One window of the context as the model read it, for the logits plot."""
+
+    tokens: list[str]
+    start_logits: list[float]
+    end_logits: list[float]
+    context_mask: list[int]  # 1 where the token belongs to the context
+    offsets: list[list[int]]  # each token's (start, end) characters in its text
+
+
+@dataclass(kw_only=True)
+class AnswerResult(TaskResult):
+    question: str
+    context: str
+    answers: list[Answer]  # best first, each span once
+    argmax_answer: ArgmaxAnswer
+    windows: list[LogitsWindow]
+    notices: list[str] = field(default_factory=list)
 
 
 def best_spans(start_probs, end_probs, allowed, top_n: int, max_answer_length: int) -> list[tuple[int, int, float]]:
@@ -60,7 +105,7 @@ def best_spans(start_probs, end_probs, allowed, top_n: int, max_answer_length: i
     return [(int(i) // width, int(i) % width, float(v)) for v, i in zip(values.tolist(), indices.tolist())]
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[AnswerResult]:
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -109,7 +154,8 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     with torch.inference_mode():
         outputs = model(**model_inputs)
     start_logits, end_logits = outputs.start_logits.float().cpu(), outputs.end_logits.float().cpu()
-    answers, plots = [], []
+    answers: list[Answer] = []
+    plots: list[LogitsWindow] = []
     for window in range(count):
         cancel.raise_if_cancelled()
         sequence_ids = windows.sequence_ids(window)
@@ -120,26 +166,25 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         end = end_logits[window].masked_fill(outside, -10000.0).softmax(-1)
         for first, last, score in best_spans(start, end, allowed, values["top_n"], values["max_answer_length"]):
             char_start, char_end = offsets[window][first][0], offsets[window][last][1]
-            answers.append(
-                {"answer": context[char_start:char_end], "score": rounded(score), "start": char_start, "end": char_end, "window": window, "token_start": first, "token_end": last}
-            )
+            answers.append(Answer(context[char_start:char_end], rounded(score), char_start, char_end, window, first, last))
         ids = windows["input_ids"][window].tolist()
         plots.append(
-            {
-                "tokens": tokenizer.convert_ids_to_tokens(ids),
+            LogitsWindow(
+                tokens=tokenizer.convert_ids_to_tokens(ids),
                 # Rounded in one tensor op: a Python loop over every token cost more than the span search.
-                "start_logits": start_logits[window].double().round(decimals=ROUND_DIGITS).tolist(),
-                "end_logits": end_logits[window].double().round(decimals=ROUND_DIGITS).tolist(),
-                "context_mask": allowed.int().tolist(),
-                "offsets": offsets[window],
-            }
+                start_logits=start_logits[window].double().round(decimals=ROUND_DIGITS).tolist(),
+                end_logits=end_logits[window].double().round(decimals=ROUND_DIGITS).tolist(),
+                context_mask=allowed.int().tolist(),
+                offsets=offsets[window],
+            )
         )
         yield Progress(window + 1, count, "Scoring spans")
-    answers.sort(key=lambda a: a["score"], reverse=True)
-    unique, seen = [], set()
+    answers.sort(key=lambda a: a.score, reverse=True)
+    unique: list[Answer] = []
+    seen: set[tuple[int, int]] = set()
     for answer in answers:
-        if (answer["start"], answer["end"]) not in seen:
-            seen.add((answer["start"], answer["end"]))
+        if (answer.start, answer.end) not in seen:
+            seen.add((answer.start, answer.end))
             unique.append(answer)
     unique = unique[: values["top_n"]]
     if unique:
@@ -148,22 +193,22 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     answer_start = int(torch.argmax(start_logits[0]))
     answer_end = int(torch.argmax(end_logits[0])) + 1
     argmax_answer = tokenizer.convert_tokens_to_string(tokenizer.convert_ids_to_tokens(first_ids[answer_start:answer_end]))
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "question": question,
-        "context": context,
-        "answers": unique,
-        "argmax_answer": {"answer": argmax_answer, "token_start": answer_start, "token_end": answer_end},
-        "windows": plots,
-        "notices": notices,
-    }
+    return AnswerResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        question=question,
+        context=context,
+        answers=unique,
+        argmax_answer=ArgmaxAnswer(argmax_answer, answer_start, answer_end),
+        windows=plots,
+        notices=notices,
+    )
 
 
-def summary(result: dict) -> dict:
+def summary(result: AnswerResult) -> dict:
     return {
-        "answers": [(a["answer"], a["start"], a["end"], a["score"]) for a in result["answers"]],
-        "argmax_answer": result["argmax_answer"]["answer"],
+        "answers": [(a.answer, a.start, a.end, a.score) for a in result.answers],
+        "argmax_answer": result.argmax_answer.answer,
     }
 
 
@@ -213,8 +258,9 @@ result = {{"answers": unique[:top_n], "argmax_answer": argmax_answer}}
 '''
 
 
-def text_lines(result: dict) -> list[str]:
-    return [f"{a['score']:.4f}  {a['start']:>4}-{a['end']:<4} {a['answer']}" for a in result["answers"]]
+def text_lines(result: AnswerResult) -> list[str]:
+    return [f"{a.score:.4f}  {a.start:>4}-{a.end:<4} {a.answer}" for a in result.answers]
+
 
 SPEC = register(
     TaskSpec(

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from explorer.core.snippets import NotScriptable, keyword_arguments, python_identifier, python_literal
-from explorer.tasks.base import ROUND_DIGITS, TaskInputError, TaskSpec, get_task
+from explorer.tasks.base import ROUND_DIGITS, TaskInputError, TaskResult, TaskSpec, get_task
 from explorer.tasks.devices import DTYPE_CHOICES
 from explorer.tasks.session import LoadRequest
 
@@ -122,14 +122,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def result_json(result: dict, indent: int | None = 2) -> str:
-    """The full result object as JSON (the command line's --json and the Export button)."""
-    return json.dumps(_clean(result), indent=indent, ensure_ascii=False)
+def result_json(result: TaskResult, indent: int | None = 2) -> str:
+    """The full result as JSON (the command line's --json and the Export button)."""
+    return json.dumps(_clean(result.to_json()), indent=indent, ensure_ascii=False)
 
 
-def summary_of(result: dict) -> Any:
+def summary_of(result: TaskResult) -> Any:
     """What the generated script prints for this result (as plain JSON values)."""
-    task = get_task(result["task"])
+    task = get_task(result.task)
     assert task.summary is not None
     return json.loads(json.dumps(_clean(task.summary(result))))
 

@@ -26,7 +26,7 @@ from explorer.core.consent import ConsentRequired, code_access
 from explorer.core.preflight import load_blocker
 from explorer.core.safe_io import UnreadableFile, check_nesting
 from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
-from explorer.tasks.base import TaskError, TaskInputError, get_task
+from explorer.tasks.base import ModelFacts, TaskError, TaskInputError, TaskResult, get_task
 from explorer.tasks.devices import (
     check_dtype,
     find_device,
@@ -500,8 +500,8 @@ class ModelSession:
         finally:
             self._lock.release()
 
-    def run(self, task_id: str, request: LoadRequest, values: dict | None, cancel: CancelToken | None = None) -> Job[dict]:
-        """Load when needed (same request reuses the model), then run the task once."""
+    def run(self, task_id: str, request: LoadRequest, values: dict | None, cancel: CancelToken | None = None) -> Job[TaskResult]:
+        """Load when needed (same request reuses the model), then run the task once; the result says which model ran it."""
         cancel = cancel or CancelToken()
         task = get_task(task_id)
         resolved = task.resolve(values)  # bad input fails before any loading
@@ -526,17 +526,16 @@ class ModelSession:
                     f"The model failed on this input: {str(error).splitlines()[0] if str(error) else type(error).__name__}",
                     traceback.format_exc(),
                 ) from error
-            result.setdefault("notices", [])
-            result["notices"] = list(loaded.notices) + result["notices"]
-            result["seconds"] = round(time.perf_counter() - started, 4)
-            result["model"] = {
-                "path": loaded.request.path,
-                "class": loaded.model_class or None,
-                "device": loaded.input_device if not loaded.request.spread else "auto",
-                "dtype": loaded.dtype_name,
-                "config_overrides": dict(loaded.request.config_overrides),
-                "ignore_mismatched_sizes": loaded.request.ignore_mismatched_sizes,
-            }
+            result.notices = list(loaded.notices) + result.notices
+            result.seconds = round(time.perf_counter() - started, 4)
+            result.model = ModelFacts(
+                path=loaded.request.path,
+                class_name=loaded.model_class or None,
+                device=loaded.input_device if not loaded.request.spread else "auto",
+                dtype=loaded.dtype_name,
+                config_overrides=dict(loaded.request.config_overrides),
+                ignore_mismatched_sizes=loaded.request.ignore_mismatched_sizes,
+            )
             return result
         finally:
             self._lock.release()

@@ -6,6 +6,9 @@ sampling); a stopping criterion watches the cancel token so Stop ends it at the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import keyword_arguments, python_literal
 from explorer.tasks.base import (
@@ -16,6 +19,7 @@ from explorer.tasks.base import (
     KIND_TEXT,
     CommandLine,
     Field,
+    TaskResult,
     TaskSpec,
     encode,
     register,
@@ -42,6 +46,15 @@ PARAMETERS = (
 )
 
 
+@dataclass(kw_only=True)
+class Text2TextResult(TaskResult):
+    input_text: str  # the prefix and the text, as the model read them
+    generated_text: str
+    token_ids: list[int]  # the output's ids, decoder start included
+    settings: dict[str, Any]  # the form's values for this run, by field name
+    notices: list[str] = field(default_factory=list)
+
+
 def generate_kwargs(values: dict) -> dict:
     kwargs = {"max_length": values["max_length"], "num_beams": values["num_beams"], "do_sample": values["do_sample"]}
     if values["num_beams"] > 1:
@@ -63,7 +76,7 @@ def _cancel_criterion(cancel: CancelToken):
     return StopWhenCancelled()
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[Text2TextResult]:
     import torch
     from transformers import StoppingCriteriaList
 
@@ -81,19 +94,19 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         )
     cancel.raise_if_cancelled()
     ids = outputs[0].tolist()
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "input_text": text,
-        "generated_text": tokenizer.decode(outputs[0], skip_special_tokens=True),
-        "token_ids": ids,
-        "settings": dict(values),
-        "notices": encoded.notices,
-    }
+    return Text2TextResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        input_text=text,
+        generated_text=tokenizer.decode(outputs[0], skip_special_tokens=True),
+        token_ids=ids,
+        settings=dict(values),
+        notices=encoded.notices,
+    )
 
 
-def summary(result: dict) -> dict:
-    return {"generated_text": result["generated_text"], "token_ids": result["token_ids"]}
+def summary(result: Text2TextResult) -> dict:
+    return {"generated_text": result.generated_text, "token_ids": result.token_ids}
 
 
 def script(values: dict) -> str:
@@ -107,8 +120,8 @@ result = {{"generated_text": tokenizer.decode(outputs[0], skip_special_tokens=Tr
 '''
 
 
-def text_lines(result: dict) -> list[str]:
-    return [result["generated_text"]]
+def text_lines(result: Text2TextResult) -> list[str]:
+    return [result.generated_text]
 
 
 SPEC = register(

@@ -7,6 +7,8 @@ on (each label judged on its own), as the old pipeline did for multi-label check
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -15,7 +17,10 @@ from explorer.tasks.base import (
     KIND_LINES,
     CommandLine,
     Field,
+    Record,
+    ScoredLabel,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     encode,
     label_names,
@@ -37,6 +42,35 @@ PARAMETERS = (
         help="Off: softmax, the labels compete. On: sigmoid, each label scored on its own",
     ),
 )
+
+
+@dataclass(slots=True)
+class LabelScore(ScoredLabel):
+    logit: float
+
+
+@dataclass(slots=True)
+class ClassifiedText(Record):
+    text: str
+    label: str  # the best label
+    score: float
+    scores: list[LabelScore]  # every label, best first
+
+
+@dataclass(slots=True)
+class GoldLabel(Record):
+    id: int
+    label: str
+
+
+@dataclass(kw_only=True)
+class ClassificationResult(TaskResult):
+    multi_label: bool  # sigmoid per label, else softmax across labels
+    results: list[ClassifiedText]  # one per text
+    gold_labels: list[GoldLabel] | None
+    loss: float | None  # against the gold labels
+    loss_kind: str | None  # the config's problem_type the loss follows
+    notices: list[str] = field(default_factory=list)
 
 
 def gold_label_ids(gold: list[str], texts: list[str], names: dict[int, str], num_labels: int) -> list[int]:
@@ -65,7 +99,7 @@ def labels_tensor(ids: list[int], num_labels: int, problem_type: str | None):
     return torch.tensor(ids)
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[ClassificationResult]:
     import torch
 
     model, texts = loaded.model, values["texts"]
@@ -93,23 +127,23 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     probabilities = logits.sigmoid() if multi_label else logits.softmax(dim=-1)
     rows = []
     for text, row_logits, row in zip(texts, logits.tolist(), probabilities.tolist()):
-        scores = [{"label": names.get(i, f"LABEL_{i}"), "score": rounded(p), "logit": rounded(l)} for i, (p, l) in enumerate(zip(row, row_logits))]
-        ranked = sorted(scores, key=lambda item: item["score"], reverse=True)
-        rows.append({"text": text, "label": ranked[0]["label"], "score": ranked[0]["score"], "scores": ranked})
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "multi_label": multi_label,
-        "results": rows,
-        "gold_labels": None if gold_ids is None else [{"id": i, "label": names.get(i, f"LABEL_{i}")} for i in gold_ids],
-        "loss": loss,
-        "loss_kind": None if loss is None else model.config.problem_type,
-        "notices": notices,
-    }
+        scores = [LabelScore(names.get(i, f"LABEL_{i}"), rounded(p), rounded(l)) for i, (p, l) in enumerate(zip(row, row_logits))]
+        ranked = sorted(scores, key=lambda item: item.score, reverse=True)
+        rows.append(ClassifiedText(text, ranked[0].label, ranked[0].score, ranked))
+    return ClassificationResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        multi_label=multi_label,
+        results=rows,
+        gold_labels=None if gold_ids is None else [GoldLabel(i, names.get(i, f"LABEL_{i}")) for i in gold_ids],
+        loss=loss,
+        loss_kind=None if loss is None else model.config.problem_type,
+        notices=notices,
+    )
 
 
-def summary(result: dict) -> dict:
-    return {"scores": [[(s["label"], s["score"]) for s in row["scores"]] for row in result["results"]], "loss": result.get("loss")}
+def summary(result: ClassificationResult) -> dict:
+    return {"scores": [[(s.label, s.score) for s in row.scores] for row in result.results], "loss": result.loss}
 
 
 def script(values: dict) -> str:
@@ -149,15 +183,16 @@ result = {{"scores": result, "loss": {loss}}}
 '''
 
 
-def text_lines(result: dict) -> list[str]:
+def text_lines(result: ClassificationResult) -> list[str]:
     lines = []
-    for row in result["results"]:
-        lines.append(f"{row['text']}")
-        lines += [f"  {s['label']:20} {s['score']:.4f}" for s in row["scores"]]
-    if result.get("loss") is not None:
-        gold = ", ".join(g["label"] for g in result["gold_labels"])
-        lines.append(f"loss against the gold labels ({gold}): {result['loss']:.6f}")
+    for row in result.results:
+        lines.append(f"{row.text}")
+        lines += [f"  {s.label:20} {s.score:.4f}" for s in row.scores]
+    if result.loss is not None:
+        gold = ", ".join(g.label for g in result.gold_labels or [])
+        lines.append(f"loss against the gold labels ({gold}): {result.loss:.6f}")
     return lines
+
 
 SPEC = register(
     TaskSpec(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import keyword_arguments, python_literal
@@ -22,7 +24,9 @@ from explorer.tasks.base import (
     Field,
     FromCheckpoint,
     Partial,
+    Record,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     register,
     rounded,
@@ -75,6 +79,36 @@ PARAMETERS = (
         help="For each step, the k most likely tokens after the processors (0: off)",
     ),
 )
+
+
+@dataclass(slots=True)
+class NextToken(Record):
+    token: str
+    id: int
+    probability: float  # after the logits processors
+
+
+@dataclass(slots=True)
+class GenerationStep(Record):
+    chosen: int  # the token id the step added
+    top: list[NextToken]  # the most likely next tokens, best first
+
+
+@dataclass(kw_only=True)
+class GenerationResult(TaskResult):
+    prompt: str  # as typed
+    prompt_text: str  # as the model read it (chat template applied, cut to fit)
+    chat_template_used: bool
+    generated_text: str  # the new tokens only
+    text: str  # prompt and new tokens, special tokens left out
+    token_ids: list[int]  # the new tokens
+    prompt_tokens: int
+    new_tokens: int
+    stopped: str  # "eos", "max_new_tokens" or "max_length"
+    tokens_per_second: float | None
+    steps: list[GenerationStep]  # empty when show_top_k is 0
+    settings: dict[str, Any]  # the form's values for this run, by field name
+    notices: list[str] = field(default_factory=list)
 
 
 def build_processors(values: dict):
@@ -145,7 +179,7 @@ def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
     return encoded["input_ids"], encoded["attention_mask"], False
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
     import torch
 
     model, tokenizer = loaded.model, loaded.tokenizer
@@ -182,7 +216,7 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     cache = None
     carry_cache = loaded.remember("cache_keyword", lambda: cache_keyword(model))
     new_ids: list[int] = []
-    steps: list[dict] = []
+    steps: list[GenerationStep] = []
     emitted = ""
     stopped = "max_length" if values["max_length"] else "max_new_tokens"
     yield Partial("prompt", {"text": tokenizer.decode(input_ids[0], skip_special_tokens=False), "chat_template_used": chat_used})
@@ -205,15 +239,12 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
             sequence = torch.cat([sequence, next_token], dim=-1)
             attention_mask = torch.cat([attention_mask, attention_mask.new_ones((1, 1))], dim=-1)
             step_input = next_token
-            top: list[dict] = []
+            top: list[NextToken] = []
             if show_top_k:
                 distribution = probabilities if values["do_sample"] else torch.nn.functional.softmax(scores, dim=-1)
                 best = torch.topk(distribution[0], k=min(show_top_k, distribution.shape[-1]))
-                top = [
-                    {"token": tokenizer.decode([int(i)]), "id": int(i), "probability": rounded(p)}
-                    for p, i in zip(best.values.tolist(), best.indices.tolist())
-                ]
-                steps.append({"chosen": token_id, "top": top})
+                top = [NextToken(tokenizer.decode([i]), i, rounded(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())]
+                steps.append(GenerationStep(token_id, top))
             text = tokenizer.decode(new_ids, skip_special_tokens=True)
             delta = ""
             # A byte-level token can end inside a UTF-8 character; wait for the rest before showing it.
@@ -240,27 +271,27 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
         # Held-back bytes at the end (or a decoder that rewrote earlier text): send the final text.
         rest = generated_text[len(emitted):] if generated_text.startswith(emitted) else ""
         yield Partial("text", {"text": rest, "full_text": generated_text})
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "prompt": values["text"],
-        "prompt_text": tokenizer.decode(input_ids[0], skip_special_tokens=False),
-        "chat_template_used": chat_used,
-        "generated_text": generated_text,
-        "text": tokenizer.decode(sequence[0], skip_special_tokens=True),
-        "token_ids": new_ids,
-        "prompt_tokens": prompt_length,
-        "new_tokens": len(new_ids),
-        "stopped": stopped,
-        "tokens_per_second": round(len(new_ids) / elapsed, 2) if elapsed > 0 else None,
-        "steps": steps,
-        "settings": dict(values),
-        "notices": notices,
-    }
+    return GenerationResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        prompt=values["text"],
+        prompt_text=tokenizer.decode(input_ids[0], skip_special_tokens=False),
+        chat_template_used=chat_used,
+        generated_text=generated_text,
+        text=tokenizer.decode(sequence[0], skip_special_tokens=True),
+        token_ids=new_ids,
+        prompt_tokens=prompt_length,
+        new_tokens=len(new_ids),
+        stopped=stopped,
+        tokens_per_second=round(len(new_ids) / elapsed, 2) if elapsed > 0 else None,
+        steps=steps,
+        settings=dict(values),
+        notices=notices,
+    )
 
 
-def summary(result: dict) -> dict:
-    return {"text": result["text"], "token_ids": result["token_ids"]}
+def summary(result: GenerationResult) -> dict:
+    return {"text": result.text, "token_ids": result.token_ids}
 
 
 def script(values: dict) -> str:
@@ -306,9 +337,9 @@ result = {{"text": tokenizer.decode(outputs[0], skip_special_tokens=True), "toke
 '''
 
 
-def text_lines(result: dict) -> list[str]:
+def text_lines(result: GenerationResult) -> list[str]:
     # The text itself was streamed to the terminal as it came.
-    return ["", f"[{result['new_tokens']} tokens, {result['tokens_per_second']} tokens/s, stopped at {result['stopped']}]"]
+    return ["", f"[{result.new_tokens} tokens, {result.tokens_per_second} tokens/s, stopped at {result.stopped}]"]
 
 
 SPEC = register(

@@ -10,6 +10,9 @@ character positions in the input text, for highlighting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -17,7 +20,9 @@ from explorer.tasks.base import (
     KIND_MULTILINE,
     CommandLine,
     Field,
+    Record,
     TaskError,
+    TaskResult,
     TaskSpec,
     encode,
     label_names,
@@ -40,6 +45,70 @@ PARAMETERS = (
 )
 
 
+@dataclass(slots=True)
+class TokenLabel(Record):
+    """One token of the input with its most likely label (the seed example's table)."""
+
+    index: int
+    word: str  # the token as the tokenizer writes it
+    entity: str  # the argmax label
+    score: float
+    start: int  # character offsets in the text
+    end: int
+    special: bool
+    word_id: int | None  # which word of the text it is part of
+
+
+@dataclass(slots=True)
+class TokenEntity(Record):
+    """A token labelled other than O, on its own (aggregation "none")."""
+
+    entity: str
+    score: float
+    index: int
+    word: str
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        return self.entity
+
+
+@dataclass(slots=True)
+class EntityGroup(Record):
+    """Neighbouring tokens or words of one entity type, joined (every aggregation but "none")."""
+
+    entity_group: str  # the type, without B-/I-
+    score: float  # the pieces' average
+    word: str  # the text it covers
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        return self.entity_group
+
+
+@dataclass(kw_only=True)
+class EntitiesResult(TaskResult):
+    text: str
+    aggregation: str
+    labels: list[str]  # every label of the classifier, by id
+    entities: list[TokenEntity] | list[EntityGroup]  # TokenEntity for aggregation "none"
+    tokens: list[TokenLabel]
+    notices: list[str] = field(default_factory=list)
+
+
+class _Labelled(NamedTuple):
+    """What grouping reads of a token or a word: its label, score and characters."""
+
+    entity: str
+    score: float
+    start: int
+    end: int
+
+
 def _split_tag(label: str) -> tuple[str, str]:
     """('B', 'PER') for 'B-PER'; ('I', 'O') style fallbacks for labels without a prefix."""
     if label.startswith(("B-", "I-")):
@@ -47,68 +116,55 @@ def _split_tag(label: str) -> tuple[str, str]:
     return "I", label
 
 
-def group_entities(items: list[dict], text: str) -> list[dict]:
+def group_entities(items: Sequence[TokenLabel | _Labelled], text: str) -> list[EntityGroup]:
     """Join neighbours of one type; a B- tag starts a new entity."""
-    groups: list[list[dict]] = []
+    groups: list[list[TokenLabel | _Labelled]] = []
     for item in items:
-        bi, tag = _split_tag(item["entity"])
+        bi, tag = _split_tag(item.entity)
         if groups:
-            last_bi, last_tag = _split_tag(groups[-1][-1]["entity"])
+            last_bi, last_tag = _split_tag(groups[-1][-1].entity)
             if tag == last_tag and bi != "B":
                 groups[-1].append(item)
                 continue
         groups.append([item])
     entities = []
     for group in groups:
-        _, tag = _split_tag(group[0]["entity"])
-        start, end = group[0]["start"], group[-1]["end"]
-        entities.append(
-            {
-                "entity_group": tag,
-                "score": rounded(sum(i["score"] for i in group) / len(group)),
-                "word": text[start:end],
-                "start": start,
-                "end": end,
-            }
-        )
+        _, tag = _split_tag(group[0].entity)
+        start, end = group[0].start, group[-1].end
+        entities.append(EntityGroup(tag, rounded(sum(i.score for i in group) / len(group)), text[start:end], start, end))
     return entities
 
 
-def aggregate(tokens: list[dict], strategy: str, names: dict[int, str], text: str) -> list[dict]:
-    """Entities from per-token rows (which carry their full score vectors under 'scores')."""
-    content = [t for t in tokens if not t["special"]]
+def aggregate(
+    tokens: list[TokenLabel], probabilities: list[list[float]], strategy: str, names: dict[int, str], text: str
+) -> list[TokenEntity] | list[EntityGroup]:
+    """Entities from the per-token rows; ``probabilities`` holds each token's full score vector."""
+    content = [t for t in tokens if not t.special]
     if strategy == "none":
-        return [
-            {k: t[k] for k in ("entity", "score", "index", "word", "start", "end")}
-            for t in content
-            if t["entity"] != "O"
-        ]
+        return [TokenEntity(t.entity, t.score, t.index, t.word, t.start, t.end) for t in content if t.entity != "O"]
+    items: Sequence[TokenLabel | _Labelled]
     if strategy == "simple":
         items = content
     else:
-        words: dict[int, list[dict]] = {}
-        order: list[int] = []
+        words: dict[int, list[TokenLabel]] = {}
         for token in content:
-            key = token["word_id"] if token["word_id"] is not None else -1 - token["index"]
-            if key not in words:
-                words[key] = []
-                order.append(key)
-            words[key].append(token)
+            key = token.word_id if token.word_id is not None else -1 - token.index
+            words.setdefault(key, []).append(token)
         items = []
-        for key in order:
-            pieces = words[key]
+        for pieces in words.values():  # in the text's order: dicts keep the order keys came in
+            rows = [probabilities[p.index] for p in pieces]
             if strategy == "first":
-                scores = pieces[0]["scores"]
+                scores = rows[0]
             elif strategy == "max":
-                scores = max(pieces, key=lambda p: max(p["scores"]))["scores"]
+                scores = max(rows, key=max)
             else:
-                scores = [sum(column) / len(pieces) for column in zip(*(p["scores"] for p in pieces))]
+                scores = [sum(column) / len(pieces) for column in zip(*rows)]
             best = max(range(len(scores)), key=scores.__getitem__)
-            items.append({"entity": names.get(best, f"LABEL_{best}"), "score": scores[best], "start": pieces[0]["start"], "end": pieces[-1]["end"]})
-    return [e for e in group_entities(items, text) if e["entity_group"] != "O"]
+            items.append(_Labelled(names.get(best, f"LABEL_{best}"), scores[best], pieces[0].start, pieces[-1].end))
+    return [e for e in group_entities(items, text) if e.entity_group != "O"]
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[EntitiesResult]:
     import torch
 
     tokenizer, model, text = loaded.tokenizer, loaded.model, values["text"]
@@ -126,41 +182,27 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     probabilities = logits.softmax(dim=-1)
     ids = encoded.inputs["input_ids"][0].tolist()
     token_strings = tokenizer.convert_ids_to_tokens(ids)
+    rows = probabilities.tolist()
     tokens = []
-    for index, (token, (start, end), is_special, word_id, row) in enumerate(zip(token_strings, offsets, special, word_ids, probabilities.tolist())):
+    for index, (token, (start, end), is_special, word_id, row) in enumerate(zip(token_strings, offsets, special, word_ids, rows)):
         best = max(range(len(row)), key=row.__getitem__)
-        tokens.append(
-            {
-                "index": index,
-                "word": token,
-                "entity": names.get(best, f"LABEL_{best}"),
-                "score": rounded(row[best]),
-                "start": start,
-                "end": end,
-                "special": bool(is_special),
-                "word_id": word_id,
-                "scores": row,
-            }
-        )
-    entities = aggregate(tokens, values["aggregation"], names, text)
-    for token in tokens:
-        del token["scores"]
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "text": text,
-        "aggregation": values["aggregation"],
-        "labels": [names[i] for i in sorted(names)],
-        "entities": entities,
-        "tokens": tokens,
-        "notices": encoded.notices,
-    }
+        tokens.append(TokenLabel(index, token, names.get(best, f"LABEL_{best}"), rounded(row[best]), start, end, bool(is_special), word_id))
+    return EntitiesResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        text=text,
+        aggregation=values["aggregation"],
+        labels=[names[i] for i in sorted(names)],
+        entities=aggregate(tokens, rows, values["aggregation"], names, text),
+        tokens=tokens,
+        notices=encoded.notices,
+    )
 
 
-def summary(result: dict) -> dict:
+def summary(result: EntitiesResult) -> dict:
     return {
-        "tokens": [(t["word"], t["entity"]) for t in result["tokens"]],
-        "entities": [(e.get("entity_group", e.get("entity")), e["start"], e["end"], e["score"]) for e in result["entities"]],
+        "tokens": [(t.word, t.entity) for t in result.tokens],
+        "entities": [(e.label, e.start, e.end, e.score) for e in result.entities],
     }
 
 
@@ -222,11 +264,9 @@ result = {{"tokens": [(t["word"], t["entity"]) for t in rows], "entities": entit
 '''
 
 
-def text_lines(result: dict) -> list[str]:
-    return [
-        f"{e.get('entity_group', e.get('entity')):8} {e['score']:.4f}  {e['start']:>4}-{e['end']:<4} {e['word']}"
-        for e in result["entities"]
-    ]
+def text_lines(result: EntitiesResult) -> list[str]:
+    return [f"{e.label:8} {e.score:.4f}  {e.start:>4}-{e.end:<4} {e.word}" for e in result.entities]
+
 
 SPEC = register(
     TaskSpec(

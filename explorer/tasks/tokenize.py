@@ -8,6 +8,8 @@ truncation=True)`` does for a model (the input_ids and attention_mask matrices).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -16,7 +18,9 @@ from explorer.tasks.base import (
     KIND_TEXT,
     CommandLine,
     Field,
+    Record,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     max_input_length,
     register,
@@ -40,6 +44,66 @@ PARAMETERS = (
 )
 
 
+@dataclass(slots=True)
+class TokenRow(Record):
+    index: int
+    id: int
+    token: str
+    start: int | None  # character offsets in its text; None from a slow tokenizer
+    end: int | None
+    sequence: int | None  # 0 the text, 1 the second text, None a special token (fast tokenizers only)
+    special: bool
+
+
+@dataclass(slots=True)
+class PaddedBatch(Record):
+    """Several texts as one padded batch, as a model receives them."""
+
+    texts: list[str]
+    tokens: list[list[str]]  # each row's tokens, padding included
+    shape: list[int]  # of input_ids and attention_mask: texts, positions
+    lengths: list[int]  # real tokens of each text
+    truncated: list[bool]  # cut at max_length
+    padding_side: str
+    pad_token_id: int | None
+    max_length: int
+
+
+@dataclass(slots=True)
+class TokenCounts(Record):
+    tokens: int  # in a batch: the real tokens of every text
+    special_tokens: int | None  # None for a batch
+    characters: int
+    vocabulary: int
+
+
+@dataclass(slots=True)
+class DecodedIds(Record):
+    """The ids the user typed, turned back into text."""
+
+    ids: list[int]
+    text: str
+    tokens: list[str]
+
+
+@dataclass(kw_only=True)
+class TokenizeResult(TaskResult):
+    text: str
+    text_pair: str | None
+    input_ids: list[int] | list[list[int]]  # a list per text in a batch
+    attention_mask: list[int] | list[list[int]]
+    tokens: list[TokenRow]  # a single text's tokens; empty for a batch
+    batch: PaddedBatch | None
+    counts: TokenCounts
+    decoded: str | None  # None for a batch
+    decoded_without_special: str | None
+    notices: list[str] = field(default_factory=list)
+    decoded_ids: DecodedIds | None = None
+    model_max_length: int | None = None  # the tokenizer's limit, when it has a real one
+    special_tokens: dict[str, str] = field(default_factory=dict)
+    tokenizer_class: str = ""
+
+
 def parse_ids(text: str, vocabulary: int) -> list[int] | None:
     """'101, 2057 102' -> [101, 2057, 102]; None when empty; TaskInputError for anything else."""
     parts = text.replace(",", " ").replace("[", " ").replace("]", " ").split()
@@ -56,7 +120,7 @@ def parse_ids(text: str, vocabulary: int) -> list[int] | None:
     return ids
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[TokenizeResult]:
     tokenizer = loaded.tokenizer
     ids_to_decode = parse_ids(values["ids_to_decode"], len(tokenizer)) if values["ids_to_decode"].strip() else None
     yield Progress(0, 1, "Tokenizing")
@@ -65,20 +129,17 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     else:
         result = _single(tokenizer, values)
     cancel.raise_if_cancelled()
-    result["decoded_ids"] = (
-        None
-        if ids_to_decode is None
-        else {"ids": ids_to_decode, "text": tokenizer.decode(ids_to_decode), "tokens": tokenizer.convert_ids_to_tokens(ids_to_decode)}
-    )
-    result["model_max_length"] = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
-    result["special_tokens"] = dict(
+    if ids_to_decode is not None:
+        result.decoded_ids = DecodedIds(ids_to_decode, tokenizer.decode(ids_to_decode), tokenizer.convert_ids_to_tokens(ids_to_decode))
+    result.model_max_length = tokenizer.model_max_length if tokenizer.model_max_length < 1_000_000 else None
+    result.special_tokens = dict(
         loaded.remember("special_tokens", lambda: {name: str(value) for name, value in tokenizer.special_tokens_map.items()})
     )
-    result["tokenizer_class"] = type(tokenizer).__name__
+    result.tokenizer_class = type(tokenizer).__name__
     return result
 
 
-def _single(tokenizer, values: dict) -> dict:
+def _single(tokenizer, values: dict) -> TokenizeResult:
     text, pair = values["text"], values["text_pair"] or None
     fast = getattr(tokenizer, "is_fast", False)
     if fast:
@@ -97,28 +158,28 @@ def _single(tokenizer, values: dict) -> dict:
         sequences = [None] * len(ids)
         mask = list(encoding.get("attention_mask") or [1] * len(ids))
     rows = [
-        {"index": index, "id": token_id, "token": token, "start": start, "end": end, "sequence": sequence, "special": is_special == 1}
+        TokenRow(index, token_id, token, start, end, sequence, is_special == 1)
         for index, (token_id, token, (start, end), is_special, sequence) in enumerate(zip(ids, tokens, offsets, special, sequences))
     ]
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "text": text,
-        "text_pair": pair,
-        "input_ids": ids,  # fresh lists from the encoding: no copy needed
-        "attention_mask": mask,
-        "tokens": rows,
-        "batch": None,
-        "counts": {
-            "tokens": len(ids),
-            "special_tokens": int(sum(special)),
-            "characters": len(text) + (len(pair) if pair else 0),
-            "vocabulary": len(tokenizer),
-        },
-        "decoded": _decode(tokenizer, ids),
-        "decoded_without_special": _decode(tokenizer, ids, skip_special_tokens=True),
-        "notices": [] if fast else ["Slow (Python) tokenizer: no character offsets."],
-    }
+    return TokenizeResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        text=text,
+        text_pair=pair,
+        input_ids=ids,  # fresh lists from the encoding: no copy needed
+        attention_mask=mask,
+        tokens=rows,
+        batch=None,
+        counts=TokenCounts(
+            tokens=len(ids),
+            special_tokens=int(sum(special)),
+            characters=len(text) + (len(pair) if pair else 0),
+            vocabulary=len(tokenizer),
+        ),
+        decoded=_decode(tokenizer, ids),
+        decoded_without_special=_decode(tokenizer, ids, skip_special_tokens=True),
+        notices=[] if fast else ["Slow (Python) tokenizer: no character offsets."],
+    )
 
 
 def _decode(tokenizer, ids: list[int], skip_special_tokens: bool = False) -> str:
@@ -130,7 +191,7 @@ def _decode(tokenizer, ids: list[int], skip_special_tokens: bool = False) -> str
     return single(ids, skip_special_tokens=skip_special_tokens)
 
 
-def _batch(loaded, values: dict) -> dict:
+def _batch(loaded, values: dict) -> TokenizeResult:
     tokenizer = loaded.tokenizer
     texts = [line for line in values["text"].splitlines() if line.strip()]
     if values["text_pair"]:
@@ -155,40 +216,40 @@ def _batch(loaded, values: dict) -> dict:
     truncated = [length > limit for length in lengths_untruncated]
     if any(truncated):
         notices.append(f"{sum(truncated)} text(s) are longer than {limit} tokens, the model's limit, and were cut there (truncation=True).")
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "text": values["text"],
-        "text_pair": None,
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "tokens": [],
-        "batch": {
-            "texts": texts,
-            "tokens": [tokenizer.convert_ids_to_tokens(row) for row in input_ids],
-            "shape": [len(input_ids), len(input_ids[0]) if input_ids else 0],
-            "lengths": [sum(row) for row in attention_mask],
-            "truncated": truncated,
-            "padding_side": tokenizer.padding_side,
-            "pad_token_id": tokenizer.eos_token_id if pad_missing else tokenizer.pad_token_id,
-            "max_length": limit,
-        },
-        "counts": {
-            "tokens": sum(sum(row) for row in attention_mask),
-            "special_tokens": None,
-            "characters": sum(len(text) for text in texts),
-            "vocabulary": len(tokenizer),
-        },
-        "decoded": None,
-        "decoded_without_special": None,
-        "notices": notices,
-    }
+    return TokenizeResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        text=values["text"],
+        text_pair=None,
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        tokens=[],
+        batch=PaddedBatch(
+            texts=texts,
+            tokens=[tokenizer.convert_ids_to_tokens(row) for row in input_ids],
+            shape=[len(input_ids), len(input_ids[0]) if input_ids else 0],
+            lengths=[sum(row) for row in attention_mask],
+            truncated=truncated,
+            padding_side=tokenizer.padding_side,
+            pad_token_id=tokenizer.eos_token_id if pad_missing else tokenizer.pad_token_id,
+            max_length=limit,
+        ),
+        counts=TokenCounts(
+            tokens=sum(sum(row) for row in attention_mask),
+            special_tokens=None,
+            characters=sum(len(text) for text in texts),
+            vocabulary=len(tokenizer),
+        ),
+        decoded=None,
+        decoded_without_special=None,
+        notices=notices,
+    )
 
 
-def summary(result: dict) -> dict:
-    if result.get("batch"):
-        return {"input_ids": result["input_ids"], "attention_mask": result["attention_mask"], "tokens": result["batch"]["tokens"]}
-    return {"input_ids": result["input_ids"], "tokens": [t["token"] for t in result["tokens"]], "decoded": result["decoded"]}
+def summary(result: TokenizeResult) -> dict:
+    if result.batch:
+        return {"input_ids": result.input_ids, "attention_mask": result.attention_mask, "tokens": result.batch.tokens}
+    return {"input_ids": result.input_ids, "tokens": [t.token for t in result.tokens], "decoded": result.decoded}
 
 
 def script(values: dict) -> str:
@@ -226,17 +287,18 @@ def several_texts(texts: list[str]) -> dict:
     return {"text": "\n".join(texts), "batch": True}
 
 
-def text_lines(result: dict) -> list[str]:
-    batch = result.get("batch")
+def text_lines(result: TokenizeResult) -> list[str]:
+    batch = result.batch
     if batch:
-        lines = [f"padded batch, input_ids shape {batch['shape']} (padding on the {batch['padding_side']})"]
-        for text, ids, mask in zip(batch["texts"], result["input_ids"], result["attention_mask"]):
+        lines = [f"padded batch, input_ids shape {batch.shape} (padding on the {batch.padding_side})"]
+        for text, ids, mask in zip(batch.texts, result.input_ids, result.attention_mask):
             lines += [text, f"  input_ids:      {ids}", f"  attention_mask: {mask}"]
         return lines
     return [
-        " ".join(f"{t['token']}({t['id']})" for t in result["tokens"]),
-        f"{result['counts']['tokens']} tokens; decoded: {result['decoded']}",
+        " ".join(f"{t.token}({t.id})" for t in result.tokens),
+        f"{result.counts.tokens} tokens; decoded: {result.decoded}",
     ]
+
 
 SPEC = register(
     TaskSpec(

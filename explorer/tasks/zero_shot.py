@@ -8,6 +8,8 @@ from the model's own ``label2id``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.snippets import python_literal
 from explorer.tasks.base import (
@@ -17,8 +19,10 @@ from explorer.tasks.base import (
     KIND_TEXT,
     CommandLine,
     Field,
+    ScoredLabel,
     TaskError,
     TaskInputError,
+    TaskResult,
     TaskSpec,
     encode,
     register,
@@ -38,6 +42,22 @@ PARAMETERS = (
 )
 
 
+@dataclass(slots=True)
+class LabelHypothesis(ScoredLabel):
+    hypothesis: str  # the sentence the model judged against the text
+
+
+@dataclass(kw_only=True)
+class ZeroShotResult(TaskResult):
+    sequence: str  # the text
+    labels: list[str]  # best first, as the old pipeline returned them
+    scores: list[float]  # in the labels' order
+    ranked: list[LabelHypothesis]
+    multi_label: bool  # each label judged on its own, else labels compete
+    entailment_label: str  # the config's label whose logit scores a label
+    notices: list[str] = field(default_factory=list)
+
+
 def entailment_index(config) -> int:
     for label, index in (getattr(config, "label2id", None) or {}).items():
         if str(label).lower().startswith("entail"):
@@ -48,7 +68,7 @@ def entailment_index(config) -> int:
     )
 
 
-def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
+def run(loaded, values: dict, cancel: CancelToken) -> Job[ZeroShotResult]:
     import torch
 
     model, text, labels = loaded.model, values["text"], values["labels"]
@@ -68,25 +88,25 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[dict]:
     else:
         scores = logits[:, entail].softmax(dim=0)
     ranked = sorted(
-        ({"label": label, "score": rounded(score), "hypothesis": hyp} for label, score, hyp in zip(labels, scores.tolist(), hypotheses)),
-        key=lambda item: item["score"],
+        (LabelHypothesis(label, rounded(score), hyp) for label, score, hyp in zip(labels, scores.tolist(), hypotheses)),
+        key=lambda item: item.score,
         reverse=True,
     )
-    return {
-        "task": SPEC.id,
-        "result_type": SPEC.result_type,
-        "sequence": text,
-        "labels": [item["label"] for item in ranked],
-        "scores": [item["score"] for item in ranked],
-        "ranked": ranked,
-        "multi_label": values["multi_label"],
-        "entailment_label": model.config.id2label[entail],
-        "notices": encoded.notices,
-    }
+    return ZeroShotResult(
+        task=SPEC.id,
+        result_type=SPEC.result_type,
+        sequence=text,
+        labels=[item.label for item in ranked],
+        scores=[item.score for item in ranked],
+        ranked=ranked,
+        multi_label=values["multi_label"],
+        entailment_label=model.config.id2label[entail],
+        notices=encoded.notices,
+    )
 
 
-def summary(result: dict) -> dict:
-    return {"labels": result["labels"], "scores": result["scores"]}
+def summary(result: ZeroShotResult) -> dict:
+    return {"labels": result.labels, "scores": result.scores}
 
 
 def script(values: dict) -> str:
@@ -107,8 +127,8 @@ result = {{"labels": [label for label, _ in ranked], "scores": [score for _, sco
 '''
 
 
-def text_lines(result: dict) -> list[str]:
-    return [f"{label:20} {score:.4f}" for label, score in zip(result["labels"], result["scores"])]
+def text_lines(result: ZeroShotResult) -> list[str]:
+    return [f"{label:20} {score:.4f}" for label, score in zip(result.labels, result.scores)]
 
 
 SPEC = register(

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.tasks.base import TaskInputError
+from explorer.tasks.base import TaskInputError, TaskResult
 from explorer.tasks.session import LoadRequest
 
 
@@ -32,7 +32,7 @@ class FinishedRun:
     task_id: str
     request: LoadRequest
     values: dict
-    result: dict
+    result: TaskResult
     code_allowed: bool  # the user's consent to the checkpoint's code, as it stood for this run
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.jobs import Progress
-from explorer.tasks.base import Partial, TaskSpec
+from explorer.tasks.base import Partial, TaskResult, TaskSpec
 from explorer.ui.demo_load import notice_style
 from explorer.ui.demo_views import ResultView, create_view
 from explorer.ui.palette import color
@@ -76,7 +76,7 @@ class ResultsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._view: ResultView | None = None
-        self._shown: tuple[TaskSpec, dict, dict] | None = None  # what the view shows, to draw it again
+        self._shown: tuple[TaskSpec, dict, TaskResult] | None = None  # what the view shows, to draw it again
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         progress_row = QHBoxLayout()
@@ -156,12 +156,12 @@ class ResultsPage(QWidget):
         if isinstance(item, Partial) and self._view is not None:
             self._view.show_partial(item)
 
-    def show_result(self, spec: TaskSpec, values: dict, result: dict) -> None:
+    def show_result(self, spec: TaskSpec, values: dict, result: TaskResult) -> None:
         self._view.show_result(result)
         if not spec.streams:
             self._view.layout_.addStretch(0)  # short charts and tables stay at the top
         self._shown = (spec, values, result)
-        self.show_notices(result.get("notices", []))
+        self.show_notices(result.notices)
 
     def _set_view(self, view: ResultView) -> None:
         while self.result_holder.count():

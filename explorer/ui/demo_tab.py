@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from explorer.core.jobs import CancelToken, Job, Progress
-from explorer.tasks.base import TaskInputError, TaskSpec
+from explorer.tasks.base import TaskInputError, TaskResult, TaskSpec
 from explorer.tasks.devices import DeviceInfo, list_devices, spread_available
 from explorer.tasks.heads import CheckpointFacts, DemoOptions, demo_options, mismatch_warning
 from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
@@ -46,7 +46,7 @@ def _options_job(path: str, model_type: str | None, architectures: list[str], ne
     return demo_options(path, model_type, architectures, needs_code)
 
 
-def _run_job(session: ModelSession, task_id: str, request: LoadRequest, values: dict, cancel: CancelToken) -> Job[tuple[dict, bool]]:
+def _run_job(session: ModelSession, task_id: str, request: LoadRequest, values: dict, cancel: CancelToken) -> Job[tuple[TaskResult, bool]]:
     """The run, and whether the checkpoint's code was allowed for it (what its script may trust)."""
     result = yield from session.run(task_id, request, values, cancel)
     return result, remote_code_allowed(request.path)
@@ -58,7 +58,7 @@ class DemoTab(CheckpointTab):
     tasks_ready = Signal()
     """Emitted when the task picker has been filled for the selected checkpoint."""
     run_finished = Signal(object)
-    """Emitted with the result dict of a finished run."""
+    """Emitted with the result of a finished run (the task's TaskResult)."""
     run_failed = Signal(str, str)
     """Emitted with (message, details) when a load or run failed."""
     job_stopped = Signal()

@@ -46,16 +46,16 @@ def test_tokenizer_without_mask_token(sample):
 def test_over_long_input_is_truncated_with_notice(session, sample):
     long_text = "The weather is nice today. " * 80
     result = run(session, "text-classification", sample("tiny-distilbert-sentiment"), {"texts": long_text})
-    assert any("truncated to 128 tokens" in n for n in result["notices"])
+    assert any("truncated to 128 tokens" in n for n in result.notices)
     result = run(session, "token-classification", sample("tiny-bert-ner"), {"text": long_text})
-    assert any("truncated" in n for n in result["notices"])
-    assert result["tokens"][-1]["word"] == "[SEP]" and len(result["tokens"]) == 128
+    assert any("truncated" in n for n in result.notices)
+    assert result.tokens[-1].word == "[SEP]" and len(result.tokens) == 128
 
 
 def test_over_long_prompt_keeps_its_end(session, sample):
     result = run(session, "text-generation", sample("tiny-gpt2-lm"), {"text": "hello world " * 200, "max_new_tokens": 5, "use_chat_template": False})
-    assert any("last 127 tokens" in n for n in result["notices"])
-    assert result["new_tokens"] == 1  # only one position left
+    assert any("last 127 tokens" in n for n in result.notices)
+    assert result.new_tokens == 1  # only one position left
 
 
 def test_checkpoint_without_tokenizer(session, sample, tmp_path):
@@ -160,7 +160,7 @@ def test_new_run_waits_for_the_old_one_and_unload_frees(session, sample):
     assert isinstance(waiting, Progress) and "previous run" in waiting.message
     first.close()  # what cancelling does: the old job leaves and frees the session
     result = run_to_end(second)
-    assert result["new_tokens"] == 2
+    assert result.new_tokens == 2
     model_ref = weakref.ref(session.loaded.model)
     run_to_end(session.unload())
     gc.collect()
@@ -205,7 +205,7 @@ def test_consent_decides_trust_remote_code(sample, tmp_path, monkeypatch):
 
 def test_tokenize_decodes_given_ids(session, sample):
     result = run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "2, 4, 3"})
-    assert result["decoded_ids"] == {"ids": [2, 4, 3], "text": "[CLS] [MASK] [SEP]", "tokens": ["[CLS]", "[MASK]", "[SEP]"]}
+    assert result.decoded_ids.to_json() == {"ids": [2, 4, 3], "text": "[CLS] [MASK] [SEP]", "tokens": ["[CLS]", "[MASK]", "[SEP]"]}
     with pytest.raises(TaskInputError, match="outside the vocabulary"):
         run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "99999"})
     with pytest.raises(TaskInputError, match="not a whole number"):

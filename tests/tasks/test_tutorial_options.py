@@ -32,11 +32,11 @@ def test_gold_labels_give_the_models_loss(session, sample):
     batch = tokenizer(TEXTS, padding=True, truncation=True, max_length=512, return_tensors="pt")
     with torch.no_grad():
         expected = model(**batch, labels=torch.tensor([1, 0])).loss.item()
-    assert result["loss"] == pytest.approx(expected, abs=1e-6)
-    assert [g["label"] for g in result["gold_labels"]] == ["POSITIVE", "NEGATIVE"]
-    assert result["loss_kind"] == "single_label_classification"
+    assert result.loss == pytest.approx(expected, abs=1e-6)
+    assert [g.label for g in result.gold_labels] == ["POSITIVE", "NEGATIVE"]
+    assert result.loss_kind == "single_label_classification"
     # Without gold labels there is no loss, and the run is the same as before.
-    assert run(session, "text-classification", path, {"texts": TEXTS[0]})["loss"] is None
+    assert run(session, "text-classification", path, {"texts": TEXTS[0]}).loss is None
 
 
 @pytest.mark.parametrize(
@@ -59,11 +59,11 @@ def test_hidden_states_of_a_chosen_layer(session, sample):
     model, tokenizer = session.loaded.model, session.loaded.tokenizer
     with torch.no_grad():
         outputs = model(**tokenizer(TEXTS[1], return_tensors="pt"), output_hidden_states=True)
-    assert result["layer"] == 1 and result["layers"] == len(outputs.hidden_states) - 1
-    assert result["hidden_state_shape"] == list(outputs.hidden_states[1].shape)
-    assert result["vectors"][0] == pytest.approx(outputs.hidden_states[1][0].mean(dim=0).tolist(), abs=1e-5)
+    assert result.layer == 1 and result.layers == len(outputs.hidden_states) - 1
+    assert result.hidden_state_shape == list(outputs.hidden_states[1].shape)
+    assert result.vectors[0] == pytest.approx(outputs.hidden_states[1][0].mean(dim=0).tolist(), abs=1e-5)
     embeddings = run(session, "feature-extraction", path, {"sentences": TEXTS[1], "layer": 0, "pooling": "cls"})
-    assert embeddings["vectors"][0] == pytest.approx(outputs.hidden_states[0][0, 0].tolist(), abs=1e-5)
+    assert embeddings.vectors[0] == pytest.approx(outputs.hidden_states[0][0, 0].tolist(), abs=1e-5)
     with pytest.raises(TaskInputError, match="Layer 9 does not exist: this model has 2 layers"):
         run(session, "feature-extraction", path, {"sentences": TEXTS[1], "layer": 9})
     assert get_task("feature-extraction").resolve({"layer": "last"})["layer"] == -1  # what the form shows for -1
@@ -78,7 +78,7 @@ def test_pooler_output_is_model_output_1(session, sample):
     model, tokenizer = session.loaded.model, session.loaded.tokenizer
     with torch.no_grad():
         pooled = model(tokenizer(TEXTS[0], return_tensors="pt")["input_ids"])[1]
-    assert result["has_pooler"] and result["vectors"][0] == pytest.approx(pooled[0].tolist(), abs=1e-5)
+    assert result.has_pooler and result.vectors[0] == pytest.approx(pooled[0].tolist(), abs=1e-5)
     with pytest.raises(TaskInputError, match="last layer only"):
         run(session, "feature-extraction", path, {"pooling": "pooler", "layer": 1})
     with pytest.raises(TaskInputError, match="GPT2Model has no pooler"):
@@ -89,10 +89,10 @@ def test_attention_shapes_and_attention_restored(session, sample):
     path = sample("tiny-bert-mlm")
     result = run(session, "feature-extraction", path, {"sentences": "\n".join(TEXTS), "output_attentions": True})
     config = session.loaded.model.config
-    batch, tokens = result["last_hidden_state_shape"][:2]
-    assert result["attentions_shape"] == [config.num_hidden_layers, batch, config.num_attention_heads, tokens, tokens]
+    batch, tokens = result.last_hidden_state_shape[:2]
+    assert result.attentions_shape == [config.num_hidden_layers, batch, config.num_attention_heads, tokens, tokens]
     assert config._attn_implementation == "sdpa"  # switched to eager for the run only
-    assert run(session, "feature-extraction", path, {"sentences": TEXTS[0]})["attentions_shape"] is None
+    assert run(session, "feature-extraction", path, {"sentences": TEXTS[0]}).attentions_shape is None
 
 
 # --------------------------------------------------------------------------- tokenizer: padded batch
@@ -103,11 +103,11 @@ def test_padded_batch_matches_the_tokenizer(session, sample):
     path = sample("tiny-bert-mlm")
     result = run(session, "tokenize", path, {"text": "\n".join(TEXTS), "batch": True})
     expected = session.loaded.tokenizer(TEXTS, padding=True, truncation=True, max_length=512)
-    assert result["input_ids"] == expected["input_ids"] and result["attention_mask"] == expected["attention_mask"]
-    batch = result["batch"]
-    assert batch["texts"] == TEXTS and batch["shape"] == [2, len(expected["input_ids"][0])]
-    assert batch["lengths"][1] < batch["lengths"][0] and result["attention_mask"][1][-1] == 0
-    assert batch["tokens"][0][0] == "[CLS]"
+    assert result.input_ids == expected["input_ids"] and result.attention_mask == expected["attention_mask"]
+    batch = result.batch
+    assert batch.texts == TEXTS and batch.shape == [2, len(expected["input_ids"][0])]
+    assert batch.lengths[1] < batch.lengths[0] and result.attention_mask[1][-1] == 0
+    assert batch.tokens[0][0] == "[CLS]"
     with pytest.raises(TaskInputError, match="second text goes with a single text"):
         run(session, "tokenize", path, {"text": "\n".join(TEXTS), "text_pair": "x", "batch": True})
 
@@ -119,9 +119,9 @@ def test_batch_without_a_padding_token_pads_with_end_of_text(session, sample):
     tokenizer.pad_token = None  # as GPT-2's own tokenizer (the sample's pads with end-of-text already)
     result = run(session, "tokenize", path, {"text": "Hello\nHello there my friend", "batch": True})
     assert session.loaded.tokenizer is tokenizer and tokenizer.pad_token is None  # the shared tokenizer is left as it was
-    assert result["batch"]["pad_token_id"] == tokenizer.eos_token_id
-    assert result["input_ids"][0][-1] == tokenizer.eos_token_id and result["attention_mask"][0][-1] == 0
-    assert "no padding token" in " ".join(result["notices"])
+    assert result.batch.pad_token_id == tokenizer.eos_token_id
+    assert result.input_ids[0][-1] == tokenizer.eos_token_id and result.attention_mask[0][-1] == 0
+    assert "no padding token" in " ".join(result.notices)
 
 
 # --------------------------------------------------------------------------- text generation: max_length
@@ -138,10 +138,10 @@ def test_max_length_counts_the_prompt_like_generate(session, sample):
     inputs = tokenizer("Once upon a time", return_tensors="pt")
     with torch.no_grad():
         outputs = model.generate(**inputs, max_length=20, do_sample=False, pad_token_id=tokenizer.eos_token_id)
-    assert result["token_ids"] == outputs[0, inputs.input_ids.shape[1]:].tolist()
-    assert result["prompt_tokens"] + result["new_tokens"] <= 20
-    if result["stopped"] != "eos":
-        assert result["stopped"] == "max_length" and result["prompt_tokens"] + result["new_tokens"] == 20
+    assert result.token_ids == outputs[0, inputs.input_ids.shape[1]:].tolist()
+    assert result.prompt_tokens + result.new_tokens <= 20
+    if result.stopped != "eos":
+        assert result.stopped == "max_length" and result.prompt_tokens + result.new_tokens == 20
     with pytest.raises(TaskInputError, match="leaves no room"):
         run(session, "text-generation", path, {**values, "max_length": 2})
 
@@ -174,12 +174,12 @@ def test_new_label_count_needs_ignore_mismatched_sizes(sample):
     with pytest.raises(TaskError, match="Ignore mismatched sizes"):
         run(session, "text-classification", path, {"texts": "good"}, config_overrides=overrides)
     result = run(session, "text-classification", path, {"texts": "good"}, config_overrides=overrides, ignore_mismatched_sizes=True)
-    assert len(result["results"][0]["scores"]) == 10
-    notices = " ".join(result["notices"])
+    assert len(result.results[0].scores) == 10
+    notices = " ".join(result.notices)
     assert "classifier.weight [2, 32] → [10, 32]" in notices and "num_labels=10" in notices
-    assert result["model"]["config_overrides"] == {"num_labels": 10} and result["model"]["ignore_mismatched_sizes"]
+    assert result.model.config_overrides == {"num_labels": 10} and result.model.ignore_mismatched_sizes
     # Another request (no overrides) reloads: the saved two labels are back.
-    assert len(run(session, "text-classification", path, {"texts": "good"})["results"][0]["scores"]) == 2
+    assert len(run(session, "text-classification", path, {"texts": "good"}).results[0].scores) == 2
     with pytest.raises(TaskError, match="'colour' is not a setting of this model's config"):
         run(session, "text-classification", path, {"texts": "good"}, config_overrides=(("colour", "red"),))
     session.unload_now()

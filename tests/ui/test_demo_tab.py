@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableWidget
 
 from explorer.core.checkpoint import Checkpoint
+from explorer.tasks.base import TaskResult
 from explorer.ui.demo_tab import DemoTab
 from explorer.ui.demo_views.common import BarChart
 from explorer.ui.demo_views.fill_mask import FillMaskView
@@ -52,7 +53,7 @@ def select(qtbot, tab: DemoTab, folder) -> None:
         tab.set_checkpoint(checkpoint_for(folder))
 
 
-def run_and_wait(qtbot, tab: DemoTab) -> dict:
+def run_and_wait(qtbot, tab: DemoTab) -> TaskResult:
     with qtbot.waitSignal(tab.run_finished, timeout=WAIT) as blocker:
         qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
@@ -92,7 +93,7 @@ def test_suggested_task_fill_mask_with_insert_button(qtbot, make_tab):
     view = tab.result_view()
     assert isinstance(view, FillMaskView)
     chart = view.findChild(BarChart)
-    assert chart.labels == [p["token"] for p in result["masks"][0]["predictions"]] and len(chart.labels) == 3
+    assert chart.labels == [p.token for p in result.masks[0].predictions] and len(chart.labels) == 3
     assert tab.options.unload_button.isEnabled() and tab.export.script_button.isEnabled()
 
 
@@ -129,19 +130,19 @@ def test_new_run_cancels_the_running_one(qtbot, make_tab):
     with qtbot.waitSignal(tab.run_finished, timeout=WAIT):
         qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=WAIT)
-    assert len(finished) == 1 and finished[0]["new_tokens"] == 3
+    assert len(finished) == 1 and finished[0].new_tokens == 3
 
 
 @pytest.mark.parametrize(
     "sample_name, task_id, values, check",
     [
         ("tiny-distilbert-sentiment", "text-classification", {"texts": "good\nbad"}, lambda v, r: v.findChild(QTableWidget, "classification_table").rowCount() == 2),
-        ("tiny-bert-ner", "token-classification", {"aggregation": "first"}, lambda v, r: v.table.rowCount() == len(r["entities"]) and "background-color" in v.text.toHtml()),
-        ("tiny-bert-qa", "question-answering", {}, lambda v, r: v.table.rowCount() == len(r["answers"]) and v.plot is not None),
-        ("tiny-t5", "text2text-generation", {"max_length": 8}, lambda v, r: v.text.toPlainText().strip() == (r["generated_text"].strip() or "(empty output)")),
+        ("tiny-bert-ner", "token-classification", {"aggregation": "first"}, lambda v, r: v.table.rowCount() == len(r.entities) and "background-color" in v.text.toHtml()),
+        ("tiny-bert-qa", "question-answering", {}, lambda v, r: v.table.rowCount() == len(r.answers) and v.plot is not None),
+        ("tiny-t5", "text2text-generation", {"max_length": 8}, lambda v, r: v.text.toPlainText().strip() == (r.generated_text.strip() or "(empty output)")),
         ("tiny-bert-nli", "zero-shot-classification", {"labels": "sport, food"}, lambda v, r: sorted(v.chart.labels) == ["food", "sport"]),
-        ("tiny-bert-mlm", "feature-extraction", {}, lambda v, r: v.heatmap is not None and len(r["similarity"]) == 3),
-        ("tiny-bert-mlm", "tokenize", {"text": "Hello world"}, lambda v, r: v.table.rowCount() == r["counts"]["tokens"] == 4),
+        ("tiny-bert-mlm", "feature-extraction", {}, lambda v, r: v.heatmap is not None and len(r.similarity) == 3),
+        ("tiny-bert-mlm", "tokenize", {"text": "Hello world"}, lambda v, r: v.table.rowCount() == r.counts.tokens == 4),
     ],
 )
 def test_every_task_renders(qtbot, make_tab, sample_name, task_id, values, check):
@@ -149,7 +150,7 @@ def test_every_task_renders(qtbot, make_tab, sample_name, task_id, values, check
     tab.select_task(task_id)
     tab.form().set_values(values)
     result = run_and_wait(qtbot, tab)
-    assert result["task"] == task_id
+    assert result.task == task_id
     assert check(tab.result_view(), result)
     assert not tab.results.error_panel.isVisible()
 
@@ -199,7 +200,7 @@ def test_copy_as_python_and_export_json(qtbot, make_tab, tmp_path):
     compile(script, "run.py", "exec")
     target = tmp_path / "result.json"
     tab.export_json(str(target))
-    assert json.loads(target.read_text())["answers"] == result["answers"]
+    assert json.loads(target.read_text())["answers"] == [answer.to_json() for answer in result.answers]
 
 
 def test_unload_frees_and_reports(qtbot, make_tab):
@@ -324,7 +325,7 @@ def test_load_options_override_the_config(qtbot, make_tab):
     tab.options.ignore_mismatched_check.setChecked(True)
     assert "will start afresh" in tab.options.load_options_hint.text()
     result = run_and_wait(qtbot, tab)
-    assert len(result["results"][0]["scores"]) == 10
+    assert len(result.results[0].scores) == 10
     assert "newly initialised" in tab.results.notices.text()
     assert "num_labels=10, ignore_mismatched_sizes=True" in tab.script_for_last_run()
     tab.options.config_overrides_edit.setPlainText("num_labels")
@@ -347,11 +348,11 @@ def test_load_options_are_cleared_for_another_checkpoint(qtbot, make_tab, sample
     [
         (
             "tiny-distilbert-sentiment", "text-classification", {"texts": "good\nbad", "gold_labels": "POSITIVE, NEGATIVE"},
-            lambda v, r: f"{r['loss']:.6f}" in v.loss_label.text() and v.findChild(QTableWidget, "classification_table").columnCount() == 4,
+            lambda v, r: f"{r.loss:.6f}" in v.loss_label.text() and v.findChild(QTableWidget, "classification_table").columnCount() == 4,
         ),
         (
             "tiny-bert-mlm", "feature-extraction", {"layer": 1, "output_attentions": True},
-            lambda v, r: "hidden_states[1] shape" in v.summary.text() and f"{r['attentions_shape']}" in v.summary.text(),
+            lambda v, r: "hidden_states[1] shape" in v.summary.text() and f"{r.attentions_shape}" in v.summary.text(),
         ),
         (
             "tiny-bert-mlm", "tokenize", {"text": "hello world\nhello", "batch": True},
@@ -359,7 +360,7 @@ def test_load_options_are_cleared_for_another_checkpoint(qtbot, make_tab, sample
         ),
         (
             "tiny-gpt2-lm", "text-generation", {"max_length": 12, "use_chat_template": False, "do_sample": False},
-            lambda v, r: r["stopped"] == "eos" or "stopped at max length" in v.stats.text(),
+            lambda v, r: r.stopped == "eos" or "stopped at max length" in v.stats.text(),
         ),
     ],
 )

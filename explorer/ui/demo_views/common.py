@@ -1,7 +1,7 @@
 """What every result view shares: the base class, bar charts, read-only tables, highlighted text.
 
-Views only render the dicts the tasks return (and the partial results they stream); they
-compute nothing but layout. Colours come from the palette's roles, read when a view draws:
+Views only render the results the tasks return (each task module's ``TaskResult`` dataclass)
+and the partial results they stream; they compute nothing but layout. Colours come from the palette's roles, read when a view draws:
 the results page draws a finished result again when the colour scheme changes. pyqtgraph is
 imported when a chart is first drawn.
 """
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.tasks.base import Partial
+from explorer.tasks.base import Partial, TaskResult
 from explorer.ui.palette import color, qcolor
 
 # Span highlights, in the order labels take them; "text" reads on each in both schemes.
@@ -162,7 +162,7 @@ class ResultView(QWidget):
         super().__init__(parent)
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
-        self.result: dict | None = None
+        self.result: TaskResult | None = None
 
     def begin(self, values: dict) -> None:
         """A run starts (streaming views clear themselves)."""
@@ -170,7 +170,8 @@ class ResultView(QWidget):
     def show_partial(self, partial: Partial) -> None:
         """A piece of the result arrived."""
 
-    def show_result(self, result: dict) -> None:
+    def show_result(self, result: TaskResult) -> None:
+        """Draw the finished result; each view's own result type (a subclass) is what it receives."""
         self.result = result
 
 

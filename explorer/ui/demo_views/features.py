@@ -4,34 +4,35 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
+from explorer.tasks.feature_extraction import FeaturesResult
 from explorer.ui.demo_views.common import ResultView, make_table, plot_widget
 
 COLOUR_MAP = "viridis"
 
 
 class FeaturesView(ResultView):
-    def show_result(self, result: dict) -> None:
+    def show_result(self, result: FeaturesResult) -> None:
         super().show_result(result)
-        sentences = result["sentences"]
-        layer = "the last layer" if result.get("layer") is None else f"layer {result['layer']} (of {result.get('layers')})"
-        if result.get("layer") == 0:
+        sentences = result.sentences
+        layer = "the last layer" if result.layer is None else f"layer {result.layer} (of {result.layers})"
+        if result.layer == 0:
             layer = "layer 0 (the embedding output)"
-        pooled = "the pooler output" if result["pooling"] == "pooler" else f"{result['pooling']} pooling of {layer}"
+        pooled = "the pooler output" if result.pooling == "pooler" else f"{result.pooling} pooling of {layer}"
         lines = [
-            f"last_hidden_state shape: <b>{list(result['last_hidden_state_shape'])}</b> · vector size <b>{result['vector_size']}</b> · {pooled}"
+            f"last_hidden_state shape: <b>{list(result.last_hidden_state_shape)}</b> · vector size <b>{result.vector_size}</b> · {pooled}"
         ]
-        if result.get("layer") is not None:
-            lines.append(f"hidden_states[{result['layer']}] shape: <b>{list(result['hidden_state_shape'])}</b>")
-        if result.get("attentions_shape"):
-            lines.append(f"attentions (layers, batch, heads, tokens, tokens): <b>{list(result['attentions_shape'])}</b>")
+        if result.layer is not None:
+            lines.append(f"hidden_states[{result.layer}] shape: <b>{list(result.hidden_state_shape)}</b>")
+        if result.attentions_shape:
+            lines.append(f"attentions (layers, batch, heads, tokens, tokens): <b>{list(result.attentions_shape)}</b>")
         self.summary = QLabel("<br>".join(lines))
         self.summary.setObjectName("features_summary")
         self.summary.setWordWrap(True)
         self.layout_.addWidget(self.summary)
-        self.heatmap = self._heatmap(result["similarity"], len(sentences))
+        self.heatmap = self._heatmap(result.similarity, len(sentences))
         self.layout_.addWidget(self.heatmap, 2)
         rows = [
-            [f"S{i + 1}", s, result["token_counts"][i], result["norms"][i], ", ".join(f"{v:.3f}" for v in result["vectors"][i][:4]) + " …"]
+            [f"S{i + 1}", s, result.token_counts[i], result.norms[i], ", ".join(f"{v:.3f}" for v in result.vectors[i][:4]) + " …"]
             for i, s in enumerate(sentences)
         ]
         table = make_table(["", "Sentence", "Tokens", "Norm", "First values"], rows, stretch=1)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from explorer.tasks.base import Partial
+from explorer.tasks.text_generation import GenerationResult, GenerationStep
 from explorer.ui.demo_views.common import BarChart, ResultView
 from explorer.ui.palette import color
 
@@ -47,7 +48,7 @@ class GenerationView(ResultView):
         self.layout_.addWidget(splitter)
         self._prompt = ""
         self._generated = ""
-        self._steps: list[dict] = []
+        self._steps: list[GenerationStep] = []
         self._chart_timer = QTimer(self)
         self._chart_timer.setSingleShot(True)
         self._chart_timer.setInterval(100)  # redraw the chart at most ten times a second while streaming
@@ -75,7 +76,7 @@ class GenerationView(ResultView):
         elif partial.kind == "token":
             self._generated += partial.data["text"]
             if partial.data.get("top"):
-                self._steps.append({"chosen": partial.data["token_id"], "top": partial.data["top"]})
+                self._steps.append(GenerationStep(partial.data["token_id"], partial.data["top"]))
             rate = partial.data.get("tokens_per_second")
             self.stats.setText(f"{partial.data['step']} tokens · {rate:.1f} tokens/s" if rate else f"{partial.data['step']} tokens")
             self._render_text()
@@ -96,23 +97,23 @@ class GenerationView(ResultView):
             return
         entry = self._steps[step - 1]
         # A byte-level token that is part of a character decodes to U+FFFD; show its id instead.
-        labels = [f"id {t['id']}" if "\ufffd" in t["token"] else (repr(t["token"])[1:-1] or "∅") for t in entry["top"]]
-        chosen = next((i for i, t in enumerate(entry["top"]) if t["id"] == entry["chosen"]), None)
-        chosen_text = f"chose id {entry['chosen']}" + ("" if chosen is not None else ", outside the top list")
+        labels = [f"id {t.id}" if "\ufffd" in t.token else (repr(t.token)[1:-1] or "∅") for t in entry.top]
+        chosen = next((i for i, t in enumerate(entry.top) if t.id == entry.chosen), None)
+        chosen_text = f"chose id {entry.chosen}" + ("" if chosen is not None else ", outside the top list")
         self.step_label.setText(f"Step {step} of {len(self._steps)}: most likely next tokens ({chosen_text}; orange: chosen)")
-        self.chart.set_data(labels, [t["probability"] for t in entry["top"]], maximum=None, highlight=chosen)
+        self.chart.set_data(labels, [t.probability for t in entry.top], maximum=None, highlight=chosen)
 
-    def show_result(self, result: dict) -> None:
+    def show_result(self, result: GenerationResult) -> None:
         super().show_result(result)
-        self._prompt = result["prompt_text"] if result.get("chat_template_used") else result["prompt"]
-        self._generated = result["generated_text"]
-        self._steps = list(result.get("steps") or [])
+        self._prompt = result.prompt_text if result.chat_template_used else result.prompt
+        self._generated = result.generated_text
+        self._steps = list(result.steps)
         self._render_text()
-        template = " · chat template" if result.get("chat_template_used") else ""
-        mode = "sampling" if result["settings"]["do_sample"] else "greedy"
+        template = " · chat template" if result.chat_template_used else ""
+        mode = "sampling" if result.settings["do_sample"] else "greedy"
         self.stats.setText(
-            f"{result['new_tokens']} new tokens ({result['prompt_tokens']} in the prompt) · {result['tokens_per_second']} tokens/s · "
-            f"{mode}{template} · stopped at {STOP_REASONS.get(result['stopped'], result['stopped'])}"
+            f"{result.new_tokens} new tokens ({result.prompt_tokens} in the prompt) · {result.tokens_per_second} tokens/s · "
+            f"{mode}{template} · stopped at {STOP_REASONS.get(result.stopped, result.stopped)}"
         )
         self.step_slider.setEnabled(bool(self._steps))
         self._follow_last_step()
