@@ -27,6 +27,22 @@ def test_every_task_is_declared_completely():
                 assert field.minimum <= field.default <= field.maximum
 
 
+def test_every_task_declares_its_result_in_its_module():
+    """A task's result is a TaskResult dataclass of its own module, with the notices the session adds to."""
+    import dataclasses
+    import inspect
+    import sys
+
+    from explorer.tasks.base import TaskResult
+
+    for task in all_tasks():
+        module = sys.modules[task.run.__module__]
+        results = [item for item in vars(module).values() if inspect.isclass(item) and issubclass(item, TaskResult) and item.__module__ == module.__name__]
+        assert len(results) == 1, f"{task.id}: {results}"
+        names = [item.name for item in dataclasses.fields(results[0])]
+        assert names[:2] == ["task", "result_type"] and "notices" in names, f"{task.id}: {names}"
+
+
 def test_task_ids_are_written_only_in_their_own_modules():
     """Adding a task touches its module (and its view): nothing else lists the ids."""
     import re
