@@ -31,6 +31,9 @@ KIND_INT = "int"
 KIND_FLOAT = "float"
 KIND_BOOL = "bool"
 KIND_CHOICE = "choice"
+KIND_IDS = "ids"  # token ids, "50256, 198" -> [50256, 198]
+KIND_ID_SEQUENCES = "id-sequences"  # one sequence of ids per line, "1 2\n3" -> [[1, 2], [3]]
+KIND_CONVERSATION = "conversation"  # chat turns -> [{"role": ..., "content": ...}, ...]
 
 ROUND_DIGITS = 6  # scores in results and in "copy as Python" output are rounded alike to compare
 
@@ -45,6 +48,34 @@ class TaskError(RuntimeError, ExpectedFailure):
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)
         self.details = details
+
+
+# Where a setting's starting value came from, shown beside it in the form and printed by run --json.
+SOURCE_CHECKPOINT = "checkpoint"  # a file of the checkpoint says so (Sourced.detail names the file)
+SOURCE_LIBRARY = "transformers default"  # the checkpoint is silent; the library's default applies
+SOURCE_CHANGED = "changed here"  # the user changed it in the form or with --set
+
+
+@dataclass(frozen=True)
+class Sourced:
+    """A setting's value as the checkpoint would have it, in the form's terms, and where it came from."""
+
+    value: Any
+    source: str  # SOURCE_CHECKPOINT or SOURCE_LIBRARY (or a task's own words for its defaults)
+    detail: str = ""  # the file that set it ("generation_config.json", "1_Pooling/config.json")
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.detail})" if self.detail else self.source
+
+
+def settings_with_sources(values: dict[str, Any], defaults: dict[str, "Sourced"]) -> dict[str, dict[str, Any]]:
+    """Each defaulted setting's effective value and source: "changed here" where it differs from the checkpoint's."""
+    report = {}
+    for name, default in defaults.items():
+        value = values.get(name, default.value)
+        source = default.describe() if value == default.value else SOURCE_CHANGED
+        report[name] = {"value": json_ready(value), "source": source}
+    return report
 
 
 @dataclass(frozen=True)
@@ -95,6 +126,18 @@ class Field:
                 what = "one per line" if self.kind == KIND_LINES else "separated by commas"
                 raise TaskInputError(f"{self.label} is empty: give at least one ({what})")
             return items
+        if self.kind == KIND_IDS:
+            return _token_ids(self.label, raw)
+        if self.kind == KIND_ID_SEQUENCES:
+            if isinstance(raw, str):
+                text = raw.strip()
+                raw = _json_list(self.label, text) if text.startswith("[") else [line.replace(",", " ").split() for line in text.splitlines()]
+            if not isinstance(raw, (list, tuple)):
+                raise TaskInputError(f"{self.label} must be sequences of token ids, one per line; got {_shown(raw)}")
+            sequences = [_token_ids(self.label, item) for item in raw]
+            return [item for item in sequences if item]
+        if self.kind == KIND_CONVERSATION:
+            return _conversation(self, raw)
         if self.kind == KIND_BOOL:
             if isinstance(raw, str):
                 return raw.strip().lower() in ("1", "true", "yes", "on")
@@ -119,6 +162,72 @@ class Field:
                 raise TaskInputError(f"{self.label} must be at most {plain_number(self.maximum)}; got {plain_number(value)}")
             return value
         raise TaskInputError(f"unknown field kind {self.kind!r}")
+
+
+def _json_list(label: str, text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise TaskInputError(f"{label}: cannot read {_shown(text)} as a list") from None
+
+
+def _token_ids(label: str, raw: Any) -> list[int]:
+    """Token ids from "1, 2 3", "[1, 2]", one int or a list; empty or None is no ids."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        text = raw.strip()
+        raw = _json_list(label, text) if text.startswith("[") else text.replace(",", " ").split()
+    if isinstance(raw, (int, str)) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        raise TaskInputError(f"{label} must be token ids (whole numbers); got {_shown(raw)}")
+    ids = []
+    for item in raw:
+        try:
+            value = int(item)
+        except (TypeError, ValueError, OverflowError):
+            raise TaskInputError(f"{label} must be token ids (whole numbers); got {_shown(item)}") from None
+        if isinstance(item, float) and not item.is_integer() or not 0 <= value < 2**31:
+            raise TaskInputError(f"{label}: {_shown(item)} is not a token id")
+        ids.append(value)
+    return ids
+
+
+CHAT_ROLES = ("system", "user", "assistant", "tool")
+
+
+def _conversation(field_: "Field", raw: Any) -> list[dict[str, str]]:
+    """Chat turns from a list of {"role", "content"} or from text: JSON, or "role: content" blocks."""
+    if raw is None:
+        raw = []
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            raw = _json_list(field_.label, text)
+        else:
+            turns: list[dict[str, str]] = []
+            for line in raw.splitlines():
+                role, colon, rest = line.partition(":")
+                if colon and role.strip().lower() in CHAT_ROLES:
+                    turns.append({"role": role.strip().lower(), "content": rest.strip()})
+                elif turns:
+                    turns[-1]["content"] += "\n" + line
+                elif line.strip():
+                    turns.append({"role": "user", "content": line})
+            raw = turns
+    if not isinstance(raw, (list, tuple)):
+        raise TaskInputError(f"{field_.label} must be a list of turns; got {_shown(raw)}")
+    turns = []
+    for turn in raw:
+        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) or not isinstance(turn.get("content", ""), str):
+            raise TaskInputError(f"{field_.label}: each turn needs a role and text; got {_shown(turn)}")
+        turns.append({"role": turn["role"], "content": turn.get("content", "")})
+    if field_.required and not turns:
+        raise TaskInputError(f"{field_.label} is empty: add at least one turn")
+    return turns
 
 
 def plain_number(value: float) -> str:
@@ -167,11 +276,17 @@ class TaskSpec:
     command_line: CommandLine
     streams: bool = False  # yields Partial("token") pieces of generated text as it goes
     run: Callable[..., Job[TaskResult]]
-    script: Callable[[dict], str]  # task-specific part of "copy as Python"
+    # Task-specific part of "copy as Python": script(values), or script(values, checkpoint) for a task
+    # with checkpoint_defaults (the script then sets only what differs from the checkpoint's values).
+    script: Callable[..., str]
     summary: Callable[[Any], Any]  # the part a standalone script prints identically (given the task's result)
     text_lines: Callable[[Any], list[str]]  # what the command line prints without --json
     result_type: str  # the result's "result_type"
     view: str  # the window's view of the result: module explorer.ui.demo_views.<view>
+    # The checkpoint's own starting values for some fields, with their sources: (folder, loaded model or None)
+    # -> {field name: Sourced}. Read from small files before loading (the form, the CLI), from the loaded
+    # model at run time; fields it leaves out start from their Field.default.
+    checkpoint_defaults: Callable[[str, Any], dict[str, Sourced]] | None = None
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -183,19 +298,30 @@ class TaskSpec:
                 return item
         raise KeyError(name)
 
-    def defaults(self) -> dict[str, Any]:
-        return {f.name: f.default for f in self.fields}
+    def defaults(self, checkpoint: dict[str, Sourced] | None = None) -> dict[str, Any]:
+        """Each field's starting value: the checkpoint's where it has one, else the field's default."""
+        checkpoint = checkpoint or {}
+        return {f.name: checkpoint[f.name].value if f.name in checkpoint else f.default for f in self.fields}
 
-    def resolve(self, raw: dict[str, Any] | None) -> dict[str, Any]:
-        """Defaults filled in, types converted, ranges checked; unknown names are an error."""
+    def defaults_for(self, folder: str, loaded: Any = None) -> dict[str, Sourced]:
+        """The checkpoint's own starting values ({} for tasks that have none)."""
+        if self.checkpoint_defaults is None:
+            return {}
+        return self.checkpoint_defaults(folder, loaded)
+
+    def resolve(self, raw: dict[str, Any] | None, checkpoint: dict[str, Sourced] | None = None) -> dict[str, Any]:
+        """Defaults filled in (the checkpoint's first), types converted, ranges checked; unknown names are an error."""
         raw = dict(raw or {})
         unknown = set(raw) - {f.name for f in self.fields}
         if unknown:
             raise TaskInputError(f"{self.title} has no setting named {', '.join(sorted(unknown))}")
-        return {f.name: f.convert(raw.get(f.name)) for f in self.fields}
+        starting = self.defaults(checkpoint)
+        return {f.name: f.convert(raw[f.name] if f.name in raw else starting[f.name]) for f in self.fields}
 
     def start(self, loaded: Any, raw_values: dict[str, Any] | None, cancel: CancelToken | None = None) -> Job[TaskResult]:
-        return self.run(loaded, self.resolve(raw_values), cancel or CancelToken())
+        """Run on a loaded model: fields the caller leaves out start from the checkpoint's values."""
+        checkpoint = self.defaults_for(loaded.request.path, loaded) if self.checkpoint_defaults else None
+        return self.run(loaded, self.resolve(raw_values, checkpoint), cancel or CancelToken())
 
 
 # --------------------------------------------------------------------------- results
@@ -375,6 +501,7 @@ __all__ = [
     "ModelFacts",
     "Record",
     "ScoredLabel",
+    "Sourced",
     "TaskResult",
     "TaskSpec",
     "TaskError",

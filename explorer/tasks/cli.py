@@ -127,7 +127,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         task = get_task(args.task)
         values = values_from_args(args)
-        task.resolve(values)
+        task.resolve(values)  # bad input fails before the checkpoint is even looked for
         overrides = parse_config_overrides(getattr(args, "config", None) or [])
         notices: list[str] = []
         try:

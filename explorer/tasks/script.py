@@ -67,15 +67,16 @@ def python_script(task_id: str, request: LoadRequest, values: dict[str, Any], tr
     reads or accepts is such a value; the check guards the rule, not a known case).
     """
     task = get_task(task_id)
-    resolved = task.resolve(values)
+    checkpoint = task.defaults_for(request.path)
+    resolved = task.resolve(values, checkpoint)
     assert task.script is not None
     try:
-        return _script(task, request, resolved, trust_remote_code)
+        return _script(task, request, resolved, checkpoint, trust_remote_code)
     except NotScriptable as error:
         raise TaskInputError(f"Copy as Python: {error}") from None
 
 
-def _script(task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], trust_remote_code: bool) -> str:
+def _script(task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], checkpoint: dict, trust_remote_code: bool) -> str:
     classes = ["AutoTokenizer"] if task.auto_class is None else ["AutoTokenizer", python_identifier(task.auto_class, "Auto class")]
     parts = [
         HEADER.format(
@@ -99,7 +100,8 @@ def _script(task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], trus
     else:
         parts.append(NO_MODEL)
     parts.append("\n")
-    parts.append(task.script(resolved))
+    # A task with defaults of the checkpoint's own writes only what differs from them, as a notebook would.
+    parts.append(task.script(resolved, checkpoint) if task.checkpoint_defaults else task.script(resolved))
     parts.append(FOOTER)
     return "".join(parts)
 

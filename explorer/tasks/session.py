@@ -504,7 +504,8 @@ class ModelSession:
         """Load when needed (same request reuses the model), then run the task once; the result says which model ran it."""
         cancel = cancel or CancelToken()
         task = get_task(task_id)
-        resolved = task.resolve(values)  # bad input fails before any loading
+        # Bad input fails before any loading; what the caller leaves out starts from the checkpoint's own values.
+        resolved = task.resolve(values, task.defaults_for(request.path))
         if request.auto_class != task.auto_class:
             request = dataclasses.replace(request, auto_class=task.auto_class)
         if not self._lock.acquire(blocking=False):  # usually free: no waiting job to create
