@@ -527,6 +527,12 @@ def build_roberta_family(folder: Path, class_name: str, **config_extra) -> Path:
     return folder
 
 
+def write_generation_config(folder: Path, values: dict) -> Path:
+    """generation_config.json as a checkpoint on the Hub carries it (transformers reads it as it is)."""
+    (folder / "generation_config.json").write_text(json.dumps(values, indent=2), encoding="utf-8")
+    return folder
+
+
 def build_old_bert_layout(folder: Path, sample_folder: Path) -> Path:
     """A BERT folder as the 2020 tutorials downloaded it: config.json, pytorch_model.bin, vocab.txt."""
     import torch

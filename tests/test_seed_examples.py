@@ -125,6 +125,16 @@ def built(tmp_path_factory, sample) -> dict[str, Path]:
     )
     paths["distilbart-cnn-12-6"] = fx.build_roberta_family(root / "distilbart-cnn-12-6", "BartForConditionalGeneration")
     paths["bert-base-uncased-2020"] = fx.build_old_bert_layout(root / "bert-base-uncased-2020", bert_tokenizer)
+    # Their decoding settings as the Hub's checkpoints save them (ids fitted to the tiny vocabularies).
+    fx.write_generation_config(paths["distilbart-cnn-12-6"], {
+        "bos_token_id": 0, "decoder_start_token_id": 2, "early_stopping": True, "eos_token_id": 2, "forced_bos_token_id": 0,
+        "forced_eos_token_id": 2, "length_penalty": 2.0, "max_length": 142, "min_length": 56, "no_repeat_ngram_size": 3,
+        "num_beams": 4, "pad_token_id": 1,
+    })
+    fx.write_generation_config(paths["opus-mt-en-de"], {
+        "bad_words_ids": [[0]], "decoder_start_token_id": 0, "eos_token_id": 1, "forced_eos_token_id": 1, "max_length": 512,
+        "num_beams": 4, "pad_token_id": 0, "renormalize_logits": True,
+    })
     # Seed 002 without auto_map (what AutoConfig.register works around): same code, nothing points at it.
     unregistered = shutil.copytree(paths["ltgbert"], root / "ltgbert-unregistered")
     config = json.loads((unregistered / "config.json").read_text())
@@ -659,7 +669,10 @@ def test_seed003_example1_text_generation(sample, capsys):
     assert result["token_ids"] == outputs[0, prompt_length:].tolist()
     assert result["text"] == tokenizer.decode(outputs[0], skip_special_tokens=True)
     # "Copy as Python" writes the tutorial's generate call with the same settings.
-    assert cli.main(["run", "text-generation", str(path), "--script", "--set", "use_chat_template=false"]) == 0
+    assert cli.main([
+        "run", "text-generation", str(path), "--script", "--set", "use_chat_template=false", "--set", "do_sample=true",
+        "--set", "top_p=0.95", "--set", "temperature=0.7",
+    ]) == 0
     script = capsys.readouterr().out
     assert "AutoModelForCausalLM.from_pretrained(" in script and "model.generate(" in script
     assert "do_sample=True" in script and "top_p=0.95" in script and "temperature=0.7" in script
@@ -690,9 +703,14 @@ def test_seed003_example3_seq2seq_translation(built, capsys):
 
     path = built["opus-mt-en-de"]
     assert inspect_json(capsys, path)["auto_classes"]["AutoModelForSeq2SeqLM"] == "MarianMTModel"
-    result = run_json(capsys, "text2text-generation", path, "--text", "Hello, how are you?")
+    result = run_json(
+        capsys, "text2text-generation", path, "--text", "Hello, how are you?", "--set", "max_length=40", "--set", "early_stopping=on"
+    )
     assert result["model"]["class"] == "MarianMTModel"
-    assert (result["settings"]["max_length"], result["settings"]["num_beams"], result["settings"]["early_stopping"]) == (40, 4, True)
+    settings = result["generation_settings"]
+    assert settings["max_length"] == {"value": 40, "source": "changed here"}
+    assert settings["num_beams"] == {"value": 4, "source": "checkpoint (generation_config.json)"}  # the tutorial's 4 is the checkpoint's
+    assert settings["early_stopping"] == {"value": "on", "source": "changed here"}
     tokenizer, model = tokenizer_of(path), load("AutoModelForSeq2SeqLM", path)
     with torch.no_grad():
         outputs = model.generate(**tokenizer("Hello, how are you?", return_tensors="pt"), max_length=40, num_beams=4, early_stopping=True)
@@ -1009,9 +1027,12 @@ def test_seed004_pipeline_default_summarization_model_distilbart(built, capsys):
 
     path = built["distilbart-cnn-12-6"]
     text = "The report describes the results. The weather is nice today."
-    result = run_json(capsys, "text2text-generation", path, "--text", text, "--set", "max_length=12")
+    result = run_json(capsys, "text2text-generation", path, "--text", text, "--set", "max_length=60")
     assert result["model"]["class"] == "BartForConditionalGeneration"
+    # The pipeline decodes with the checkpoint's own settings (4 beams, no repeated trigram, ...); so does the app.
+    assert result["generation_settings"]["no_repeat_ngram_size"]["value"] == 3
+    assert result["generation_settings"]["length_penalty"] == {"value": 2.0, "source": "checkpoint (generation_config.json)"}
     tokenizer, model = tokenizer_of(path), load("AutoModelForSeq2SeqLM", path)
     with torch.no_grad():
-        outputs = model.generate(**tokenizer(text, return_tensors="pt"), max_length=12, num_beams=4, early_stopping=True)
+        outputs = model.generate(**tokenizer(text, return_tensors="pt"), max_length=60)
     assert result["token_ids"] == outputs[0].tolist()

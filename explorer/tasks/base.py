@@ -405,7 +405,7 @@ class TaskResult(Record):
 
 _REGISTRY: dict[str, TaskSpec] = {}
 _DISCOVERED = False
-_INFRASTRUCTURE = frozenset({"base", "devices", "session", "script", "cli", "heads"})
+_INFRASTRUCTURE = frozenset({"base", "devices", "session", "script", "cli", "heads", "generation_settings", "generation_run"})
 
 
 def register(spec: TaskSpec) -> TaskSpec:

@@ -1,7 +1,8 @@
 """Text-to-text with an encoder-decoder LM (T5, BART, Marian): translation, summarization.
 
-Runs ``model.generate`` as the seed example does (beams, max length, early stopping, or
-sampling); a stopping criterion watches the cancel token so Stop ends it at the next step.
+Runs ``model.generate`` from the checkpoint's generation_config, passing only what the user
+changed (beams, max length, early stopping, sampling, ... as the seed example sets them); a
+stopping criterion watches the cancel token so Stop ends it at the next step.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.jobs import CancelToken, Job
 from explorer.core.snippets import keyword_arguments, python_literal
+from explorer.tasks import generation_settings
 from explorer.tasks.base import (
-    KIND_BOOL,
-    KIND_FLOAT,
     KIND_INT,
     KIND_MULTILINE,
     KIND_TEXT,
     CommandLine,
     Field,
+    Sourced,
     TaskResult,
     TaskSpec,
     encode,
@@ -33,16 +34,11 @@ INPUTS = (
     Field("text", "Text", KIND_MULTILINE, default="Hello, how are you?", required=True),
 )
 PARAMETERS = (
-    Field("max_length", "Max length (tokens)", KIND_INT, default=40, minimum=1, maximum=4096, step=1, help="Longest output, in tokens"),
+    *generation_settings.FIELDS,
     Field(
-        "num_beams", "Beams", KIND_INT, default=4, minimum=1, maximum=32, step=1,
-        help="1: greedy or sampling; more beams search several candidates",
+        "seed", "Seed", KIND_INT, default=0, minimum=0, maximum=2**31 - 1, step=1,
+        help="torch.manual_seed before generate: same seed and settings give the same text", requires="do_sample",
     ),
-    Field("early_stopping", "Early stopping", KIND_BOOL, default=True, help="Stop beam search when every beam has finished (beams > 1)"),
-    Field("do_sample", "Sampling", KIND_BOOL, default=False),
-    Field("temperature", "Temperature", KIND_FLOAT, default=1.0, minimum=0.01, maximum=5.0, step=0.05, requires="do_sample"),
-    Field("top_p", "Top-p", KIND_FLOAT, default=1.0, minimum=0.01, maximum=1.0, step=0.01, requires="do_sample"),
-    Field("seed", "Seed", KIND_INT, default=0, minimum=0, maximum=2**31 - 1, step=1, requires="do_sample"),
 )
 
 
@@ -52,55 +48,33 @@ class Text2TextResult(TaskResult):
     generated_text: str
     token_ids: list[int]  # the output's ids, decoder start included
     settings: dict[str, Any]  # the form's values for this run, by field name
+    generation_settings: dict[str, dict[str, Any]]  # each decoding setting: its value and where it came from
     notices: list[str] = field(default_factory=list)
 
 
-def generate_kwargs(values: dict) -> dict:
-    kwargs = {"max_length": values["max_length"], "num_beams": values["num_beams"], "do_sample": values["do_sample"]}
-    if values["num_beams"] > 1:
-        kwargs["early_stopping"] = values["early_stopping"]
-    if values["do_sample"]:
-        kwargs["temperature"] = values["temperature"]
-        kwargs["top_p"] = values["top_p"]
-    return kwargs
-
-
-def _cancel_criterion(cancel: CancelToken):
-    import torch
-    from transformers import StoppingCriteria
-
-    class StopWhenCancelled(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device)
-
-    return StopWhenCancelled()
-
-
 def run(loaded, values: dict, cancel: CancelToken) -> Job[Text2TextResult]:
-    import torch
-    from transformers import StoppingCriteriaList
+    from explorer.tasks.generation_run import run_generate
 
     tokenizer, model = loaded.tokenizer, loaded.model
+    checkpoint = generation_settings.checkpoint_defaults(loaded.request.path, loaded)
     text = values["prefix"] + values["text"]
     encoded = encode(loaded, text)
     cancel.raise_if_cancelled()
-    yield Progress(0, None, "Generating")
-    torch.manual_seed(values["seed"])
-    with torch.inference_mode():
-        outputs = model.generate(
-            **encoded.inputs,
-            **generate_kwargs(values),
-            stopping_criteria=StoppingCriteriaList([_cancel_criterion(cancel)]),
-        )
-    cancel.raise_if_cancelled()
-    ids = outputs[0].tolist()
+    settings = generation_settings.changed_settings(values, checkpoint)
+    generated = yield from run_generate(
+        model, dict(encoded.inputs), settings, seed=values["seed"], cancel=cancel,
+        total_steps=values["max_new_tokens"] or values["max_length"], stream=False, tokenizer=tokenizer,
+    )
+    ids = generated.sequence.tolist()
+    encoded.notices.extend(f"transformers: {warning}" for warning in generated.warnings)
     return Text2TextResult(
         task=SPEC.id,
         result_type=SPEC.result_type,
         input_text=text,
-        generated_text=tokenizer.decode(outputs[0], skip_special_tokens=True),
+        generated_text=tokenizer.decode(generated.sequence, skip_special_tokens=True),
         token_ids=ids,
         settings=dict(values),
+        generation_settings=generation_settings.effective_settings(values, checkpoint),
         notices=encoded.notices,
     )
 
@@ -109,13 +83,17 @@ def summary(result: Text2TextResult) -> dict:
     return {"generated_text": result.generated_text, "token_ids": result.token_ids}
 
 
-def script(values: dict) -> str:
-    settings = ", ".join(keyword_arguments(generate_kwargs(values)))
+def script(values: dict, checkpoint: dict[str, Sourced]) -> str:
+    changed = generation_settings.changed_settings(values, checkpoint)
+    settings = "".join(f", {item}" for item in keyword_arguments(changed))
+    if changed.get("stop_strings") or (not "stop_strings" in changed and checkpoint.get("stop_strings") and checkpoint["stop_strings"].value):
+        settings += ", tokenizer=tokenizer"
     return f'''input_text = {python_literal(values["prefix"] + values["text"])}
 inputs = tokenizer(input_text, truncation=True, max_length=limit, return_tensors="pt").to(device)
 torch.manual_seed({python_literal(values["seed"])})
 with torch.inference_mode():
-    outputs = model.generate(**inputs, {settings})
+    # model.generate starts from the checkpoint's generation_config; only what was changed in the app is passed.
+    outputs = model.generate(**inputs{settings})
 result = {{"generated_text": tokenizer.decode(outputs[0], skip_special_tokens=True), "token_ids": outputs[0].tolist()}}
 '''
 
@@ -140,5 +118,6 @@ SPEC = register(
         text_lines=text_lines,
         result_type="text2text",
         view="text2text",
+        checkpoint_defaults=generation_settings.checkpoint_defaults,
     )
 )

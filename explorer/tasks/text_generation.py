@@ -1,23 +1,20 @@
-"""Text generation with a causal LM: a step loop over the KV cache, streamed token by token.
+"""Text generation with a causal LM: ``model.generate`` with the checkpoint's generation_config, streamed.
 
-The loop does what ``model.generate`` does for one sequence (same logits processors in the
-same order, float32 scores, ``torch.multinomial`` after ``torch.manual_seed``), so the
-"copy as Python" script that calls ``generate`` prints the same tokens. Owning the loop lets
-Stop end the run within one step and shows each step's most likely next tokens.
+Every decoding setting starts from what the checkpoint says (``generation_settings``) and only
+what the user changed is passed to ``generate`` (``generation_run`` streams it), so the app, the
+"copy as Python" script and a notebook that loads the checkpoint give the same tokens.
 """
 
 from __future__ import annotations
 
-import inspect
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.core.jobs import CancelToken, Job, Progress
+from explorer.core.jobs import CancelToken, Job
 from explorer.core.snippets import keyword_arguments, python_literal
+from explorer.tasks import generation_settings
 from explorer.tasks.base import (
     KIND_BOOL,
-    KIND_FLOAT,
     KIND_INT,
     KIND_MULTILINE,
     CommandLine,
@@ -25,15 +22,13 @@ from explorer.tasks.base import (
     FromCheckpoint,
     Partial,
     Record,
+    Sourced,
     TaskInputError,
     TaskResult,
     TaskSpec,
     register,
     rounded,
 )
-
-# A round number that shows a model's style in a few sentences and takes seconds, not minutes, on a CPU.
-DEFAULT_NEW_TOKENS = 50
 
 INPUTS = (Field("text", "Prompt", KIND_MULTILINE, default="Once upon a time", required=True),)
 PARAMETERS = (
@@ -42,41 +37,14 @@ PARAMETERS = (
         help="Wrap the prompt as a user message when the tokenizer has a chat template",
         only_if=FromCheckpoint("has_chat_template", why_not="This tokenizer has no chat template: the prompt is used as it is"),
     ),
-    Field(
-        "max_new_tokens", "Max new tokens", KIND_INT, default=DEFAULT_NEW_TOKENS, minimum=1, maximum=4096, step=1,
-        help=f"How many tokens to add at most ({DEFAULT_NEW_TOKENS} by default: a few sentences, a second or two on a CPU "
-        "for small models). Ignored when Max length is set",
-    ),
-    Field(
-        "max_length", "Max length (total)", KIND_INT, default=0, minimum=0, maximum=1_000_000, step=1,
-        help="Stop when prompt + new tokens reach this many tokens, as generate(max_length=50) in the tutorials; "
-        "'off' uses Max new tokens instead",
-        special_value="off",
-    ),
-    Field("do_sample", "Sampling", KIND_BOOL, default=True, help="Off: greedy decoding, always the most likely token"),
-    Field(
-        "temperature", "Temperature", KIND_FLOAT, default=0.7, minimum=0.01, maximum=5.0, step=0.05,
-        help="Below 1 sharpens, above 1 flattens the distribution (sampling only)", requires="do_sample",
-    ),
-    Field(
-        "top_p", "Top-p", KIND_FLOAT, default=0.95, minimum=0.01, maximum=1.0, step=0.01,
-        help="Keep the smallest set of tokens whose probability adds up to p (sampling only)", requires="do_sample",
-    ),
-    Field(
-        "top_k", "Top-k", KIND_INT, default=50, minimum=0, maximum=10000, step=1,
-        help="Keep the k most likely tokens; 0 turns it off (sampling only)", requires="do_sample",
-    ),
-    Field(
-        "repetition_penalty", "Repetition penalty", KIND_FLOAT, default=1.0, minimum=0.01, maximum=10.0, step=0.05,
-        help="Above 1 discourages tokens already in the text",
-    ),
+    *generation_settings.FIELDS,
     Field(
         "seed", "Seed", KIND_INT, default=0, minimum=0, maximum=2**31 - 1, step=1,
-        help="Same seed and settings give the same text", requires="do_sample",
+        help="torch.manual_seed before generate: same seed and settings give the same text", requires="do_sample",
     ),
     Field(
         "show_top_k", "Show next-token probabilities", KIND_INT, default=5, minimum=0, maximum=20, step=1,
-        help="For each step, the k most likely tokens after the processors (0: off)",
+        help="For each step, the k most likely tokens after the processors (0: off; not with beam search)",
     ),
 )
 
@@ -104,34 +72,12 @@ class GenerationResult(TaskResult):
     token_ids: list[int]  # the new tokens
     prompt_tokens: int
     new_tokens: int
-    stopped: str  # "eos", "max_new_tokens" or "max_length"
+    stopped: str  # "eos", "stop_string", "max_new_tokens" or "max_length"
     tokens_per_second: float | None
-    steps: list[GenerationStep]  # empty when show_top_k is 0
+    steps: list[GenerationStep]  # empty when show_top_k is 0 or with beam search
     settings: dict[str, Any]  # the form's values for this run, by field name
+    generation_settings: dict[str, dict[str, Any]]  # each decoding setting: its value and where it came from
     notices: list[str] = field(default_factory=list)
-
-
-def build_processors(values: dict):
-    """The processors ``generate`` builds for these settings, in its order."""
-    from transformers import (
-        LogitsProcessorList,
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
-    processors = LogitsProcessorList()
-    if values["repetition_penalty"] != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(penalty=values["repetition_penalty"]))
-    if values["do_sample"]:
-        if values["temperature"] != 1.0:
-            processors.append(TemperatureLogitsWarper(values["temperature"]))
-        if values["top_k"]:
-            processors.append(TopKLogitsWarper(top_k=values["top_k"], min_tokens_to_keep=1))
-        if values["top_p"] < 1.0:
-            processors.append(TopPLogitsWarper(top_p=values["top_p"], min_tokens_to_keep=1))
-    return processors
 
 
 def position_limit(config) -> int | None:
@@ -140,32 +86,6 @@ def position_limit(config) -> int | None:
         if isinstance(value, int) and value > 0:
             return value
     return None
-
-
-def eos_token_ids(model, tokenizer) -> set[int]:
-    config = getattr(model, "generation_config", None)
-    value = getattr(config, "eos_token_id", None)
-    if value is None:
-        value = tokenizer.eos_token_id
-    if value is None:
-        return set()
-    return {int(v) for v in (value if isinstance(value, (list, tuple)) else [value])}
-
-
-def cache_keyword(model) -> str:
-    """The forward argument that carries the KV cache: transformers 5.24 renamed past_key_values to cache
-    (the old name warns, and goes in 5.40); a checkpoint's own modelling code may know only the old one."""
-    try:
-        parameters = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return "past_key_values"
-    return "cache" if "cache" in parameters else "past_key_values"
-
-
-def returned_cache(outputs):
-    """The KV cache a forward returned, under either name (reading the old one warns on transformers' outputs)."""
-    cache = outputs.get("cache") if hasattr(outputs, "get") else None
-    return cache if cache is not None else getattr(outputs, "past_key_values", None)
 
 
 def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
@@ -180,136 +100,106 @@ def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
 
 
 def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
-    import torch
+    from explorer.tasks.generation_run import run_generate
 
     model, tokenizer = loaded.model, loaded.tokenizer
+    checkpoint = generation_settings.checkpoint_defaults(loaded.request.path, loaded)
     notices: list[str] = []
     input_ids, attention_mask, chat_used = prepare_prompt(tokenizer, values["text"], values["use_chat_template"])
     if input_ids.shape[1] == 0:
         raise TaskInputError("The prompt became no tokens at all; type some text")
-    max_new_tokens = values["max_new_tokens"]
-    if values["max_length"]:
-        max_new_tokens = values["max_length"] - input_ids.shape[1]
-        if max_new_tokens < 1:
-            raise TaskInputError(
-                f"Max length {values['max_length']} leaves no room: the prompt alone is {input_ids.shape[1]} tokens. "
-                "Raise Max length or turn it off"
-            )
     limit = position_limit(model.config)
-    if limit is not None:
-        if input_ids.shape[1] > limit - 1:
-            notices.append(f"The prompt is {input_ids.shape[1]} tokens; the model takes {limit}, so only its last {limit - 1} tokens were kept.")
-            input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
-        if input_ids.shape[1] + max_new_tokens > limit:
-            max_new_tokens = limit - input_ids.shape[1]
-            notices.append(f"Only {max_new_tokens} new tokens fit in the model's {limit} positions.")
-    input_ids = input_ids.to(loaded.input_device)
-    attention_mask = attention_mask.to(loaded.input_device)
+    if limit is not None and input_ids.shape[1] > limit - 1:
+        notices.append(f"The prompt is {input_ids.shape[1]} tokens; the model takes {limit}, so only its last {limit - 1} tokens were kept.")
+        input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
     prompt_length = input_ids.shape[1]
-    processors = build_processors(values)
-    eos = eos_token_ids(model, tokenizer)
-    show_top_k = values["show_top_k"]
-    torch.manual_seed(values["seed"])
+    room, generate_keeps_to_it = generation_settings.new_token_room(values, prompt_length, limit)
+    settings = generation_settings.changed_settings(values, checkpoint)
+    if not generate_keeps_to_it:
+        settings["max_new_tokens"] = room
+        notices.append(f"Only {room} new tokens fit in the model's {limit} positions.")
+    beams = values["num_beams"] > 1
+    show_top_k = 0 if beams else values["show_top_k"]
+    if beams and values["show_top_k"]:
+        notices.append("Beam search keeps several sequences at once, so no per-step probabilities are shown.")
+    prompt_text = tokenizer.decode(input_ids[0], skip_special_tokens=False)
+    yield Partial("prompt", {"text": prompt_text, "chat_template_used": chat_used})
 
-    sequence = input_ids
-    step_input = input_ids
-    cache = None
-    carry_cache = loaded.remember("cache_keyword", lambda: cache_keyword(model))
-    new_ids: list[int] = []
     steps: list[GenerationStep] = []
-    emitted = ""
-    stopped = "max_length" if values["max_length"] else "max_new_tokens"
-    yield Partial("prompt", {"text": tokenizer.decode(input_ids[0], skip_special_tokens=False), "chat_template_used": chat_used})
-    yield Progress(0, max_new_tokens, "Generating")
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for step in range(max_new_tokens):
-            cancel.raise_if_cancelled()
-            outputs = model(input_ids=step_input, attention_mask=attention_mask, use_cache=True, **{carry_cache: cache})
-            cache = returned_cache(outputs)
-            logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=input_ids.device)
-            scores = processors(sequence, logits)
-            if values["do_sample"]:
-                probabilities = torch.nn.functional.softmax(scores, dim=-1)
-                next_token = torch.multinomial(probabilities, num_samples=1)
-            else:
-                next_token = torch.argmax(scores, dim=-1, keepdim=True)
-            token_id = int(next_token[0, 0])
-            new_ids.append(token_id)
-            sequence = torch.cat([sequence, next_token], dim=-1)
-            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((1, 1))], dim=-1)
-            step_input = next_token
-            top: list[NextToken] = []
-            if show_top_k:
-                distribution = probabilities if values["do_sample"] else torch.nn.functional.softmax(scores, dim=-1)
-                best = torch.topk(distribution[0], k=min(show_top_k, distribution.shape[-1]))
-                top = [NextToken(tokenizer.decode([i]), i, rounded(p)) for p, i in zip(best.values.tolist(), best.indices.tolist())]
-                steps.append(GenerationStep(token_id, top))
-            text = tokenizer.decode(new_ids, skip_special_tokens=True)
-            delta = ""
-            # A byte-level token can end inside a UTF-8 character; wait for the rest before showing it.
-            if not text.endswith("\ufffd") and text.startswith(emitted):
-                delta, emitted = text[len(emitted):], text
-            elapsed = time.perf_counter() - started
-            yield Partial(
-                "token",
-                {
-                    "text": delta,
-                    "token_id": token_id,
-                    "token": tokenizer.decode([token_id]),
-                    "step": step + 1,
-                    "top": top,
-                    "tokens_per_second": (step + 1) / elapsed if elapsed > 0 else None,
-                },
-            )
-            if token_id in eos:
-                stopped = "eos"
-                break
-    elapsed = time.perf_counter() - started
+    new_ids: list[int] = []
+    shown = {"text": ""}
+
+    def piece(token_id: int, top, elapsed: float) -> Partial:
+        new_ids.append(token_id)
+        records: list[NextToken] = []
+        if top is not None:
+            records = [NextToken(tokenizer.decode([i]), i, rounded(p)) for i, p in zip(*top)]
+            steps.append(GenerationStep(token_id, records))
+        text = tokenizer.decode(new_ids, skip_special_tokens=True)
+        delta = ""
+        # A byte-level token can end inside a UTF-8 character; wait for the rest before showing it.
+        if not text.endswith("\ufffd") and text.startswith(shown["text"]):
+            delta, shown["text"] = text[len(shown["text"]):], text
+        return Partial(
+            "token",
+            {
+                "text": delta,
+                "token_id": token_id,
+                "token": tokenizer.decode([token_id]),
+                "step": len(new_ids),
+                "top": records,
+                "tokens_per_second": len(new_ids) / elapsed if elapsed > 0 else None,
+            },
+        )
+
+    inputs = {"input_ids": input_ids.to(loaded.input_device), "attention_mask": attention_mask.to(loaded.input_device)}
+    generated = yield from run_generate(
+        model, inputs, settings, seed=values["seed"], cancel=cancel, total_steps=room, stream=not beams,
+        show_top_k=show_top_k, tokenizer=tokenizer, on_token=piece,
+    )
+    notices.extend(f"transformers: {warning}" for warning in generated.warnings)
+    sequence = generated.sequence
+    new_ids = sequence[prompt_length:].tolist()
     generated_text = tokenizer.decode(new_ids, skip_special_tokens=True)
-    if generated_text != emitted:
-        # Held-back bytes at the end (or a decoder that rewrote earlier text): send the final text.
-        rest = generated_text[len(emitted):] if generated_text.startswith(emitted) else ""
+    if generated_text != shown["text"]:
+        # Held-back bytes at the end, a decoder that rewrote earlier text, or beam search (nothing streamed).
+        rest = generated_text[len(shown["text"]):] if generated_text.startswith(shown["text"]) else ""
         yield Partial("text", {"text": rest, "full_text": generated_text})
     return GenerationResult(
         task=SPEC.id,
         result_type=SPEC.result_type,
         prompt=values["text"],
-        prompt_text=tokenizer.decode(input_ids[0], skip_special_tokens=False),
+        prompt_text=prompt_text,
         chat_template_used=chat_used,
         generated_text=generated_text,
-        text=tokenizer.decode(sequence[0], skip_special_tokens=True),
+        text=tokenizer.decode(sequence, skip_special_tokens=True),
         token_ids=new_ids,
         prompt_tokens=prompt_length,
         new_tokens=len(new_ids),
-        stopped=stopped,
-        tokens_per_second=round(len(new_ids) / elapsed, 2) if elapsed > 0 else None,
+        stopped=stop_reason(values, new_ids, generated_text, room),
+        tokens_per_second=round(len(new_ids) / generated.seconds, 2) if generated.seconds > 0 else None,
         steps=steps,
         settings=dict(values),
+        generation_settings=generation_settings.effective_settings(values, checkpoint),
         notices=notices,
     )
+
+
+def stop_reason(values: dict, new_ids: list[int], text: str, room: int) -> str:
+    if new_ids and new_ids[-1] in set(values["eos_token_id"]) and len(new_ids) <= room:
+        return "eos"
+    if any(stop in text for stop in values["stop_strings"]) and len(new_ids) < room:
+        return "stop_string"
+    return "max_length" if values["max_length"] and not values["max_new_tokens"] else "max_new_tokens"
 
 
 def summary(result: GenerationResult) -> dict:
     return {"text": result.text, "token_ids": result.token_ids}
 
 
-def script(values: dict) -> str:
-    length_setting = "max_length=max_length" if values["max_length"] else "max_new_tokens=max_new_tokens"
-    chosen = {"do_sample": values["do_sample"]}
-    if values["do_sample"]:
-        chosen.update(temperature=values["temperature"], top_k=values["top_k"], top_p=values["top_p"])
-    if values["repetition_penalty"] != 1.0:
-        chosen["repetition_penalty"] = values["repetition_penalty"]
-    settings = [length_setting, *keyword_arguments(chosen)]
-    joined = ",\n        ".join(settings)
-    if values["max_length"]:
-        # generate(max_length=N) counts the prompt too, as in the tutorials.
-        length_code = f"max_length = {python_literal(values['max_length'])}  # prompt + new tokens"
-        fit_code = "max_length = min(max_length, limit)"
-    else:
-        length_code = f"max_new_tokens = {python_literal(values['max_new_tokens'])}"
-        fit_code = "max_new_tokens = min(max_new_tokens, limit - input_ids.shape[1])"
+def script(values: dict, checkpoint: dict[str, Sourced]) -> str:
+    changed = generation_settings.changed_settings(values, checkpoint)
+    settings = "".join(f"\n        {item}," for item in keyword_arguments(changed))
     return f'''prompt = {python_literal(values["text"])}
 if {python_literal(values["use_chat_template"])} and tokenizer.chat_template:
     inputs = tokenizer.apply_chat_template(
@@ -318,23 +208,34 @@ if {python_literal(values["use_chat_template"])} and tokenizer.chat_template:
 else:
     inputs = tokenizer(prompt, return_tensors="pt")
 input_ids, attention_mask = inputs["input_ids"], inputs["attention_mask"]
-{length_code}
-limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
-if limit:  # keep the prompt and the new tokens inside the model's positions, as the app does
-    input_ids, attention_mask = input_ids[:, -(limit - 1):], attention_mask[:, -(limit - 1):]
-    {fit_code}
+# model.generate starts from the checkpoint's generation_config; only what was changed in the app is passed.
+settings = dict({settings}
+)
+position_limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+if position_limit:  # keep the prompt and the new tokens inside the model's positions, as the app does
+    input_ids, attention_mask = input_ids[:, -(position_limit - 1):], attention_mask[:, -(position_limit - 1):]
+    max_new = settings.get("max_new_tokens", model.generation_config.max_new_tokens)
+    max_length = settings.get("max_length", model.generation_config.max_length)
+    if not max_new and max_length:
+        max_new = max_length - input_ids.shape[1]
+    if max_new and input_ids.shape[1] + max_new > position_limit:
+        settings["max_new_tokens"] = position_limit - input_ids.shape[1]
 
 torch.manual_seed({python_literal(values["seed"])})
 with torch.inference_mode():
     outputs = model.generate(
         input_ids=input_ids.to(device),
         attention_mask=attention_mask.to(device),
-        {joined},
-        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        **settings,{_stop_strings_argument(changed, checkpoint)}
     )
 new_ids = outputs[0, input_ids.shape[1]:].tolist()
 result = {{"text": tokenizer.decode(outputs[0], skip_special_tokens=True), "token_ids": new_ids}}
 '''
+
+
+def _stop_strings_argument(changed: dict, checkpoint: dict[str, Sourced]) -> str:
+    stop_strings = changed.get("stop_strings", checkpoint["stop_strings"].value if "stop_strings" in checkpoint else None)
+    return "\n        tokenizer=tokenizer,  # generate needs it to find the stop strings" if stop_strings else ""
 
 
 def text_lines(result: GenerationResult) -> list[str]:
@@ -359,5 +260,6 @@ SPEC = register(
         text_lines=text_lines,
         result_type="generated-text",
         view="generation",
+        checkpoint_defaults=generation_settings.checkpoint_defaults,
     )
 )

@@ -91,8 +91,8 @@ def test_device_not_present_never_falls_back(session, sample):
 
 def test_bad_settings(sample):
     spec = get_task("text-generation")
-    with pytest.raises(TaskInputError, match="at most 5"):
-        spec.resolve({"temperature": 50})
+    with pytest.raises(TaskInputError, match="at most 100"):
+        spec.resolve({"temperature": 500})
     with pytest.raises(TaskInputError, match="must be a number"):
         spec.resolve({"max_new_tokens": "many"})
     with pytest.raises(TaskInputError, match="no setting named colour"):

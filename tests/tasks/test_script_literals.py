@@ -197,8 +197,8 @@ def test_numbers_in_messages_are_written_as_people_write_them():
         task.resolve({"top_p": "1.5"})
     assert str(raised.value) == "Top-p must be at most 1; got 1.5"
     with pytest.raises(TaskInputError) as raised:
-        task.resolve({"temperature": "0.001"})
-    assert str(raised.value) == "Temperature must be at least 0.01; got 0.001"
+        task.resolve({"temperature": "-0.001"})
+    assert str(raised.value) == "Temperature must be at least 0; got -0.001"
     with pytest.raises(TaskInputError) as raised:
         task.resolve({"max_new_tokens": "9" * 5000})
     assert len(str(raised.value)) < 100

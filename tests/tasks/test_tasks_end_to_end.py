@@ -31,31 +31,6 @@ def test_text_generation_greedy_matches_generate_and_streams(run_task, session):
     assert first_step[0].id == result.token_ids[0]  # greedy takes the most likely token
 
 
-def test_text_generation_carries_the_cache_under_the_name_the_model_takes(run_task, session):
-    """transformers' models take cache= (past_key_values= warns, and goes in 5.40); a checkpoint's own code
-    may take only past_key_values=: both give what generate gives."""
-    from explorer.tasks.text_generation import cache_keyword
-
-    values = {"text": "Once upon a time", "max_new_tokens": 6, "do_sample": False, "use_chat_template": False}
-    result, _ = run_task("text-generation", "tiny-gpt2-lm", values)
-    model = session.loaded.model
-    assert cache_keyword(model) == "cache"
-    plain_forward = type(model).forward
-
-    def old_style_forward(self, input_ids=None, attention_mask=None, past_key_values=None, use_cache=None):
-        return plain_forward(self, input_ids=input_ids, attention_mask=attention_mask, cache=past_key_values, use_cache=use_cache)
-
-    model.forward = old_style_forward.__get__(model)
-    assert cache_keyword(model) == "past_key_values"
-    session.loaded.derived.pop("cache_keyword")
-    try:
-        again, _ = run_task("text-generation", "tiny-gpt2-lm", values)
-    finally:
-        del model.forward
-        session.loaded.derived.pop("cache_keyword", None)
-    assert again.token_ids == result.token_ids
-
-
 def test_text_generation_sampling_is_seeded_and_uses_chat_template(run_task):
     values = {"text": "Hello", "max_new_tokens": 10, "do_sample": True, "seed": 7, "temperature": 1.3, "top_k": 0}
     first, _ = run_task("text-generation", "tiny-gpt2-lm", values)

@@ -146,12 +146,13 @@ def test_max_length_counts_the_prompt_like_generate(session, sample):
         run(session, "text-generation", path, {**values, "max_length": 2})
 
 
-def test_default_new_tokens_is_round():
-    from explorer.tasks.text_generation import DEFAULT_NEW_TOKENS
+def test_lengths_start_from_the_checkpoint_or_transformers():
+    """No length from the checkpoint: both off, and generate adds its default 20 new tokens."""
+    from explorer.tasks.generation_settings import LIBRARY_NEW_TOKENS
 
-    field = get_task("text-generation").field("max_new_tokens")
-    assert field.default == DEFAULT_NEW_TOKENS == 50 and "50" in field.help
-    assert get_task("text-generation").field("max_length").default == 0  # off: max new tokens decides
+    task = get_task("text-generation")
+    assert task.field("max_new_tokens").default == 0 and task.field("max_length").default == 0
+    assert LIBRARY_NEW_TOKENS == 20 and "20 new tokens" in task.field("max_length").help
 
 
 # --------------------------------------------------------------------------- config overrides at load time

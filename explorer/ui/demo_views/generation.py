@@ -8,11 +8,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from explorer.tasks.base import Partial
+from explorer.tasks.generation_settings import decoding_mode, describe_sources
 from explorer.tasks.text_generation import GenerationResult, GenerationStep
 from explorer.ui.demo_views.common import BarChart, ResultView
 from explorer.ui.palette import color
 
-STOP_REASONS = {"eos": "end of text", "max_new_tokens": "max new tokens", "max_length": "max length"}
+STOP_REASONS = {"eos": "end of text", "stop_string": "a stop string", "max_new_tokens": "max new tokens", "max_length": "max length"}
 
 
 class GenerationView(ResultView):
@@ -23,6 +24,7 @@ class GenerationView(ResultView):
         self.text.setMinimumHeight(120)
         self.stats = QLabel("")
         self.stats.setObjectName("generation_stats")
+        self.stats.setWordWrap(True)
         self.step_label = QLabel("Next-token probabilities")
         self.step_slider = QSlider(Qt.Orientation.Horizontal)
         self.step_slider.setMinimum(1)
@@ -110,10 +112,10 @@ class GenerationView(ResultView):
         self._steps = list(result.steps)
         self._render_text()
         template = " · chat template" if result.chat_template_used else ""
-        mode = "sampling" if result.settings["do_sample"] else "greedy"
         self.stats.setText(
             f"{result.new_tokens} new tokens ({result.prompt_tokens} in the prompt) · {result.tokens_per_second} tokens/s · "
-            f"{mode}{template} · stopped at {STOP_REASONS.get(result.stopped, result.stopped)}"
+            f"{decoding_mode(result.settings)}{template} · stopped at {STOP_REASONS.get(result.stopped, result.stopped)}\n"
+            f"{describe_sources(result.generation_settings)}"
         )
         self.step_slider.setEnabled(bool(self._steps))
         self._follow_last_step()

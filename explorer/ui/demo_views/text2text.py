@@ -6,6 +6,7 @@ import html
 
 from PySide6.QtWidgets import QLabel
 
+from explorer.tasks.generation_settings import decoding_mode, describe_sources
 from explorer.tasks.text2text import Text2TextResult
 from explorer.ui.demo_views.common import ResultView, text_browser
 
@@ -18,10 +19,9 @@ class Text2TextView(ResultView):
         self.text.setHtml(f"<div style='font-size:13pt;'>{html.escape(result.generated_text) or '<i>(empty output)</i>'}</div>")
         self.layout_.addWidget(QLabel("<b>Output</b>"))
         self.layout_.addWidget(self.text, 1)
-        settings = result.settings
-        mode = f"{settings['num_beams']} beams" if settings["num_beams"] > 1 else ("sampling" if settings["do_sample"] else "greedy")
         details = QLabel(
-            f"Input: <i>{html.escape(result.input_text)}</i><br>{len(result.token_ids)} output tokens · {mode} · max length {settings['max_length']}"
+            f"Input: <i>{html.escape(result.input_text)}</i><br>{len(result.token_ids)} output tokens · "
+            f"{decoding_mode(result.settings)}<br>{html.escape(describe_sources(result.generation_settings))}"
         )
         details.setWordWrap(True)
         self.layout_.addWidget(details)
