@@ -9,10 +9,12 @@ applies to come from its own declaration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from explorer.core.safe_io import one_line
 from explorer.core.transformers_tables import head_classes, known_model_types
-from explorer.tasks.base import all_tasks
+from explorer.tasks.base import Sourced, TaskSpec, all_tasks
 
 # Architecture name endings, for model types the installed transformers does not list (custom code).
 SUFFIX_AUTO_CLASS = (
@@ -211,6 +213,105 @@ def checkpoint_facts(folder: str) -> CheckpointFacts:
 NO_TOKENIZER = "This checkpoint has no tokenizer files; the demos need one to turn text into ids."
 
 
+# The model card's pipeline_tag is a Hub task name; our task ids follow those words, so most tags name
+# a task directly. These other tags are shown by the task whose head (Auto class) they need.
+HUB_TAG_HEADS = {
+    "translation": "AutoModelForSeq2SeqLM",
+    "summarization": "AutoModelForSeq2SeqLM",
+    "conversational": "AutoModelForCausalLM",
+    "sentiment-analysis": "AutoModelForSequenceClassification",
+    "ner": "AutoModelForTokenClassification",
+    "sentence-similarity": "AutoModel",  # sentence embeddings: hidden states pooled
+}
+
+
+def task_for_pipeline_tag(tag: str | None, tasks: list[TaskSpec] | None = None) -> str | None:
+    """Our task for a Hub pipeline tag (None for a tag no task of ours shows)."""
+    if not tag:
+        return None
+    tasks = tasks if tasks is not None else all_tasks()
+    if any(task.id == tag for task in tasks):
+        return tag
+    head = HUB_TAG_HEADS.get(tag)
+    return next((task.id for task in tasks if head is not None and task.auto_class == head and not task.needs_entailment_label), None)
+
+
+def card_pipeline_tag(folder: str) -> str | None:
+    """The model card's (README.md) pipeline_tag, read by the bounded card reader; None when it has none."""
+    from explorer.core.modelcard import read_model_card
+
+    readme = os.path.join(folder, "README.md")
+    if not os.path.lexists(readme):
+        return None
+    card = read_model_card(readme)
+    tag = card.front_matter.get("pipeline_tag") if card is not None else None
+    return tag.strip() if isinstance(tag, str) and tag.strip() else None
+
+
+def _saved_head_task(architecture: str, model_type: str | None, choices: list[TaskChoice], tasks: list[TaskSpec]) -> str | None:
+    """The task the checkpoint's saved head is for: the first (in the picker's order) it suggests whose Auto class builds it."""
+    by_id = {choice.task_id: choice for choice in choices}
+    own_class = _auto_class_of_architecture(architecture)
+    for task in tasks:
+        choice = by_id.get(task.id)
+        if task.auto_class is None or task.any_head or choice is None or not (choice.available and choice.suggested):
+            continue
+        classes = head_classes(model_type, task.auto_class)
+        if architecture in (classes or ()) or (not classes and own_class == task.auto_class):
+            return task.id
+    if own_class == "AutoModel":  # a bare model: the tasks that read hidden states
+        return next((t.id for t in tasks if t.any_head and t.id in by_id and by_id[t.id].available), None)
+    return None
+
+
+def first_task(choices: list[TaskChoice], architectures: list[str], model_type: str | None, pipeline_tag: str | None) -> tuple[str | None, str]:
+    """The task the Demo tab opens on, and why: the model card's pipeline_tag, else the saved head's task,
+    else the first suggested one."""
+    available = [c.task_id for c in choices if c.available]
+    tasks = all_tasks()
+    tagged = task_for_pipeline_tag(pipeline_tag, tasks)
+    if tagged in available:
+        return tagged, f"the model card's pipeline_tag is {pipeline_tag}"
+    for architecture in architectures:
+        task_id = _saved_head_task(architecture, model_type, choices, tasks)
+        if task_id is not None:
+            return task_id, f"the checkpoint was saved as {architecture}"
+    suggested = [c.task_id for c in choices if c.available and c.suggested]
+    return (suggested or available or [None])[0], ""
+
+
+def task_defaults(path: str, choices: list[TaskChoice]) -> tuple[dict[str, dict[str, Sourced]], dict[str, str]]:
+    """Each offered task's starting values from the checkpoint, and why a task's could not be read.
+
+    A task's reader may import transformers (a job's work). Its failure is that task's warning, never
+    the selection's: the form then starts from the task's own defaults. A value its field refuses is
+    left out, so the form can trust what it gets.
+    """
+    defaults: dict[str, dict[str, Sourced]] = {}
+    problems: dict[str, str] = {}
+    offered = {c.task_id for c in choices if c.available}
+    for task in all_tasks():
+        if task.checkpoint_defaults is None or task.id not in offered:
+            continue
+        try:
+            read = task.defaults_for(path)
+            fields = {f.name: f for f in task.fields}
+            usable = {}
+            for name, sourced in dict(read).items():
+                if name in fields and isinstance(sourced, Sourced):
+                    fields[name].convert(sourced.value)
+                    usable[name] = sourced
+        except Exception as error:  # noqa: BLE001 (a task's reader must not break the selection)
+            problems[task.id] = one_line(
+                f"The checkpoint's own settings for {task.title} could not be read ({type(error).__name__}: {error}); "
+                "the form starts from the app's defaults instead.",
+                400,
+            )
+            continue
+        defaults[task.id] = usable
+    return defaults, problems
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     """What the Demo tab offers for one checkpoint before anything is loaded."""
@@ -219,11 +320,19 @@ class DemoOptions:
     choices: tuple[TaskChoice, ...]
     warnings: tuple[str, ...]  # about the checkpoint itself, shown with every task
     code_allowed: bool  # the user allowed exactly the checkpoint's code on disk now
+    # task id -> field name -> the checkpoint's starting value and its source (tasks with checkpoint_defaults)
+    defaults: dict[str, dict[str, Sourced]] = field(default_factory=dict, compare=False)
+    first_task: str | None = None  # the task the tab opens on
+    first_task_reason: str = ""  # why, in words ("the model card's pipeline_tag is fill-mask"); "" when only suggested
+    # task id -> the form's values of the last run of that task on this checkpoint (explorer.core.demo_inputs)
+    remembered: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
 
 def demo_options(path: str, model_type: str | None, architectures: list[str] | None, needs_remote_code: bool) -> DemoOptions:
-    """Facts, task choices and warnings for a checkpoint. Reads its small files and hashes its code files
-    (bounded) for the consent check: a job's work, not the GUI thread's."""
+    """Facts, task choices, warnings, each task's starting values, the task to open on and the last inputs
+    for a checkpoint. Reads its small files and hashes its code files (bounded) for the consent check: a
+    job's work, not the GUI thread's."""
+    from explorer.core.demo_inputs import remembered_inputs
     from explorer.tasks.session import NEEDS_CONSENT, has_tokenizer_files, remote_code_allowed
 
     facts = checkpoint_facts(path)
@@ -233,8 +342,27 @@ def demo_options(path: str, model_type: str | None, architectures: list[str] | N
         warnings.append(NO_TOKENIZER)
     if needs_remote_code and not allowed:
         warnings.append(NEEDS_CONSENT)
-    choices = task_choices(list(architectures or []), model_type, list(facts.label_names), auto_map=facts.auto_map, code_allowed=allowed)
-    return DemoOptions(facts, tuple(choices), tuple(warnings), allowed)
+    architectures = list(architectures or [])
+    choices = task_choices(architectures, model_type, list(facts.label_names), auto_map=facts.auto_map, code_allowed=allowed)
+    defaults, problems = task_defaults(path, choices)
+    choices = [replace(c, warning=f"{c.warning} {problems[c.task_id]}".strip()) if c.task_id in problems else c for c in choices]
+    opened, reason = first_task(choices, architectures, model_type, card_pipeline_tag(path))
+    return DemoOptions(facts, tuple(choices), tuple(warnings), allowed, defaults, opened, reason, remembered_inputs(path))
 
 
-__all__ = ["DemoOptions", "demo_options", "TaskChoice", "task_choices", "head_classes", "known_model_types", "mismatch_warning", "CheckpointFacts", "checkpoint_facts"]
+__all__ = [
+    "DemoOptions",
+    "demo_options",
+    "TaskChoice",
+    "task_choices",
+    "head_classes",
+    "known_model_types",
+    "mismatch_warning",
+    "CheckpointFacts",
+    "checkpoint_facts",
+    "HUB_TAG_HEADS",
+    "task_for_pipeline_tag",
+    "card_pipeline_tag",
+    "first_task",
+    "task_defaults",
+]
