@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtWidgets import QLabel
 
-from explorer.tasks.feature_extraction import FeaturesResult
+from explorer.tasks.feature_extraction import FeaturesResult, settings_line
 from explorer.ui.demo_views.common import ResultView, make_table, plot_widget
 
 COLOUR_MAP = "viridis"
@@ -21,6 +23,8 @@ class FeaturesView(ResultView):
         lines = [
             f"last_hidden_state shape: <b>{list(result.last_hidden_state_shape)}</b> · vector size <b>{result.vector_size}</b> · {pooled}"
         ]
+        # Where the pooling, normalisation and truncation came from (a sentence-transformers folder's files or the app).
+        lines.append(f"{html.escape(settings_line(result))} · {_norms(result.norms)}")
         if result.layer is not None:
             lines.append(f"hidden_states[{result.layer}] shape: <b>{list(result.hidden_state_shape)}</b>")
         if result.attentions_shape:
@@ -67,6 +71,13 @@ class FeaturesView(ResultView):
         plot.getAxis("left").setTicks([ticks])
         plot.setMinimumHeight(220)
         return plot
+
+
+def _norms(norms: list[float]) -> str:
+    if not norms:
+        return "no vectors"
+    low, high = min(norms), max(norms)
+    return f"vector norm <b>{low:.4f}</b>" if high - low < 5e-5 else f"vector norms <b>{low:.4f} … {high:.4f}</b>"
 
 
 VIEW = FeaturesView
