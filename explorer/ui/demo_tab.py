@@ -18,6 +18,7 @@ from typing import Any, Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from explorer.core.demo_inputs import remember_inputs
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.tasks.base import TaskInputError, TaskResult, TaskSpec
 from explorer.tasks.devices import DeviceInfo, list_devices, spread_available
@@ -46,6 +47,17 @@ def _options_job(path: str, model_type: str | None, architectures: list[str], ne
     return demo_options(path, model_type, architectures, needs_code)
 
 
+def _remember_job(path: str, task_id: str, values: dict, cancel: CancelToken) -> Job[bool]:
+    """Keep a run's inputs for this checkpoint and task (a small atomic write, off the GUI thread).
+
+    The write comes before the first yield: a run started right after replaces this job in its slot,
+    and a job is only stopped at a yield, so the write is never skipped.
+    """
+    kept = remember_inputs(path, task_id, values)
+    yield Progress(1, 1, "Inputs kept for next time")
+    return kept
+
+
 def _run_job(session: ModelSession, task_id: str, request: LoadRequest, values: dict, cancel: CancelToken) -> Job[tuple[TaskResult, bool]]:
     """The run, and whether the checkpoint's code was allowed for it (what its script may trust)."""
     result = yield from session.run(task_id, request, values, cancel)
@@ -68,6 +80,7 @@ class DemoTab(CheckpointTab):
         super().__init__(parent)
         self._session = ModelSession()
         self._facts = CheckpointFacts()
+        self._options_path: str | None = None  # the checkpoint whose options the task page shows
         self._activated = False
         self._needs_refresh = True
         self._model_job = ""  # "load", "run" or "unload" while one runs
@@ -99,9 +112,10 @@ class DemoTab(CheckpointTab):
         left_layout.addWidget(self.export)
         splitter.addWidget(left)
         splitter.addWidget(self.results)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([380, 620])
+        # Half each: a form of twenty decoding settings, each with its source, needs the room as much as the result.
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([500, 500])
         outer.addWidget(splitter, 1)
 
     def _repaint_colours(self, _scheme: str = "") -> None:
@@ -176,14 +190,18 @@ class DemoTab(CheckpointTab):
         if checkpoint is None:
             self.jobs.cancel("facts")
             self._facts = CheckpointFacts()
+            self._options_path = None
             self.task.clear()
             return
         job = partial(_options_job, checkpoint.path, checkpoint.model_type, list(checkpoint.architectures or []), checkpoint.needs_remote_code)
         self.jobs.start("facts", job, done=self._show_options, failed=self.results.show_error)
 
     def _show_options(self, options: DemoOptions) -> None:
+        checkpoint = self.checkpoint()
+        path = checkpoint.path if checkpoint is not None else None
         self._facts = options.facts
-        self.task.set_choices(list(options.choices), options.facts, list(options.warnings))
+        self.task.set_options(options, same_checkpoint=path is not None and path == self._options_path)
+        self._options_path = path
         self._set_controls_enabled(True)
         self.tasks_ready.emit()
 
@@ -287,6 +305,7 @@ class DemoTab(CheckpointTab):
             return
         self.results.begin_run(spec, resolved)
         self.export.set_last_run(None)
+        self._remember(request.path, spec.id, form.values_to_remember())
 
         def finished(outcome: tuple[dict, bool]) -> None:
             result, code_allowed = outcome
@@ -297,6 +316,15 @@ class DemoTab(CheckpointTab):
 
         job = partial(_run_job, self._session, spec.id, request, values)
         self._start_model_job("run", job, done=finished, partial_result=self.results.show_partial)
+
+    def _remember(self, path: str, task_id: str, values: dict) -> None:
+        """This run's inputs come back when the checkpoint and task are chosen again, now and in a later session."""
+        self.task.remember(task_id, values)
+        self.jobs.start("inputs", partial(_remember_job, path, task_id, values), failed=self._remember_failed)
+
+    def _remember_failed(self, message: str, details: str) -> None:
+        # Not worth interrupting the run: the inputs are still remembered for this session.
+        self.status_changed.emit(f"The inputs could not be kept for next time: {message}")
 
     # ------------------------------------------------------------------ copy as Python, export
 
