@@ -326,6 +326,42 @@ def card_brackets(folder: Path, size: int = 1024 * 1024) -> Path:
     return folder
 
 
+# --------------------------------------------------------------------------- generation_config.json
+
+
+def _loadable_model(folder: Path) -> Path:
+    """The tiny config with real weights, so a run gets as far as generate()."""
+    import transformers
+
+    write_config(folder)
+    config = transformers.AutoConfig.from_pretrained(folder)
+    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    return folder
+
+
+def generation_config_many_keys(folder: Path, keys: int = 600_000) -> Path:
+    """An 11 MB generation_config.json: transformers copies it at every generate() and never returns."""
+    _loadable_model(folder)
+    (folder / "generation_config.json").write_text(json.dumps({f"k{i}": i for i in range(keys)}))
+    return folder
+
+
+def generation_config_wrong_types(folder: Path) -> Path:
+    """Values of the wrong type and range: the form must still open, a run must say what failed in one line."""
+    _loadable_model(folder)
+    (folder / "generation_config.json").write_text(
+        json.dumps({"temperature": "hot", "do_sample": "yes", "top_k": -5, "bad_words_ids": "x", "eos_token_id": [1e40]})
+    )
+    return folder
+
+
+def generation_config_fifo(folder: Path) -> Path:
+    _loadable_model(folder)
+    (folder / "generation_config.json").unlink()
+    os.mkfifo(folder / "generation_config.json")
+    return folder
+
+
 # --------------------------------------------------------------------------- the catalogue for the CLI matrix
 
 # name -> builder(folder) for the cases the command line reads (scan, inspect, run).
@@ -352,6 +388,8 @@ CLI_CASES: dict[str, Callable[[Path], Path]] = {
     "fifo-code": fifo_code,
     "memo-dag-pickle": memo_dag_pickle,
     "truncated-zip": truncated_zip_bin,
+    "generation-config-wrong-types": generation_config_wrong_types,
+    "generation-config-fifo": generation_config_fifo,
 }
 
 # Cases that take seconds or hundreds of MB to build: run under the slow marker.
@@ -359,4 +397,5 @@ SLOW_CLI_CASES: dict[str, Callable[[Path], Path]] = {
     "many-tensors-header": many_tensors_header,
     "config-with-many-keys": config_with_many_keys,
     "zip-bomb-bin": zip_bomb_bin,
+    "generation-config-many-keys": generation_config_many_keys,
 }

@@ -31,7 +31,7 @@ def load_blocker(path: str, need_weights: bool = True, overrides: dict | None = 
         too_large = implausible_size(dict(overrides), "your config override")
         if too_large:
             return too_large
-    config_problem = _config_blocker(path)
+    config_problem = _config_blocker(path) or _generation_config_blocker(path)
     if config_problem:
         return config_problem
     if need_weights:
@@ -52,6 +52,27 @@ def _config_blocker(path: str) -> str | None:
     if numbers:
         return numbers[0]
     return implausible_size(config)
+
+
+# A real generation_config.json holds tens of values (a few thousand with long bad-word lists);
+# transformers copies the whole config at every generate() call and never returns from a huge one.
+GENERATION_CONFIG_BYTES = 1024 * 1024
+GENERATION_CONFIG_VALUES = 20_000
+
+
+def _generation_config_blocker(path: str) -> str | None:
+    from explorer.core.safe_io import UnreadableFile, read_json
+
+    file = os.path.join(path, "generation_config.json")
+    if not os.path.lexists(file):
+        return None
+    try:
+        read_json(file, "generation_config.json", GENERATION_CONFIG_BYTES, max_values=GENERATION_CONFIG_VALUES)
+    except UnreadableFile as exc:
+        if "not valid JSON" in str(exc) or "not UTF-8" in str(exc):
+            return None  # transformers falls back to config.json's generation values, and so does the app
+        return str(exc)
+    return None
 
 
 def _weights_blocker(path: str) -> str | None:

@@ -33,6 +33,7 @@ KIND_BOOL = "bool"
 KIND_CHOICE = "choice"
 KIND_IDS = "ids"  # token ids, "50256, 198" -> [50256, 198]
 KIND_ID_SEQUENCES = "id-sequences"  # one sequence of ids per line, "1 2\n3" -> [[1, 2], [3]]
+KIND_STRINGS = "strings"  # exact strings, one per line, written with \\n \\t escapes ("\\n\\n" is two newlines)
 KIND_CONVERSATION = "conversation"  # chat turns -> [{"role": ..., "content": ...}, ...]
 
 ROUND_DIGITS = 6  # scores in results and in "copy as Python" output are rounded alike to compare
@@ -136,6 +137,8 @@ class Field:
                 raise TaskInputError(f"{self.label} must be sequences of token ids, one per line; got {_shown(raw)}")
             sequences = [_token_ids(self.label, item) for item in raw]
             return [item for item in sequences if item]
+        if self.kind == KIND_STRINGS:
+            return _exact_strings(self.label, raw)
         if self.kind == KIND_CONVERSATION:
             return _conversation(self, raw)
         if self.kind == KIND_BOOL:
@@ -194,6 +197,40 @@ def _token_ids(label: str, raw: Any) -> list[int]:
             raise TaskInputError(f"{label}: {_shown(item)} is not a token id")
         ids.append(value)
     return ids
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape_line(line: str) -> str:
+    """A line as typed, with \\n, \\t, \\r and \\\\ meaning the characters (a stop string may be a newline)."""
+    out, index = [], 0
+    while index < len(line):
+        char = line[index]
+        if char == "\\" and index + 1 < len(line) and line[index + 1] in _ESCAPES:
+            out.append(_ESCAPES[line[index + 1]])
+            index += 2
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def escape_line(text: str) -> str:
+    """The inverse of unescape_line: one line that reads back as ``text``."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _exact_strings(label: str, raw: Any) -> list[str]:
+    """Strings kept exactly (spaces and newlines count); from text, one per line with escapes, or a JSON list."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        text = raw.strip()
+        raw = _json_list(label, text) if text.startswith("[") else [unescape_line(line) for line in raw.splitlines()]
+    if not isinstance(raw, (list, tuple)) or not all(isinstance(item, str) for item in raw):
+        raise TaskInputError(f"{label} must be text, one per line; got {_shown(raw)}")
+    return [item for item in raw if item != ""]
 
 
 CHAT_ROLES = ("system", "user", "assistant", "tool")

@@ -21,7 +21,7 @@ from explorer.tasks.base import (
     KIND_ID_SEQUENCES,
     KIND_IDS,
     KIND_INT,
-    KIND_LINES,
+    KIND_STRINGS,
     SOURCE_CHECKPOINT,
     SOURCE_LIBRARY,
     Field,
@@ -58,7 +58,7 @@ class Setting:
             return [value]
         if self.field.kind == KIND_CHOICE:
             return next((label for label, meant in _EARLY_STOPPING.items() if meant == value), "off")
-        if self.field.kind in (KIND_IDS, KIND_ID_SEQUENCES, KIND_LINES):
+        if self.field.kind in (KIND_IDS, KIND_ID_SEQUENCES, KIND_STRINGS):
             return self.field.convert(list(value))
         return self.field.convert(value)
 
@@ -135,8 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
         help="Generation ends at any of these token ids",
     ),
     _setting(
-        "stop_strings", "Stop strings", KIND_LINES, unset=[], default=[],
-        help="Generation ends once the text contains one of these, one per line",
+        "stop_strings", "Stop strings", KIND_STRINGS, unset=[], default=[],
+        help="Generation ends once the text contains one of these; one per line, \\n for a newline, \\t for a tab",
     ),
     _setting("num_beams", "Beams", KIND_INT, default=1, minimum=1, maximum=64, step=1, help="1: greedy or sampling; more: beam search"),
     _setting(
@@ -168,16 +168,19 @@ def read_generation_config(folder: str) -> tuple[Any, str]:
     """
     from transformers import GenerationConfig
 
+    from explorer.core.preflight import GENERATION_CONFIG_BYTES, GENERATION_CONFIG_VALUES
     from explorer.core.safe_io import read_json
+
+    from explorer.core.safe_io import UnreadableFile
 
     path = os.path.join(folder, GENERATION_CONFIG_FILE)
     if os.path.lexists(path):
-        values = read_json(path, GENERATION_CONFIG_FILE, 4 * 1024 * 1024)
-        if not isinstance(values, dict):
-            from explorer.core.safe_io import UnreadableFile
-
-            raise UnreadableFile(f"{GENERATION_CONFIG_FILE} is not a JSON object")
-        return GenerationConfig.from_dict(values), GENERATION_CONFIG_FILE
+        try:
+            values = read_json(path, GENERATION_CONFIG_FILE, GENERATION_CONFIG_BYTES, max_values=GENERATION_CONFIG_VALUES)
+        except UnreadableFile:
+            values = None  # transformers, too, falls back to config.json when it cannot read the file
+        if isinstance(values, dict):
+            return GenerationConfig.from_dict(values), GENERATION_CONFIG_FILE
     values = read_json(os.path.join(folder, "config.json"), "config.json", 32 * 1024 * 1024)
     return GenerationConfig.from_model_config(values if isinstance(values, dict) else {}), "config.json"
 
@@ -210,17 +213,16 @@ def _form_value(setting: Setting, value: Any) -> Any:
 
 def checkpoint_defaults(folder: str, loaded: Any = None) -> dict[str, Sourced]:
     """The decoding settings a checkpoint starts from: the loaded model's generation_config, or read as loading would."""
-    detail = GENERATION_CONFIG_FILE if os.path.lexists(os.path.join(folder, GENERATION_CONFIG_FILE)) else "config.json"
-    model = getattr(loaded, "model", None)
-    if model is not None and getattr(model, "generation_config", None) is not None:
-        return defaults_from(model.generation_config, detail)
     from explorer.core.safe_io import UnreadableFile
 
     try:
         generation_config, detail = read_generation_config(folder)
     except (UnreadableFile, ValueError, TypeError):
-        # Loading refuses such a checkpoint with its own message; the form starts from transformers' defaults.
-        return defaults_from(_empty_config(), "")
+        # Loading refuses such a checkpoint with its own message; until then the form starts from transformers'.
+        generation_config, detail = _empty_config(), ""
+    loaded_config = getattr(getattr(loaded, "model", None), "generation_config", None)
+    if loaded_config is not None:
+        generation_config = loaded_config  # the truth once loaded; the reading above only names the file
     return defaults_from(generation_config, detail)
 
 

@@ -88,6 +88,31 @@ def position_limit(config) -> int | None:
     return None
 
 
+class IncrementalText:
+    """The text of streamed tokens, decoded a few tokens at a time (decoding all of them at each step grows
+    with the square of the length). A byte-level token can end inside a UTF-8 character: its text waits
+    for the rest. Decoding from a few tokens back keeps the spaces a tokenizer puts between words."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.shown = ""
+        self._prefix_start = 0  # decode from here, so the first shown token keeps its leading space
+        self._read_start = 0  # tokens before this are shown
+
+    def add(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self._prefix_start:self._read_start], skip_special_tokens=True)
+        now = decode(self.ids[self._prefix_start:], skip_special_tokens=True)
+        if len(now) <= len(before) or now.endswith("\ufffd") or not now.startswith(before):
+            return ""
+        delta = now[len(before):]
+        self._prefix_start, self._read_start = self._read_start, len(self.ids)
+        self.shown += delta
+        return delta
+
+
 def prepare_prompt(tokenizer, text: str, use_chat_template: bool):
     """input_ids and attention mask, exactly as the script builds them."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
@@ -126,29 +151,22 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
     yield Partial("prompt", {"text": prompt_text, "chat_template_used": chat_used})
 
     steps: list[GenerationStep] = []
-    new_ids: list[int] = []
-    shown = {"text": ""}
+    text = IncrementalText(tokenizer)
 
     def piece(token_id: int, top, elapsed: float) -> Partial:
-        new_ids.append(token_id)
         records: list[NextToken] = []
         if top is not None:
             records = [NextToken(tokenizer.decode([i]), i, rounded(p)) for i, p in zip(*top)]
             steps.append(GenerationStep(token_id, records))
-        text = tokenizer.decode(new_ids, skip_special_tokens=True)
-        delta = ""
-        # A byte-level token can end inside a UTF-8 character; wait for the rest before showing it.
-        if not text.endswith("\ufffd") and text.startswith(shown["text"]):
-            delta, shown["text"] = text[len(shown["text"]):], text
         return Partial(
             "token",
             {
-                "text": delta,
+                "text": text.add(token_id),
                 "token_id": token_id,
                 "token": tokenizer.decode([token_id]),
-                "step": len(new_ids),
+                "step": len(text.ids),
                 "top": records,
-                "tokens_per_second": len(new_ids) / elapsed if elapsed > 0 else None,
+                "tokens_per_second": len(text.ids) / elapsed if elapsed > 0 else None,
             },
         )
 
@@ -161,9 +179,9 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
     sequence = generated.sequence
     new_ids = sequence[prompt_length:].tolist()
     generated_text = tokenizer.decode(new_ids, skip_special_tokens=True)
-    if generated_text != shown["text"]:
+    if generated_text != text.shown:
         # Held-back bytes at the end, a decoder that rewrote earlier text, or beam search (nothing streamed).
-        rest = generated_text[len(shown["text"]):] if generated_text.startswith(shown["text"]) else ""
+        rest = generated_text[len(text.shown):] if generated_text.startswith(text.shown) else ""
         yield Partial("text", {"text": rest, "full_text": generated_text})
     return GenerationResult(
         task=SPEC.id,

@@ -34,14 +34,16 @@ from explorer.tasks.base import (
     KIND_INT,
     KIND_LINES,
     KIND_MULTILINE,
+    KIND_STRINGS,
     KIND_TEXT,
     Field,
+    escape_line,
 )
 
 INT_LIMIT = 2**31 - 1
 # Enough for any value a config writes by hand (0.6666, 1e-05); what is shown is trimmed of trailing zeros.
 FLOAT_DECIMALS = 8
-LARGE_TEXT_KINDS = (KIND_MULTILINE, KIND_LINES, KIND_ID_SEQUENCES, KIND_CONVERSATION)
+LARGE_TEXT_KINDS = (KIND_MULTILINE, KIND_LINES, KIND_STRINGS, KIND_ID_SEQUENCES, KIND_CONVERSATION)
 
 
 @dataclass
@@ -96,6 +98,8 @@ def text_of(field: Field, value: Any) -> str:
         return value
     if field.kind == KIND_ID_SEQUENCES and isinstance(value, (list, tuple)):
         return "\n".join(", ".join(str(i) for i in item) if isinstance(item, (list, tuple)) else str(item) for item in value)
+    if field.kind == KIND_STRINGS and isinstance(value, (list, tuple)):
+        return "\n".join(escape_line(str(item)) for item in value)
     if field.kind == KIND_CONVERSATION and isinstance(value, (list, tuple)):
         return "\n".join(f"{turn.get('role', 'user')}: {turn.get('content', '')}" if isinstance(turn, dict) else str(turn) for turn in value)
     if isinstance(value, (list, tuple)):
@@ -130,8 +134,9 @@ def create_editor(field: Field, compact: bool = False) -> FieldEditor:
     many rows (a text of a few lines), not an input's."""
     kind = field.kind
     rows = (40, 64) if compact else (60, 110)
-    if kind in (KIND_MULTILINE, KIND_LINES):
-        made = _plain_text_editor(field, "One per line" if kind == KIND_LINES else "", rows)
+    if kind in (KIND_MULTILINE, KIND_LINES, KIND_STRINGS):
+        placeholder = {KIND_LINES: "One per line", KIND_STRINGS: "One per line; \\n for a newline"}.get(kind, "")
+        made = _plain_text_editor(field, placeholder, rows)
     elif kind == KIND_ID_SEQUENCES:
         made = _plain_text_editor(field, "One sequence of ids per line, e.g. 50256, 198", rows)
     elif kind == KIND_CONVERSATION:

@@ -40,6 +40,7 @@ from explorer.tasks.base import (
     KIND_IDS,
     KIND_INT,
     KIND_LINES,
+    KIND_STRINGS,
     SOURCE_CHANGED,
     SOURCE_CHECKPOINT,
     Field,
@@ -81,7 +82,7 @@ def _produced_by_editor(field: Field, raw: Any) -> bool:
         return isinstance(raw, (int, float)) and not isinstance(raw, bool)
     if field.kind == KIND_CONVERSATION:
         return isinstance(raw, (str, list))
-    if field.kind in (KIND_LINES, KIND_CSV, KIND_IDS, KIND_ID_SEQUENCES):
+    if field.kind in (KIND_LINES, KIND_STRINGS, KIND_CSV, KIND_IDS, KIND_ID_SEQUENCES):
         return isinstance(raw, (str, list))
     return isinstance(raw, str)
 

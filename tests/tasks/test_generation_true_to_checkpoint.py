@@ -189,3 +189,31 @@ def test_copy_as_python_sets_only_what_changed_and_prints_the_same_tokens(causal
     assert done.returncode == 0, done.stderr[-3000:]
     for chunk, want in zip(done.stdout.split("===== ")[1:], expected):
         assert _close(_last_json(chunk), want)
+
+
+@pytest.mark.parametrize("checkpoint", ["tiny-gpt2-lm", "tiny-t5"])
+def test_streamed_text_joins_to_the_decoded_text(checkpoint, sample):
+    """Pieces are decoded a few tokens at a time; a character split over byte-level tokens waits for its rest."""
+    from transformers import AutoTokenizer
+
+    from explorer.tasks.text_generation import IncrementalText
+
+    tokenizer = AutoTokenizer.from_pretrained(sample(checkpoint))
+    for text in ["Héllo wörld, a test 😀 of ünïcode, and  spaces.\n\nNext", "It's fine, isn't it?"]:
+        ids = tokenizer(text)["input_ids"]
+        streamed = IncrementalText(tokenizer)
+        pieces = [streamed.add(token_id) for token_id in ids]
+        assert "".join(pieces) == tokenizer.decode(ids, skip_special_tokens=True)
+        assert not any("\ufffd" in piece for piece in pieces)
+
+
+def test_stop_strings_keep_spaces_and_newlines():
+    """A stop string is often a newline or ends in a space: typed as \\n, read back exactly, shown escaped."""
+    field = get_task("text-generation").field("stop_strings")
+    assert field.convert("\\n\\n\nUser: \n") == ["\n\n", "User: "]
+    assert field.convert('["\\n", " end"]') == ["\n", " end"]
+    assert field.convert(["\n"]) == ["\n"]
+    from explorer.tasks.base import escape_line, unescape_line
+
+    for text in ["\n\n", "a\\nb", "tab\there", "back\\slash"]:
+        assert unescape_line(escape_line(text)) == text
