@@ -52,7 +52,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
     parser.add_argument("--dtype", default="auto", choices=DTYPE_CHOICES, help="weights dtype (default: the checkpoint's)")
     parser.add_argument("--spread", action="store_true", help="spread the model over all devices (device_map=auto)")
-    parser.add_argument("--max-new-tokens", type=int, help="text generation: how many tokens to add")
+    parser.add_argument("--max-new-tokens", type=int, help="text generation and text to text: how many tokens to add at most")
     parser.add_argument("--seed", type=int, help="random seed for sampling")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other task setting, e.g. --set top_k=10")
     parser.add_argument(

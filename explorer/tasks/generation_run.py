@@ -114,6 +114,7 @@ def run_generate(
             handover.put((_DONE, None))
 
     generated = Generated(sequence=None, new_ids=[])
+    cancel.raise_if_cancelled()
     yield Progress(0, total_steps, "Generating")
     started = time.perf_counter()
     thread = threading.Thread(target=target, name="model-explorer-generate", daemon=True)
@@ -136,7 +137,7 @@ def run_generate(
             steps += 1
             if not stream:
                 yield Progress(steps, total_steps, "Generating")
-        elif kind == "token":
+        elif kind == "token" and not cancel.cancelled:  # after Stop, a token still in the queue is not shown
             top = _best(last_scores, show_top_k) if last_scores is not None else None
             last_scores = None
             generated.new_ids.append(value)
