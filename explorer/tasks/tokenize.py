@@ -145,8 +145,7 @@ def _single(tokenizer, values: dict) -> TokenizeResult:
     if fast:
         # The Rust encoding already holds tokens, offsets, special-token mask and sequence ids:
         # read them there instead of asking for extra Python lists and converting ids back.
-        encoding = tokenizer(text, pair, add_special_tokens=values["add_special_tokens"])
-        native = encoding.encodings[0]
+        native = _encode_natively(tokenizer, text, pair, values["add_special_tokens"])
         ids, tokens, offsets = native.ids, native.tokens, native.offsets
         special, sequences, mask = native.special_tokens_mask, native.sequence_ids, native.attention_mask
     else:
@@ -180,6 +179,26 @@ def _single(tokenizer, values: dict) -> TokenizeResult:
         decoded_without_special=_decode(tokenizer, ids, skip_special_tokens=True),
         notices=[] if fast else ["Slow (Python) tokenizer: no character offsets."],
     )
+
+
+def _encode_natively(tokenizer, text: str, pair: str | None, add_special_tokens: bool):
+    """The Rust encoding of one text (and its pair) as ``tokenizer(text, pair)`` makes it.
+
+    transformers' call sets the backend's truncation, padding and special-token splitting for the
+    call, then encodes; once they are as such a call leaves them (off, off, the tokenizer's own
+    setting), encoding directly gives the same encoding without the call's Python layers, which
+    are most of a short text's time. Otherwise the call itself runs (and leaves them so).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    settled = (
+        backend is not None
+        and backend.truncation is None
+        and backend.padding is None
+        and backend.encode_special_tokens == bool(getattr(tokenizer, "split_special_tokens", False))
+    )
+    if not settled:
+        return tokenizer(text, pair, add_special_tokens=add_special_tokens).encodings[0]
+    return backend.encode(text, pair, add_special_tokens=add_special_tokens)
 
 
 def _decode(tokenizer, ids: list[int], skip_special_tokens: bool = False) -> str:
