@@ -153,17 +153,25 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
     steps: list[GenerationStep] = []
     text = IncrementalText(tokenizer)
 
+    token_texts: dict[int, str] = {}  # the same few tokens come up step after step
+
+    def token_text(token_id: int) -> str:
+        known = token_texts.get(token_id)
+        if known is None:
+            known = token_texts[token_id] = tokenizer.decode([token_id])
+        return known
+
     def piece(token_id: int, top, elapsed: float) -> Partial:
         records: list[NextToken] = []
         if top is not None:
-            records = [NextToken(tokenizer.decode([i]), i, rounded(p)) for i, p in zip(*top)]
+            records = [NextToken(token_text(i), i, rounded(p)) for i, p in zip(*top)]
             steps.append(GenerationStep(token_id, records))
         return Partial(
             "token",
             {
                 "text": text.add(token_id),
                 "token_id": token_id,
-                "token": tokenizer.decode([token_id]),
+                "token": token_text(token_id),
                 "step": len(text.ids),
                 "top": records,
                 "tokens_per_second": len(text.ids) / elapsed if elapsed > 0 else None,
