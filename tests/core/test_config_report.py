@@ -86,7 +86,7 @@ def test_t5_aliases_and_nested_task_params(sample):
     assert derived["layers"].text == "2 encoder + 2 decoder"
     assert derived["context_length"].value is None  # relative positions: no fixed limit
     assert _rows(report)["AutoModelForSeq2SeqLM"].relation == "same"
-    assert report.tasks == ["text2text-generation", "feature-extraction", "tokenize"]
+    assert report.tasks == ["text2text-generation", "feature-extraction", "tokenize", "chat-template"]
 
 
 def test_derived_facts_match_the_weight_headers(sample):
@@ -229,12 +229,12 @@ def test_adapter_config_names_the_base_model(tmp_path):
 
 def test_tasks_offered_follow_the_saved_head(sample):
     expected = {
-        "tiny-bert-mlm": ["fill-mask", "feature-extraction", "tokenize"],
-        "tiny-gpt2-lm": ["text-generation", "feature-extraction", "tokenize"],
-        "tiny-distilbert-sentiment": ["text-classification", "feature-extraction", "tokenize"],
-        "tiny-bert-ner": ["token-classification", "feature-extraction", "tokenize"],
-        "tiny-bert-qa": ["question-answering", "feature-extraction", "tokenize"],
-        "tiny-bert-nli": ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize"],
+        "tiny-bert-mlm": ["fill-mask", "feature-extraction", "tokenize", "chat-template"],
+        "tiny-gpt2-lm": ["text-generation", "feature-extraction", "tokenize", "chat-template"],
+        "tiny-distilbert-sentiment": ["text-classification", "feature-extraction", "tokenize", "chat-template"],
+        "tiny-bert-ner": ["token-classification", "feature-extraction", "tokenize", "chat-template"],
+        "tiny-bert-qa": ["question-answering", "feature-extraction", "tokenize", "chat-template"],
+        "tiny-bert-nli": ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize", "chat-template"],
     }
     for name, tasks in expected.items():
         assert build_config_report(str(sample(name))).tasks == tasks, name
@@ -243,7 +243,7 @@ def test_tasks_offered_follow_the_saved_head(sample):
 def test_offered_tasks_with_names_only():
     config = {"id2label": {"0": "entailment", "1": "not_entailment"}}
     tasks = offered_tasks(config, True, ["AutoModelForSequenceClassification", "AutoModel"])
-    assert tasks == ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize"]
+    assert tasks == ["text-classification", "zero-shot-classification", "feature-extraction", "tokenize", "chat-template"]
     assert offered_tasks(config, False, ["AutoModel"]) == []
 
 

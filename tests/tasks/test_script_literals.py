@@ -59,6 +59,7 @@ SAMPLE_OF = {
     "zero-shot-classification": "tiny-bert-nli",
     "feature-extraction": "tiny-bert-mlm",
     "tokenize": "tiny-gpt2-lm",
+    "chat-template": "tiny-gpt2-lm",
 }
 
 
@@ -83,6 +84,7 @@ def hostile_values(task_id: str, text: str, label: str) -> dict:
         "zero-shot-classification": {"text": text, "labels": f"{label}, {label} two", "hypothesis_template": text.replace("{", "{{").replace("}", "}}") + " {}"},
         "feature-extraction": {"sentences": text, "pooling": "mean"},
         "tokenize": {"text": text, "text_pair": text, "ids_to_decode": "1, 2"},
+        "chat-template": {"conversation": [{"role": "system", "content": label}, {"role": "user", "content": text}], "template": ""},
     }[task_id]
 
 
@@ -94,6 +96,8 @@ def expected_literals(task_id: str, resolved: dict) -> list[str]:
         return [resolved["prefix"] + resolved["text"]]
     if task_id == "tokenize" and resolved["batch"]:
         return [line for line in resolved["text"].splitlines() if line.strip()]
+    if task_id == "chat-template":
+        return [turn["content"] for turn in resolved["conversation"]] + [resolved["tools"], resolved["template"]]
     texts = [v for k, v in resolved.items() if isinstance(v, str) and get_task(task_id).field(k).kind in ("text", "multiline")]
     lists = [item for v in resolved.values() if isinstance(v, list) for item in v]
     return texts + lists
@@ -107,6 +111,8 @@ def plain_twin(task_id: str, values: dict) -> dict:
     for name, value in resolved.items():
         if task.field(name).kind in ("text", "multiline"):  # as many lines: a padded batch has one text per line
             twin[name] = "\n".join("x" for line in value.splitlines() if line.strip()) or "x"
+        elif task.field(name).kind == "conversation":  # as many turns, of the same roles
+            twin[name] = [{"role": turn["role"], "content": "x"} for turn in value]
         elif isinstance(value, list):
             twin[name] = ["x"] * len(value)
         else:
