@@ -362,6 +362,13 @@ def generation_config_fifo(folder: Path) -> Path:
     return folder
 
 
+def huge_chat_template(folder: Path) -> Path:
+    """A 2 MiB chat_template.jinja: AutoTokenizer reads all of it while loading."""
+    _loadable_model(folder)
+    (folder / "chat_template.jinja").write_text("{{ messages }}" + " " * (2 * 1024 * 1024))
+    return folder
+
+
 # --------------------------------------------------------------------------- the catalogue for the CLI matrix
 
 # name -> builder(folder) for the cases the command line reads (scan, inspect, run).
@@ -390,6 +397,7 @@ CLI_CASES: dict[str, Callable[[Path], Path]] = {
     "truncated-zip": truncated_zip_bin,
     "generation-config-wrong-types": generation_config_wrong_types,
     "generation-config-fifo": generation_config_fifo,
+    "huge-chat-template": huge_chat_template,
 }
 
 # Cases that take seconds or hundreds of MB to build: run under the slow marker.

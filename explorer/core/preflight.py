@@ -31,7 +31,7 @@ def load_blocker(path: str, need_weights: bool = True, overrides: dict | None = 
         too_large = implausible_size(dict(overrides), "your config override")
         if too_large:
             return too_large
-    config_problem = _config_blocker(path) or _generation_config_blocker(path)
+    config_problem = _config_blocker(path) or _generation_config_blocker(path) or _chat_template_blocker(path)
     if config_problem:
         return config_problem
     if need_weights:
@@ -72,6 +72,29 @@ def _generation_config_blocker(path: str) -> str | None:
         if "not valid JSON" in str(exc) or "not UTF-8" in str(exc):
             return None  # transformers falls back to config.json's generation values, and so does the app
         return str(exc)
+    return None
+
+
+def _chat_template_blocker(path: str) -> str | None:
+    """A template file past the bound: AutoTokenizer would read the whole of it, before any of our checks."""
+    from explorer.core.chat_templates import MAX_TEMPLATE_BYTES, TEMPLATE_DIR
+    from explorer.core.safe_io import human_size
+
+    candidates = [os.path.join(path, "chat_template.jinja")]
+    folder = os.path.join(path, TEMPLATE_DIR)
+    if os.path.isdir(folder):
+        try:
+            candidates += [os.path.join(folder, name) for name in sorted(os.listdir(folder))[:1000] if name.endswith(".jinja")]
+        except OSError:
+            return None  # transformers says why it cannot list it
+    for file in candidates:
+        try:
+            size = os.stat(file).st_size
+        except OSError:
+            continue
+        if size > MAX_TEMPLATE_BYTES:
+            name = os.path.relpath(file, path)
+            return f"{name} is {human_size(size)}, more than the {human_size(MAX_TEMPLATE_BYTES)} a chat template can sensibly hold; nothing is loaded"
     return None
 
 

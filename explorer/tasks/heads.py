@@ -203,9 +203,10 @@ def checkpoint_facts(folder: str) -> CheckpointFacts:
     tokenizer_config = _small_json(os.path.join(folder, "tokenizer_config.json"))
     special = _small_json(os.path.join(folder, "special_tokens_map.json"))
     mask = _token_text(tokenizer_config.get("mask_token")) or _token_text(special.get("mask_token"))
-    chat = bool(tokenizer_config.get("chat_template")) or any(
-        os.path.isfile(os.path.join(folder, name)) for name in ("chat_template.jinja", "chat_template.json")
-    )
+    from explorer.core.chat_templates import read_chat_templates
+
+    # What AutoTokenizer loads (chat_template.json is the processor's, additional_chat_templates/ counts).
+    chat = read_chat_templates(folder).has_tokenizer_template
     auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else ({} if config else None)
     return CheckpointFacts(labels, mask, chat, auto_map, config)
 
