@@ -5,7 +5,8 @@ streamer that hands each new token over, a stopping criterion that ends the run 
 once the user presses Stop, and a last logits processor that passes the scores through unchanged
 and hands them over too, so the view can show each step's most likely tokens after every other
 processor (the distribution the token was drawn from). The job's thread turns those into
-``Partial`` pieces and does the decoding, so ``generate``'s thread does no more than in a notebook.
+``Partial`` pieces and does the decoding (text, no tensors), so ``generate``'s thread is the only
+one doing tensor work while it runs, as in a notebook.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
 _DONE = object()
 # How long a cancelled run may take to reach the end of its step before the job stops waiting for it.
 _GRACE_SECONDS = 2.0
+# How often the job's thread collects generate's tokens: often enough to look live, rarely enough not to slow it.
+_COLLECT_SECONDS = 0.03
+_TOPS_BATCH = 16  # steps whose top tokens are worked out together
 
 
 @dataclass
@@ -40,6 +44,19 @@ def _listeners(cancel: CancelToken, handover: queue.Queue, show_top_k: int, stre
     from transformers import LogitsProcessor, StoppingCriteria
     from transformers.generation.streamers import BaseStreamer
 
+    pending_rows: list[Any] = []  # processed score rows whose top tokens are not yet handed over
+
+    def hand_over_tops() -> None:
+        """The top tokens of the pending steps, in one batch of tensor operations (a few per step cost
+        generate several percent): probabilities are softmax's, computed for the k best only."""
+        if not pending_rows:
+            return
+        rows = torch.stack(pending_rows)
+        pending_rows.clear()
+        best = torch.topk(rows, k=min(show_top_k, rows.shape[-1]), dim=-1)
+        probabilities = torch.exp(best.values - torch.logsumexp(rows, dim=-1, keepdim=True))
+        handover.put(("tops", list(zip(best.indices.tolist(), probabilities.tolist()))))
+
     class HandOverTokens(BaseStreamer):
         """generate() calls put() with the prompt first (the decoder's start token for encoder-decoders)."""
 
@@ -50,25 +67,42 @@ def _listeners(cancel: CancelToken, handover: queue.Queue, show_top_k: int, stre
             if not self.prompt_seen:
                 self.prompt_seen = True
                 return
-            handover.put(("token", int(value.reshape(-1)[0])))
+            if cancel.cancelled:  # Stop: generate ends here, within the step (cheaper than a criterion per step)
+                raise Cancelled()
+            handover.put(("token", int(value.view(-1)[0])))
 
         def end(self) -> None:
-            pass
+            hand_over_tops()
 
     class HandOverScores(LogitsProcessor):
-        """Last in the list: the scores after every processor and warper, unchanged."""
+        """Last in the list: keeps the step's scores after every processor and warper; returns them unchanged.
+
+        The top tokens are worked out here, in generate's thread, a batch of steps at a time: torch's
+        OpenMP workers spin between operations only while one thread drives them, so tensor work in a
+        second thread would slow every step of generate.
+        """
 
         def __call__(self, input_ids: Any, scores: Any) -> Any:
-            handover.put(("scores", scores[0]))  # generate makes new tensors each step: no copy needed
+            pending_rows.append(scores[0])  # generate makes new score tensors each step: no copy needed
+            if len(pending_rows) >= _TOPS_BATCH:
+                hand_over_tops()
             return scores
 
     class StopWhenCancelled(StoppingCriteria):
+        def __init__(self) -> None:
+            self.answers: dict[tuple, Any] = {}  # generate only reads the answer: one tensor per shape will do
+
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            handover.put(("step", None))
-            return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool, device=input_ids.device)
+            if not stream:
+                handover.put(("step", None))  # progress, when no token is streamed
+            key = (input_ids.shape[0], input_ids.device, cancel.cancelled)
+            answer = self.answers.get(key)
+            if answer is None:
+                answer = self.answers[key] = torch.full(key[:1], key[2], dtype=torch.bool, device=key[1])
+            return answer
 
     processors = [HandOverScores()] if show_top_k and stream else []
-    return (HandOverTokens() if stream else None), processors, [StopWhenCancelled()]
+    return (HandOverTokens() if stream else None), processors, ([] if stream else [StopWhenCancelled()])
 
 
 def run_generate(
@@ -82,16 +116,19 @@ def run_generate(
     stream: bool,
     show_top_k: int = 0,
     tokenizer: Any = None,
-    on_token: Any = None,
+    on_tokens: Any = None,
 ) -> Job[Generated]:
     """Run ``model.generate(**inputs, **settings)`` after ``torch.manual_seed(seed)``; yield Progress, and
-    whatever ``on_token(token_id, top)`` returns for each streamed token (top: (ids, probabilities) or None).
+    the pieces ``on_tokens(batch, elapsed)`` returns for the streamed tokens collected since the last call
+    (batch: [(token_id, top)], top: (ids, probabilities) or None).
 
     ``stream`` needs one sequence (no beams): generate refuses a streamer with beam search.
     """
     import torch
 
+    show_top_k = show_top_k if stream else 0
     handover: queue.Queue = queue.Queue()
+    ended = threading.Event()  # wakes the collecting loop at once when generate returns
     streamer, processors, criteria = _listeners(cancel, handover, show_top_k, stream)
     box: dict[str, Any] = {}
     extra: dict[str, Any] = {"logits_processor": processors, "stopping_criteria": criteria}
@@ -112,6 +149,7 @@ def run_generate(
             box["error"] = error
         finally:
             handover.put((_DONE, None))
+            ended.set()
 
     generated = Generated(sequence=None, new_ids=[])
     cancel.raise_if_cancelled()
@@ -119,35 +157,50 @@ def run_generate(
     started = time.perf_counter()
     thread = threading.Thread(target=target, name="model-explorer-generate", daemon=True)
     thread.start()
-    steps, last_scores, cancelled_at = 0, None, None
-    while True:
-        try:
-            kind, value = handover.get(timeout=0.05)
-        except queue.Empty:
-            if cancel.cancelled:
-                cancelled_at = cancelled_at or time.monotonic()
-                if time.monotonic() - cancelled_at > _GRACE_SECONDS:
-                    raise Cancelled() from None
-            continue
-        if kind is _DONE:
-            break
-        if kind == "scores":
-            last_scores = value
-        elif kind == "step":
-            steps += 1
-            if not stream:
-                yield Progress(steps, total_steps, "Generating")
-        elif kind == "token" and not cancel.cancelled:  # after Stop, a token still in the queue is not shown
-            top = _best(last_scores, show_top_k) if last_scores is not None else None
-            last_scores = None
-            generated.new_ids.append(value)
+    steps, cancelled_at, finished = 0, None, False
+    waiting: list[int] = []  # streamed tokens not yet handed on
+    tops: list[tuple[list[int], list[float]]] = []  # their steps' top tokens, as they come
+    while not finished:
+        # Collect what came in the last few hundredths of a second: waking for every token would make
+        # this thread compete with generate for the interpreter hundreds of times a second.
+        ended.wait(_COLLECT_SECONDS)
+        items = []
+        while True:
+            try:
+                items.append(handover.get_nowait())
+            except queue.Empty:
+                break
+        if not items and cancel.cancelled:
+            cancelled_at = cancelled_at or time.monotonic()
+            if time.monotonic() - cancelled_at > _GRACE_SECONDS:
+                raise Cancelled() from None
+        last_progress = None
+        for kind, value in items:
+            if kind is _DONE:
+                finished = True
+            elif kind == "step":
+                steps += 1
+                last_progress = Progress(steps, total_steps, "Generating")
+            elif kind == "token":
+                waiting.append(value)
+            elif kind == "tops":
+                tops.extend(value)
+        # A token goes on once its step's top tokens have come (they come in batches), or at once without them.
+        batch = []
+        while waiting and not cancel.cancelled and (not show_top_k or tops):  # after Stop, queued tokens are not shown
+            token_id, top = waiting.pop(0), tops.pop(0) if show_top_k else None
+            generated.new_ids.append(token_id)
             if top is not None:
                 generated.top.append(top)
-            if on_token is not None:
-                piece = on_token(value, top, time.perf_counter() - started)
-                if piece is not None:
-                    yield piece
-            yield Progress(len(generated.new_ids), total_steps, "Generating")
+            batch.append((token_id, top))
+        if batch:
+            for piece in on_tokens(batch, time.perf_counter() - started) if on_tokens is not None else ():
+                if cancel.cancelled:  # Stop pressed while this batch was handed on: show no more of it
+                    break
+                yield piece
+            last_progress = Progress(len(generated.new_ids), total_steps, "Generating")
+        if last_progress is not None:
+            yield last_progress
     thread.join()
     generated.seconds = time.perf_counter() - started
     if "error" in box:
@@ -157,14 +210,6 @@ def run_generate(
     generated.sequence = output[0]
     generated.warnings = box.get("warnings", [])
     return generated
-
-
-def _best(scores: Any, k: int) -> tuple[list[int], list[float]]:
-    import torch
-
-    probabilities = torch.nn.functional.softmax(scores, dim=-1)
-    best = torch.topk(probabilities, k=min(k, probabilities.shape[-1]))
-    return best.indices.tolist(), best.values.tolist()
 
 
 __all__ = ["Generated", "run_generate"]

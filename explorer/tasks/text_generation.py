@@ -102,6 +102,10 @@ class IncrementalText:
 
     def add(self, token_id: int) -> str:
         self.ids.append(token_id)
+        return self.catch_up()
+
+    def catch_up(self) -> str:
+        """The text of the tokens appended to ``ids`` since the last call, as far as it is whole."""
         decode = self.tokenizer.decode
         before = decode(self.ids[self._prefix_start:self._read_start], skip_special_tokens=True)
         now = decode(self.ids[self._prefix_start:], skip_special_tokens=True)
@@ -161,27 +165,33 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
             known = token_texts[token_id] = tokenizer.decode([token_id])
         return known
 
-    def piece(token_id: int, top, elapsed: float) -> Partial:
-        records: list[NextToken] = []
-        if top is not None:
-            records = [NextToken(token_text(i), i, rounded(p)) for i, p in zip(*top)]
-            steps.append(GenerationStep(token_id, records))
-        return Partial(
-            "token",
-            {
-                "text": text.add(token_id),
-                "token_id": token_id,
-                "token": token_text(token_id),
-                "step": len(text.ids),
-                "top": records,
-                "tokens_per_second": len(text.ids) / elapsed if elapsed > 0 else None,
-            },
-        )
+    def pieces(batch: list, elapsed: float) -> list[Partial]:
+        """A piece per token; the text of the tokens collected together comes with the last of them."""
+        made = []
+        for index, (token_id, top) in enumerate(batch):
+            records: list[NextToken] = []
+            if top is not None:
+                records = [NextToken(token_text(i), i, rounded(p)) for i, p in zip(*top)]
+                steps.append(GenerationStep(token_id, records))
+            text.ids.append(token_id)
+            count = len(text.ids)
+            made.append(Partial(
+                "token",
+                {
+                    "text": text.catch_up() if index == len(batch) - 1 else "",
+                    "token_id": token_id,
+                    "token": token_text(token_id),
+                    "step": count,
+                    "top": records,
+                    "tokens_per_second": count / elapsed if elapsed > 0 else None,
+                },
+            ))
+        return made
 
     inputs = {"input_ids": input_ids.to(loaded.input_device), "attention_mask": attention_mask.to(loaded.input_device)}
     generated = yield from run_generate(
         model, inputs, settings, seed=values["seed"], cancel=cancel, total_steps=room, stream=not beams,
-        show_top_k=show_top_k, tokenizer=tokenizer, on_token=piece,
+        show_top_k=show_top_k, tokenizer=tokenizer, on_tokens=pieces,
     )
     notices.extend(f"transformers: {warning}" for warning in generated.warnings)
     sequence = generated.sequence
