@@ -56,7 +56,7 @@ INPUTS = (
         "tools", "Tools (optional)", KIND_MULTILINE, default="",
         placeholder='JSON list of tool schemas: [{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
         help="Passed as apply_chat_template(tools=...); only a template that reads `tools` renders them",
-        only_if=FromCheckpoint("has_chat_template", why_not=NO_TEMPLATE),
+        only_if=FromCheckpoint("chat_template_reads_tools", why_not="This checkpoint's chat template does not read tools"),
     ),
 )
 PARAMETERS = (

@@ -175,6 +175,7 @@ class CheckpointFacts:
     has_chat_template: bool = False
     auto_map: dict | None = None  # config.json's auto_map ({} when it has none; None when unreadable)
     config: dict = field(default_factory=dict, compare=False)  # config.json as saved
+    chat_template_reads_tools: bool = False  # a template AutoTokenizer loads renders `tools`
 
 
 def _small_json(path: str, limit: int = 4 * 1024 * 1024) -> dict:
@@ -206,9 +207,10 @@ def checkpoint_facts(folder: str) -> CheckpointFacts:
     from explorer.core.chat_templates import read_chat_templates
 
     # What AutoTokenizer loads (chat_template.json is the processor's, additional_chat_templates/ counts).
-    chat = read_chat_templates(folder).has_tokenizer_template
+    templates = read_chat_templates(folder).tokenizer_templates()
+    reads_tools = any(source.mentions_tools for source in templates.values())
     auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else ({} if config else None)
-    return CheckpointFacts(labels, mask, chat, auto_map, config)
+    return CheckpointFacts(labels, mask, bool(templates), auto_map, config, reads_tools)
 
 
 NO_TOKENIZER = "This checkpoint has no tokenizer files; the demos need one to turn text into ids."

@@ -262,6 +262,9 @@ class TaskForm(QWidget):
             if field.insert_button is not None:
                 text = getattr(facts, field.insert_button.fact, None) or field.insert_button.fallback
                 self.add_insert_button(field.name, f"Insert {text}", text)
+            editor = self.editors[field.name]
+            if hasattr(editor, "set_tools_supported"):  # the conversation editor offers a "tool" turn only then
+                editor.set_tools_supported(facts.chat_template_reads_tools)
             if field.only_if is not None and not getattr(facts, field.only_if.fact, False):
                 editor = self.editors[field.name]
                 editor.setEnabled(False)

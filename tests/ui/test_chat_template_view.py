@@ -219,3 +219,30 @@ def test_the_demo_tab_renders_the_turns_typed_in_its_editor(qtbot, sample):
         assert "user: the capital of\nassistant: paris\nassistant:" in view.renderings[True].prompt_text()
     finally:
         tab.shutdown()
+
+
+def test_the_form_offers_tools_only_where_the_template_reads_them(qtbot, tmp_path):
+    """Facts come from the templates AutoTokenizer loads: a processor's chat_template.json does not count."""
+    from explorer.tasks.base import get_task
+    from explorer.tasks.heads import checkpoint_facts
+    from explorer.ui.demo_form import TaskForm
+
+    folders = fx.layouts(tmp_path)
+    expected = {  # layout -> (has a template the tokenizer loads, one of them reads tools)
+        "named-files": (True, True),
+        "named-files-no-default": (True, True),
+        "named-config": (True, True),
+        "config-string": (True, True),
+        "processor-json": (False, False),
+        "none": (False, False),
+    }
+    spec = get_task("chat-template")
+    for layout, (has_template, reads_tools) in expected.items():
+        facts = checkpoint_facts(str(folders[layout]))
+        assert (facts.has_chat_template, facts.chat_template_reads_tools) == (has_template, reads_tools), layout
+        form = TaskForm(spec, facts)
+        qtbot.addWidget(form)
+        assert form.editors["tools"].isEnabled() == reads_tools, layout
+        conversation = form.editors["conversation"]
+        if isinstance(conversation, ConversationEditor):
+            assert conversation.tools_supported() == reads_tools, layout
