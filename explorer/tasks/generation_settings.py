@@ -305,6 +305,8 @@ def describe_sources(report: dict[str, dict[str, Any]]) -> str:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, list):
         return "[" + ", ".join(_shown(item) for item in value) + "]"
     return str(value)

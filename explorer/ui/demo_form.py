@@ -43,6 +43,7 @@ from explorer.tasks.base import (
     KIND_STRINGS,
     SOURCE_CHANGED,
     SOURCE_CHECKPOINT,
+    SOURCE_LIBRARY,
     Field,
     Sourced,
     TaskInputError,
@@ -58,10 +59,14 @@ DECODING_FIELDS = frozenset({"do_sample", "num_beams", "max_new_tokens"})
 RESET_MARK = "↺"
 # Narrower than this, a note names only the file ("generation_config.json"); the tooltip says the rest.
 FULL_NOTES_WIDTH = 560
+FILE_NOTES_WIDTH = 460  # below it, a note is one word
 
 
-def short_source(sourced: Sourced) -> str:
-    """The note for a narrow form: the checkpoint's file alone says where the value came from."""
+def short_source(sourced: Sourced, tiny: bool = False) -> str:
+    """The note for a narrow form: the checkpoint's file alone says where the value came from; in a very
+    narrow one, a word (the tooltip keeps the whole story)."""
+    if tiny:
+        return "checkpoint" if sourced.source == SOURCE_CHECKPOINT else "default" if sourced.source == SOURCE_LIBRARY else sourced.source
     return sourced.detail if sourced.source == SOURCE_CHECKPOINT and sourced.detail else sourced.source
 
 
@@ -150,7 +155,7 @@ class TaskForm(QWidget):
         self.source_labels: dict[str, QLabel] = {}
         self.reset_buttons: dict[str, QToolButton] = {}
         self.section: FoldingSection | None = None
-        self._full_notes = True
+        self._notes_level = 2  # 2: the whole source, 1: the file, 0: a word (by the form's width)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.description = QLabel(spec.description)
@@ -279,9 +284,10 @@ class TaskForm(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        full = event.size().width() >= FULL_NOTES_WIDTH
-        if full != self._full_notes:
-            self._full_notes = full
+        width = event.size().width()
+        level = 2 if width >= FULL_NOTES_WIDTH else 1 if width >= FILE_NOTES_WIDTH else 0
+        if level != self._notes_level:
+            self._notes_level = level
             for name in self._sources:
                 self._show_source(name)
 
@@ -327,7 +333,13 @@ class TaskForm(QWidget):
             return
         sourced = self._sources[name]
         changed = self.is_changed(name)
-        note.setText(SOURCE_CHANGED if changed else sourced.describe() if self._full_notes else short_source(sourced))
+        if changed:
+            text = SOURCE_CHANGED
+        elif self._notes_level == 2:
+            text = sourced.describe()
+        else:
+            text = short_source(sourced, tiny=self._notes_level == 0)
+        note.setText(text)
         shown = text_of(self.spec.field(name), sourced.value) or "(none)"
         where = sourced.describe() if sourced.source != SOURCE_CHECKPOINT or not sourced.detail else f"the checkpoint's {sourced.detail}"
         note.setToolTip(f"Starts from {shown!r}: {where}." + (" Changed here; ↺ puts it back." if changed else ""))

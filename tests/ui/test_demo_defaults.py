@@ -136,10 +136,14 @@ def test_settings_start_from_the_checkpoint_and_say_so(qtbot, sample, tmp_path, 
     # Many such settings fold into a section whose header counts what came from where.
     assert form.section is not None and form.section.toggle.text() == "Decoding"
     assert form.section.summary.text() == "7 settings · 5 from demo_settings.json, 2 transformers default"
-    form.resize(400, 900)  # a narrow form: the file alone, the rest in the tooltip
+    form.resize(500, 900)  # a narrow form: the file alone, the rest in the tooltip
     qtbot.waitUntil(lambda: form.source_labels["temperature"].text() == "demo_settings.json")
     assert "checkpoint's demo_settings.json" in form.source_labels["temperature"].toolTip()
     assert form.source_labels["top_k"].text() == "transformers default"
+    form.resize(380, 900)  # narrower still (the window's Demo tab at 1280 px): a word
+    qtbot.waitUntil(lambda: form.source_labels["temperature"].text() == "checkpoint")
+    assert form.source_labels["top_k"].text() == "default"
+    assert "checkpoint's demo_settings.json" in form.source_labels["temperature"].toolTip()
 
 
 def test_a_changed_setting_says_so_and_reset_brings_the_checkpoint_value_back(qtbot, sample, tmp_path, sourced_task):
