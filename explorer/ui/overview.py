@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -140,7 +140,7 @@ def build_card_document(display: CardDisplay, font: QFont, link_color: QColor, n
 
     Colours come in from the GUI thread (the scheme in force is asked there).
 
-    The caller moves the document to the GUI thread. Layout happens there, bounded by
+    The caller hands its content to the GUI thread as HTML. Layout happens there, bounded by
     ``card_display``'s budget and by the break points put into giant words.
     """
     document = CardDocument()
@@ -165,6 +165,16 @@ def build_card_document(display: CardDisplay, font: QFont, link_color: QColor, n
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         # Megabytes of text take thousands of break points: cheap in the string, not one cursor insert each.
         cursor.insertText(_with_break_points(display.plain, _UNBREAKABLE_CARD_RUN, _CARD_RUN_STEP))
+    return document
+
+
+def document_from_html(html: str, font: QFont) -> CardDocument:
+    """The card's document in the GUI thread, from the HTML of the one the worker built (Markdown parsed,
+    images made links, giant words broken there)."""
+    document = CardDocument()
+    document.setUndoRedoEnabled(False)
+    document.setDefaultFont(font)
+    document.setHtml(html)
     return document
 
 
@@ -214,7 +224,7 @@ def _break_giant_words(document: QTextDocument) -> None:
 
 
 def _card_job(path: str | None, font: QFont, link_color: QColor, note_color: QColor):
-    """Read, split and build the card in a worker; return (card, document) with the document in the GUI thread."""
+    """Read, split and build the card in a worker; return (card, html): the document's content, for the GUI thread."""
 
     def job(cancel):
         yield Progress(0, 2, "reading README.md")
@@ -225,8 +235,10 @@ def _card_job(path: str | None, font: QFont, link_color: QColor, note_color: QCo
         document = build_card_document(card_display(card.body), font, link_color, note_color)
         if cancel.cancelled:
             return None, None  # the document is dropped in the thread it belongs to
-        document.moveToThread(QCoreApplication.instance().thread())
-        return card, document
+        # The content goes to the GUI thread as HTML text, no Qt object: moving the document there
+        # (moveToThread) could deadlock, holding the interpreter lock while it waits for a Qt lock that
+        # the GUI thread holds while it waits for the interpreter (a disconnect asking Python).
+        return card, document.toHtml()
 
     return job
 
@@ -434,10 +446,10 @@ class OverviewPane(CheckpointTab):
         )
 
     def _card_read(self, result: tuple[ModelCard | None, CardDocument | None]) -> None:
-        card, document = result
+        card, html = result
         if self._checkpoint is not None:
             self._show_badges(self._checkpoint, card)
-        self._show_card(card, document)
+        self._show_card(card, None if html is None else document_from_html(html, self.card.font()))
 
     def _card_failed(self, message: str, _details: str) -> None:
         self._show_card(ModelCard(problem=f"README.md cannot be read ({message})"))

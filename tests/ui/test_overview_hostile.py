@@ -172,7 +172,12 @@ def test_normal_card_renders_as_plain_markdown(pane, qtbot, tmp_path):
     reference = QTextDocument()
     reference.setDefaultFont(pane.card.font())
     reference.setMarkdown(body)
-    assert pane.card.document().toHtml() == reference.toHtml()
+    # The worker hands the document over as HTML (no Qt object crosses threads): the same, carried over HTML.
+    carried = QTextDocument()
+    carried.setDefaultFont(pane.card.font())
+    carried.setHtml(reference.toHtml())
+    assert pane.card.document().toHtml() == carried.toHtml()
+    assert pane.card.document().toPlainText() == reference.toPlainText()
     assert "license" in pane.card_fields.text()
 
 
