@@ -149,6 +149,8 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     sizes: dict[str, int] = {}
     contents: dict[str, tuple] = {}
     remote_code: list[str] = []
+    pickle_files: dict[str, str] = {}  # .bin weights and their index, counted when there are no safetensors
+    pickle_contents: dict[str, tuple] = {}
     has_tokenizer = has_weights = has_model_card = False
     config_entry = None
     kind_by_name = _KIND_BY_NAME.get
@@ -161,6 +163,9 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
             if dot < 0 or "/" in name:
                 continue
             kind = kind_by_extension(name[dot:])
+            if kind == _JSON and name.endswith(".bin.index.json") and f.size is not None:
+                pickle_files[name] = f.path
+                continue
             if kind is None or (kind == _JSON and not name.endswith(".safetensors.index.json")):
                 continue
         if kind == _SAFETENSORS or kind == _JSON:  # weights, or the index of sharded weights
@@ -177,6 +182,10 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
             config_entry = f
         elif kind == _OTHER_WEIGHTS:
             has_weights = True
+            if name.endswith(".bin") and f.size is not None:
+                pickle_files[name] = f.path
+                if f.content is not None:
+                    pickle_contents[name] = (*f.content, f.size)
         elif kind == _CODE:
             remote_code.append(name)
         else:
@@ -211,6 +220,13 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
     ckpt.dtypes = summary.dtypes
+    if summary.num_parameters is None and any(name.endswith(".bin") for name in pickle_files):
+        from explorer.core.pickle_counts import count_pickle_weights
+
+        counted = count_pickle_weights(pickle_files, pickle_contents)
+        ckpt.problems.extend(counted.problems)
+        if counted.num_parameters is not None:
+            ckpt.num_parameters, ckpt.dtypes = counted.num_parameters, counted.dtypes
     if not has_weights:
         ckpt.problems.append("no weight files (config only)")
     if not ckpt.size_bytes:

@@ -26,7 +26,7 @@ from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from explorer.core.safe_io import UnreadableFile, parse_json, read_bounded
 
 # 2: parameter counts come from headers validated as the safetensors library validates them.
-FORMAT = 2
+FORMAT = 3  # 3: .bin checkpoints carry parameter counts (indexes of format 2 lack them)
 MAX_INDEX_BYTES = 512 * 1024 * 1024
 
 # Checkpoint fields saved as they are, in this order; files, refs and origin are handled apart
