@@ -64,8 +64,10 @@ def _count_file(path: str, label: str) -> PickleCount:
     if report.error is not None:
         return PickleCount(problems=[report.problem or f"{label}: not readable"])
     dtypes: dict[str, int] = {}
+    aliases = set(report.aliases)  # tied weights, stored once: counted once, as transformers counts them
     for tensor in report.tensors:
-        dtypes[tensor.dtype] = dtypes.get(tensor.dtype, 0) + tensor.numel
+        if tensor.name not in aliases:
+            dtypes[tensor.dtype] = dtypes.get(tensor.dtype, 0) + tensor.numel
     return PickleCount(num_parameters=sum(dtypes.values()), dtypes=dtypes)
 
 

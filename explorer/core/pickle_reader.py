@@ -71,6 +71,8 @@ class _TensorStub:
     storage: _StorageRef
     dtype: str
     shape: tuple[int, ...]
+    offset: int = 0  # in elements, into the storage
+    strides: tuple[int, ...] = ()
 
 
 def _dims(values: Any, what: str) -> tuple[int, ...]:
@@ -104,7 +106,7 @@ def _tensor_stub(storage, storage_offset, size, stride, dtype: str | None) -> _T
             raise DamagedPickleError(
                 f"holds a tensor of shape {list(shape)} that reaches past the end of its storage ({available:,} elements); not read"
             )
-    return _TensorStub(storage=storage, dtype=dtype, shape=shape)
+    return _TensorStub(storage=storage, dtype=dtype, shape=shape, offset=storage_offset, strides=strides)
 
 
 # Only these element types can require gradients (torch refuses the flag on the others).
@@ -350,6 +352,9 @@ class PytorchFileReport:
     imports: PickleImports
     tensors: list[TensorInfo] = field(default_factory=list)
     error: UnreadableFile | None = None
+    # Tensors that are the same data as an earlier one (tied weights torch.save stored once): a model
+    # has their parameters once, as the safetensors files transformers writes store them once.
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def problem(self) -> str | None:
@@ -382,13 +387,13 @@ def describe_pytorch_file(path: str | os.PathLike, file_label: str | None = None
         report.error = UnsafePickleError(dangerous_message(label, walk))
         return report
     try:
-        report.tensors = _tensors_of(pickles, label)
+        report.tensors, report.aliases = _tensors_of(pickles, label)
     except UnreadableFile as exc:
         report.error = _with_label(exc, label)
     return report
 
 
-def _tensors_of(pickles: TorchPickles, label: str) -> list[TensorInfo]:
+def _tensors_of(pickles: TorchPickles, label: str) -> tuple[list[TensorInfo], list[str]]:
     foreign = sorted(pickles.main_opcodes - TORCH_OPCODES)
     if foreign:
         raise DamagedPickleError(
@@ -423,10 +428,18 @@ def _tensors_of(pickles: TorchPickles, label: str) -> list[TensorInfo]:
                 raise DamagedPickleError(
                     f"{label}: storage data/{printable_name(storage.key[:40])} holds {stored:,} bytes but the pickle describes {storage.nbytes:,}; not read"
                 )
-    return [
+    seen: set[tuple] = set()
+    aliases = []
+    for name, stub in stubs:
+        view = (stub.storage.key, stub.offset, stub.shape, stub.strides, stub.dtype)
+        if view in seen:
+            aliases.append(name)
+        seen.add(view)
+    tensors = [
         TensorInfo(name=name, dtype=stub.dtype, shape=stub.shape, file=label, nbytes=math.prod(stub.shape) * DTYPE_BYTES[stub.dtype])
         for name, stub in stubs
     ]
+    return tensors, aliases
 
 
 def read_pytorch_bin(path: str | os.PathLike, file_label: str | None = None) -> list[TensorInfo]:

@@ -89,3 +89,19 @@ def test_counting_takes_milliseconds_and_is_remembered(samples_root, tmp_path):
     started = time.perf_counter()
     again = count_pickle_weights(files, identity)
     assert again.num_parameters == first.num_parameters and time.perf_counter() - started < first_seconds
+
+
+def test_tied_weights_count_once_as_transformers_counts_them(samples_root, tmp_path):
+    """torch.save of a GPT-2 state dict stores the tied embedding once under two names."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(samples_root / "tiny-gpt2-lm")
+    state = model.state_dict()
+    assert state["lm_head.weight"].data_ptr() == state["transformer.wte.weight"].data_ptr()
+    folder = tmp_path / "tied"
+    shutil.copytree(samples_root / "tiny-gpt2-lm", folder)
+    (folder / "model.safetensors").unlink()
+    torch.save(state, folder / "pytorch_model.bin")
+    counted = count_pickle_weights({"pytorch_model.bin": str(folder / "pytorch_model.bin")})
+    assert counted.num_parameters == model.num_parameters()
