@@ -1,10 +1,11 @@
 """One ``model.generate()`` call as a job: tokens streamed as they come, Stop within a step, each step's top tokens.
 
 transformers decodes; the app only listens. ``generate`` runs in a thread of its own, with a
-streamer that hands each new token over, a stopping criterion that ends the run at the next step
-once the user presses Stop, and a last logits processor that passes the scores through unchanged
-and hands them over too, so the view can show each step's most likely tokens after every other
-processor (the distribution the token was drawn from). The job's thread turns those into
+streamer that hands each new token over (and ends the run at the next step once the user presses
+Stop; a stopping criterion does that with beam search), and a logits processor that passes the
+scores through unchanged and keeps them, so the view can show each step's most likely tokens after
+the logits processors (with sampling, before its temperature, top-k and top-p, which generate
+applies after a caller's processors). The job's thread turns those into
 ``Partial`` pieces and does the decoding (text, no tensors), so ``generate``'s thread is the only
 one doing tensor work while it runs, as in a notebook.
 """
@@ -21,8 +22,6 @@ from typing import Any
 from explorer.core.jobs import CancelToken, Cancelled, Job, Progress
 
 _DONE = object()
-# How long a cancelled run may take to reach the end of its step before the job stops waiting for it.
-_GRACE_SECONDS = 2.0
 # How often the job's thread collects generate's tokens: often enough to look live, rarely enough not to slow it.
 _COLLECT_SECONDS = 0.03
 _TOPS_BATCH = 16  # steps whose top tokens are worked out together
@@ -75,7 +74,10 @@ def _listeners(cancel: CancelToken, handover: queue.Queue, show_top_k: int, stre
             hand_over_tops()
 
     class HandOverScores(LogitsProcessor):
-        """Last in the list: keeps the step's scores after every processor and warper; returns them unchanged.
+        """Keeps the step's scores after the logits processors (repetition penalty, bad words, ...); returns
+        them unchanged. generate puts a caller's processors before sampling's warpers (temperature, top-k,
+        top-p), so while sampling these are the scores before those: what the model and the processors
+        make of the step, not yet narrowed for the draw.
 
         The top tokens are worked out here, in generate's thread, a batch of steps at a time: torch's
         OpenMP workers spin between operations only while one thread drives them, so tensor work in a
@@ -134,8 +136,9 @@ def run_generate(
     extra: dict[str, Any] = {"logits_processor": processors, "stopping_criteria": criteria}
     if streamer is not None:
         extra["streamer"] = streamer
-    if settings.get("stop_strings"):
-        extra["tokenizer"] = tokenizer  # generate needs it to find stop strings in token space
+    if tokenizer is not None:
+        # generate needs it for stop strings, the checkpoint's own as much as ones changed here.
+        extra["tokenizer"] = tokenizer
 
     def target() -> None:
         try:
@@ -157,7 +160,7 @@ def run_generate(
     started = time.perf_counter()
     thread = threading.Thread(target=target, name="model-explorer-generate", daemon=True)
     thread.start()
-    steps, cancelled_at, finished = 0, None, False
+    steps, finished = 0, False
     waiting: list[int] = []  # streamed tokens not yet handed on
     tops: list[tuple[list[int], list[float]]] = []  # their steps' top tokens, as they come
     while not finished:
@@ -170,10 +173,8 @@ def run_generate(
                 items.append(handover.get_nowait())
             except queue.Empty:
                 break
-        if not items and cancel.cancelled:
-            cancelled_at = cancelled_at or time.monotonic()
-            if time.monotonic() - cancelled_at > _GRACE_SECONDS:
-                raise Cancelled() from None
+        # After Stop, the job waits for generate to end its step (the streamer or the criterion stops it
+        # there): leaving earlier would let the next run start on the same model while this one still runs.
         last_progress = None
         for kind, value in items:
             if kind is _DONE:

@@ -271,6 +271,12 @@ def changed_settings(values: dict[str, Any], checkpoint: dict[str, Sourced]) -> 
         if default is not None and value == default.value:
             continue
         changed[setting.name] = setting.to_generation(value)
+    if "max_length" in changed and changed["max_length"] is None:
+        # Off, where the checkpoint sets one: generate cannot be told "no max_length" (None reads as "not
+        # given"), so give it what off means in the form, transformers' default of new tokens.
+        del changed["max_length"]
+        if not values.get("max_new_tokens"):
+            changed["max_new_tokens"] = LIBRARY_NEW_TOKENS
     return changed
 
 

@@ -44,7 +44,8 @@ PARAMETERS = (
     ),
     Field(
         "show_top_k", "Show next-token probabilities", KIND_INT, default=5, minimum=0, maximum=20, step=1,
-        help="For each step, the k most likely tokens after the processors (0: off; not with beam search)",
+        help="For each step, the k most likely tokens after the logits processors (repetition penalty, bad words, ...); "
+        "when sampling, before temperature, top-k and top-p narrow them for the draw (0: off; not with beam search)",
     ),
 )
 
@@ -53,7 +54,7 @@ PARAMETERS = (
 class NextToken(Record):
     token: str
     id: int
-    probability: float  # after the logits processors
+    probability: float  # after the logits processors, before sampling's warpers
 
 
 @dataclass(slots=True)
@@ -147,6 +148,8 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[GenerationResult]:
     if not generate_keeps_to_it:
         settings["max_new_tokens"] = room
         notices.append(f"Only {room} new tokens fit in the model's {limit} positions.")
+    elif settings.get("max_new_tokens", room) != room:  # the form's "off" turned into 20 new tokens, capped
+        settings["max_new_tokens"] = room
     beams = values["num_beams"] > 1
     show_top_k = 0 if beams else values["show_top_k"]
     if beams and values["show_top_k"]:

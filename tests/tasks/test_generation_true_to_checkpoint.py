@@ -217,3 +217,18 @@ def test_stop_strings_keep_spaces_and_newlines():
 
     for text in ["\n\n", "a\\nb", "tab\there", "back\\slash"]:
         assert unescape_line(escape_line(text)) == text
+
+
+def test_the_checkpoints_own_stop_strings_and_max_length_work(samples_root, tmp_path, run_task):
+    """Stop strings from generation_config.json need the tokenizer too; Max length set to off where the
+    checkpoint sets one means transformers' default of 20 new tokens (generate reads None as 'not given')."""
+    path = copy_with_generation_config(
+        samples_root / "tiny-gpt2-lm", tmp_path / "stops", {"stop_strings": ["e"], "max_length": 40, "eos_token_id": 0}
+    )
+    values = {"text": PROMPT, "use_chat_template": False}
+    result, _ = run_task("text-generation", path, values)
+    assert result.token_ids == notebook_generate(path)
+    assert result.generation_settings["stop_strings"] == {"value": ["e"], "source": "checkpoint (generation_config.json)"}
+    off, _ = run_task("text-generation", path, {**values, "max_length": 0, "stop_strings": []})
+    assert off.token_ids == notebook_generate(path, max_new_tokens=20, stop_strings=None)
+    assert off.new_tokens == 20
