@@ -132,6 +132,8 @@ def _print_scan_notes(stats) -> None:
 def cmd_inspect(args) -> int:
     from explorer.core.locate import CheckpointNotFound, locate_checkpoint
 
+    if str(args.path).lower().endswith(".gguf"):
+        return _inspect_gguf(args)
     notices: list[str] = []
     try:
         path = locate_checkpoint(args.path, notices=notices)
@@ -155,6 +157,33 @@ def cmd_inspect(args) -> int:
         sys.stdout.write("\n")
         return 0
     print_inspect_report(report)
+    return 0
+
+
+def _inspect_gguf(args) -> int:
+    """A GGUF file (llama.cpp, Ollama, LM Studio), or any part of a split one: its header, never its weights."""
+    from explorer.core.gguf_file import read_gguf_split
+    from explorer.core.safe_io import UnreadableFile
+
+    try:
+        report = read_gguf_split(args.path).to_json()
+    except UnreadableFile as exc:
+        print(f"model-explorer: {one_line(str(exc))}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(json_ready(report), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
+    types = ", ".join(f"{name} {human_count(count)}" for name, count in report["dtypes"].items())
+    print(f"format:        gguf (version {report['gguf_version']}), {len(report['files'])} file(s)")
+    print(f"architecture:  {display_text(str(report['model_type']))}")
+    print(f"name:          {display_text(str(report['name']))}")
+    print(f"parameters:    {human_count(report['num_parameters'])} ({types})")
+    print(f"size:          {human_bytes(report['size_bytes'])} in {len(report['tensors']):,} tensors")
+    prefix = f"{report['model_type']}."
+    for key, value in report["metadata"].items():
+        if key.startswith(prefix) and not isinstance(value, (dict, list)):
+            print(f"{display_text(key):<40} {display_text(str(value))}")
     return 0
 
 

@@ -84,6 +84,26 @@ class GgufModel:
     files: list[str]
     version: int = 3
 
+    def to_json(self) -> dict[str, Any]:
+        """What ``model-explorer inspect FILE.gguf --json`` prints (the keys a scan entry will share first)."""
+        return {
+            "format": "gguf",
+            "path": self.files[0] if self.files else None,
+            "files": list(self.files),
+            "model_type": self.architecture,  # general.architecture: GGUF's counterpart of config.json's model_type
+            "name": self.name,
+            "num_parameters": self.num_parameters,
+            "dtypes": dict(self.dtypes),
+            "bytes_by_type": dict(self.bytes_by_type),
+            "size_bytes": self.file_size,
+            "gguf_version": self.version,
+            "metadata": self.metadata,
+            "tensors": [
+                {"name": t.name, "type": t.type_name, "shape": list(t.shape), "numel": t.numel, "nbytes": t.nbytes, "file": t.file}
+                for t in self.tensors
+            ],
+        }
+
 
 class _NeedMore(Exception):
     """The header goes on past the bytes read so far."""
