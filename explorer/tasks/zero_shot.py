@@ -68,6 +68,24 @@ def entailment_index(config) -> int:
     )
 
 
+def _check_hypotheses_fit(loaded, hypotheses: list[str]) -> None:
+    """Only the text is cut to fit (as the zero-shot pipeline does): a hypothesis that leaves it no room is
+    the user's to shorten, said in words rather than the tokenizer's "sequence to truncate too short"."""
+    from explorer.tasks.base import max_input_length
+
+    limit = max_input_length(loaded)
+    tokenizer = loaded.tokenizer
+    room_for_pair = tokenizer.num_special_tokens_to_add(pair=True)
+    for hypothesis in hypotheses:
+        length = len(tokenizer(hypothesis, add_special_tokens=False)["input_ids"])
+        if length + room_for_pair >= limit:
+            shown = hypothesis if len(hypothesis) <= 60 else hypothesis[:59] + "…"
+            raise TaskInputError(
+                f"The hypothesis {shown!r} is {length} tokens: with the text it cannot fit the model's {limit}. "
+                "Shorten the hypothesis template or the label"
+            )
+
+
 def run(loaded, values: dict, cancel: CancelToken) -> Job[ZeroShotResult]:
     import torch
 
@@ -78,6 +96,7 @@ def run(loaded, values: dict, cancel: CancelToken) -> Job[ZeroShotResult]:
     entail = entailment_index(model.config)
     contradiction = -1 if entail == 0 else 0
     hypotheses = [template.format(label) for label in labels]
+    _check_hypotheses_fit(loaded, hypotheses)
     encoded = encode(loaded, [text] * len(labels), hypotheses, truncation="only_first", padding=True)
     cancel.raise_if_cancelled()
     yield Progress(0, 1, "Running the model")

@@ -210,3 +210,12 @@ def test_tokenize_decodes_given_ids(session, sample):
         run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "99999"})
     with pytest.raises(TaskInputError, match="not a whole number"):
         run(session, "tokenize", sample("tiny-bert-mlm"), {"text": "hello", "ids_to_decode": "1, x"})
+
+
+def test_a_hypothesis_longer_than_the_model_takes_is_said_in_words(session, sample):
+    from explorer.core.jobs import run_to_end
+    from explorer.tasks.session import LoadRequest
+
+    long_label = " ".join(["river"] * 400)
+    with pytest.raises(TaskInputError, match="Shorten the hypothesis template or the label"):
+        run_to_end(session.run("zero-shot-classification", LoadRequest(str(sample("tiny-bert-nli")), None), {"labels": f"{long_label}, short"}))

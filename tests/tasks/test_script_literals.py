@@ -81,7 +81,9 @@ def hostile_values(task_id: str, text: str, label: str) -> dict:
         "token-classification": {"text": text, "aggregation": "simple"},
         "question-answering": {"question": text, "context": text + " John works for Google."},
         "text2text-generation": {"prefix": text, "text": text, "max_length": 6, "num_beams": 1},
-        "zero-shot-classification": {"text": text, "labels": f"{label}, {label} two", "hypothesis_template": text.replace("{", "{{").replace("}", "}}") + " {}"},
+        # The template is the (short) hostile label: the whole hostile text as a hypothesis can leave the text no
+        # room in a tiny model's positions, depending on how the sample's vocabulary splits it.
+        "zero-shot-classification": {"text": text, "labels": f"{label}, {label} two", "hypothesis_template": label.replace("{", "{{").replace("}", "}}") + " {}"},
         "feature-extraction": {"sentences": text, "pooling": "mean"},
         "tokenize": {"text": text, "text_pair": text, "ids_to_decode": "1, 2"},
         "chat-template": {"conversation": [{"role": "system", "content": label}, {"role": "user", "content": text}], "template": ""},
