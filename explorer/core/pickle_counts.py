@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from explorer.core.pickle_reader import describe_pytorch_file
-from explorer.core.tensors_on_disk import FORMAT_PYTORCH, _plan
+from explorer.core.tensors_on_disk import FORMAT_PYTORCH, weight_plan
 
 # Content identity (device, inode, size, mtime) -> counts: revisions and scans that meet the same
 # file again count it from memory. Bounded like the safetensors header memory.
@@ -36,7 +36,7 @@ def count_pickle_weights(files: dict[str, str], identities: dict[str, tuple] | N
     with its reason among the problems: half a model's count would mislead.
     """
     result = PickleCount()
-    fmt, shards, _weight_map, _total, _indexes = _plan(files, result.problems)
+    fmt, shards, _weight_map, _total, _indexes = weight_plan(files, result.problems)
     if fmt != FORMAT_PYTORCH or not shards:
         return result
     total, dtypes = 0, {}

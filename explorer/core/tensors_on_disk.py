@@ -148,7 +148,7 @@ def _is_weight_candidate(name: str) -> bool:
     return not name.startswith(("adapter_model", "training_args", "optimizer", "scheduler", "rng_state"))
 
 
-def _plan(files: dict[str, str], problems: list[str]) -> tuple[str | None, list[str], dict[str, str], int | None, list[str]]:
+def weight_plan(files: dict[str, str], problems: list[str]) -> tuple[str | None, list[str], dict[str, str], int | None, list[str]]:
     """Pick the format transformers would load and the shard list: (format, shards, weight_map, total, index names)."""
     for fmt, index_suffix, file_suffix in (
         (FORMAT_SAFETENSORS, ".safetensors.index.json", ".safetensors"),
@@ -197,7 +197,7 @@ def read_disk_tensors_job(source: Checkpoint | str | os.PathLike, cancel: Cancel
     result = DiskTensors()
     for name in unreadable_weight_files(source):
         result.problems.append(f"{name}: not readable (a broken link, a link loop, or not a regular file)")
-    fmt, shards, weight_map, total, indexes = _plan(files, result.problems)
+    fmt, shards, weight_map, total, indexes = weight_plan(files, result.problems)
     result.format = fmt
     result.index_total_size = total
     if fmt is None:
