@@ -9,6 +9,14 @@ from typing import Any
 SOURCE_HUB_CACHE = "hub-cache"
 SOURCE_FOLDER = "folder"
 SOURCE_LEGACY = "legacy-cache"
+SOURCE_OLLAMA = "ollama"  # Ollama's model store: manifests naming blobs by digest
+SOURCE_LM_STUDIO = "lm-studio"  # LM Studio's models folder: <publisher>/<repo>/<file>.gguf
+
+# What a checkpoint is: a transformers folder, a PEFT adapter on a base model, or a GGUF model
+# (one file or the parts of a split one).
+FORMAT_TRANSFORMERS = "transformers"
+FORMAT_ADAPTER = "adapter"
+FORMAT_GGUF = "gguf"
 
 TOKENIZER_FILES = frozenset(
     {
@@ -71,6 +79,12 @@ class Checkpoint:
     last_modified: float | None = None
     problems: list[str] = field(default_factory=list)
     origin: str | None = None  # the place the user or the default configuration named
+    format: str = FORMAT_TRANSFORMERS
+    base_model: str | None = None  # adapters: base_model_name_or_path as adapter_config.json writes it
+
+    def gguf_parts(self) -> list[str]:
+        """GGUF: the paths of the model's file(s), first part first (its other files are not GGUF)."""
+        return [f.path for f in self.files if f.name.endswith(".gguf") and f.size is not None]
 
     @property
     def key(self) -> str:
@@ -98,7 +112,7 @@ class Checkpoint:
         return candidate if os.path.isfile(candidate) else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry = {
             "id": display_text(self.id),
             "source": self.source,
             "path": display_text(self.path),
@@ -117,3 +131,9 @@ class Checkpoint:
             "last_modified": self.last_modified,
             "problems": [display_text(p) for p in self.problems],
         }
+        # Transformers checkpoints keep the keys they always had; other formats say what they are.
+        if self.format != FORMAT_TRANSFORMERS:
+            entry["format"] = self.format
+            if self.format == FORMAT_ADAPTER:
+                entry["base_model"] = self.base_model
+        return entry

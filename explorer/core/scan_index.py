@@ -26,7 +26,8 @@ from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from explorer.core.safe_io import UnreadableFile, parse_json, read_bounded
 
 # 2: parameter counts come from headers validated as the safetensors library validates them.
-FORMAT = 3  # 3: .bin checkpoints carry parameter counts (indexes of format 2 lack them)
+# 3: .bin checkpoints carry parameter counts (indexes of format 2 lack them).
+FORMAT = 4  # 4: adapters and GGUF models are listed (with their format and base model)
 MAX_INDEX_BYTES = 512 * 1024 * 1024
 
 # Checkpoint fields saved as they are, in this order; files, refs and origin are handled apart
@@ -48,6 +49,8 @@ _FIELDS = (
     "has_model_card",
     "last_modified",
     "problems",
+    "format",
+    "base_model",
 )
 
 Cache = dict[str, tuple[tuple, Checkpoint]]
@@ -76,7 +79,7 @@ _STR, _NONE = frozenset({str}), type(None)
 _FIELD_TYPES = (
     _STR, _STR, _STR, frozenset({str, _NONE}), frozenset({str, _NONE}), frozenset({str, _NONE}), frozenset({list}),
     frozenset({int, _NONE}), frozenset({dict}), frozenset({int}), frozenset({bool}), frozenset({bool}), frozenset({list}),
-    frozenset({bool}), frozenset({int, float, _NONE}), frozenset({list}),
+    frozenset({bool}), frozenset({int, float, _NONE}), frozenset({list}), _STR, frozenset({str, _NONE}),
 )
 _LARGEST = 2**63 - 1  # what Qt's item models and JSON consumers can hold
 _COUNT_TYPES = frozenset({int, _NONE})
@@ -91,7 +94,7 @@ def _valid_record(values, files) -> bool:
         return False
     if not all(map(frozenset.__contains__, _FIELD_TYPES, map(type, values))):
         return False
-    (_id, _source, _path, _revision, _repo, _type, architectures, parameters, dtypes, size, _t, _c, code_files, _m, modified, problems) = values
+    (_id, _source, _path, _revision, _repo, _type, architectures, parameters, dtypes, size, _t, _c, code_files, _m, modified, problems, _f, _b) = values
     if set(map(type, architectures + code_files + problems)) - _STR:
         return False
     counts = [size, *dtypes.values()] + ([parameters] if parameters is not None else [])

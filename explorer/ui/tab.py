@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QStackedLayout, QWidget
 
 from explorer.core.checkpoint import Checkpoint
 from explorer.ui.workers import JobSlots
@@ -52,17 +52,93 @@ class CheckpointTab(QWidget):
         return self.jobs.wait(int(wait_seconds * 1000))
 
 
+def _create_tab(module: str, class_name: str) -> CheckpointTab:
+    tab = getattr(importlib.import_module(module), class_name)()
+    if not isinstance(tab, CheckpointTab):
+        raise TypeError(f"{module}.{class_name} is not a CheckpointTab")
+    return tab
+
+
+class FormatSwitch(CheckpointTab):
+    """One tab title, one page per checkpoint format: transformers checkpoints go to ``main``.
+
+    A GGUF model or an adapter has its own page where its reading differs (its metadata is not a
+    config.json, its tensors are quantised). A page is created when a checkpoint of its format is
+    first shown; the page not shown is given no checkpoint, so its work stops.
+    """
+
+    def __init__(self, main: CheckpointTab, pages: dict[str, tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.main = main
+        self._page_specs = dict(pages)
+        self._pages: dict[str, CheckpointTab] = {}
+        self._checkpoints: list[Checkpoint] = []
+        self._stack = QStackedLayout(self)
+        self._stack.setContentsMargins(0, 0, 0, 0)
+        self._adopt(main)
+
+    def _adopt(self, page: CheckpointTab) -> None:
+        self._stack.addWidget(page)
+        page.status_changed.connect(self.status_changed)
+
+    def page_for(self, checkpoint_format: str | None) -> CheckpointTab:
+        """The page that shows checkpoints of this format (created now if it was not yet)."""
+        if checkpoint_format not in self._page_specs:
+            return self.main
+        page = self._pages.get(checkpoint_format)
+        if page is None:
+            page = self._pages[checkpoint_format] = _create_tab(*self._page_specs[checkpoint_format])
+            self._adopt(page)
+            if self._checkpoints:
+                page.set_checkpoints(self._checkpoints)
+        return page
+
+    def current_page(self) -> CheckpointTab:
+        return self._stack.currentWidget()  # type: ignore[return-value]
+
+    def _all_pages(self) -> list[CheckpointTab]:
+        return [self.main, *self._pages.values()]
+
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        super().set_checkpoint(checkpoint)
+        shown = self.page_for(checkpoint.format if checkpoint is not None else None)
+        for page in self._all_pages():
+            if page is not shown and page.checkpoint() is not None:
+                page.set_checkpoint(None)
+        shown.set_checkpoint(checkpoint)
+        self._stack.setCurrentWidget(shown)
+
+    def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        self._checkpoints = list(checkpoints)
+        for page in self._all_pages():
+            page.set_checkpoints(self._checkpoints)
+
+    def activate(self) -> None:
+        self.current_page().activate()
+
+    def is_busy(self) -> bool:
+        return any(page.is_busy() for page in self._all_pages())
+
+    def shutdown(self, wait_seconds: float = 0.0) -> bool:
+        pages = self._all_pages()
+        for page in pages:
+            page.jobs.cancel()
+        return all([page.shutdown(wait_seconds) for page in pages])
+
+
 @dataclass(frozen=True)
 class TabEntry:
     title: str
     module: str
     class_name: str
+    # Checkpoint formats this tab shows with a page of their own: (format, module, class name).
+    format_pages: tuple[tuple[str, str, str], ...] = ()
 
     def create(self) -> CheckpointTab:
-        tab = getattr(importlib.import_module(self.module), self.class_name)()
-        if not isinstance(tab, CheckpointTab):
-            raise TypeError(f"{self.module}.{self.class_name} is not a CheckpointTab")
-        return tab
+        tab = _create_tab(self.module, self.class_name)
+        if not self.format_pages:
+            return tab
+        return FormatSwitch(tab, {fmt: (module, name) for fmt, module, name in self.format_pages})
 
 
 # Created after the window is shown (their modules import more); Overview is built with the window.
@@ -72,4 +148,4 @@ TABS: tuple[TabEntry, ...] = (
     TabEntry("Demo", "explorer.ui.demo_tab", "DemoTab"),
 )
 
-__all__ = ["CheckpointTab", "TABS", "TabEntry"]
+__all__ = ["CheckpointTab", "FormatSwitch", "TABS", "TabEntry"]

@@ -6,7 +6,7 @@ import json
 import os
 
 from explorer import cli
-from tests.core.test_gguf_file import _write
+from tests.format_builders import write_gguf as _write
 
 
 def test_inspect_json_of_a_gguf(tmp_path, capsys):

@@ -18,35 +18,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from explorer.core.gguf_file import read_gguf, read_gguf_split, split_parts
 from explorer.core.safe_io import UnreadableFile
 
-TOKENS = ["<unk>", "<s>", "</s>", "a", "b", "ab"]
-CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-LONG_SCORES = [float(i) for i in range(40)]
-
-
-def _write(path: Path, *, split_max_tensors: int = 0) -> None:
-    writer = GGUFWriter(path, "llama", split_max_tensors=split_max_tensors)
-    writer.add_name("Tiny Llama")
-    writer.add_context_length(128)
-    writer.add_embedding_length(64)
-    writer.add_head_count(4)
-    writer.add_block_count(1)
-    writer.add_rope_freq_base(10000.0)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(TOKENS)
-    writer.add_array("test.long_scores", LONG_SCORES)
-    writer.add_chat_template(CHAT_TEMPLATE)
-    writer.add_quantization_version(2)
-    writer.add_bool("test.flag", True)
-    rng = np.random.default_rng(0)
-    # numpy shapes are PyTorch order (rows, columns); the writer reverses them into ggml's ne[].
-    writer.add_tensor("token_embd.weight", rng.standard_normal((6, 64), dtype=np.float32))
-    writer.add_tensor("blk.0.attn_norm.weight", np.ones(64, dtype=np.float16))
-    q8 = quantize(rng.standard_normal((8, 64), dtype=np.float32), GGMLQuantizationType.Q8_0)
-    writer.add_tensor("blk.0.attn_q.weight", q8, raw_dtype=GGMLQuantizationType.Q8_0)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+from tests.format_builders import GGUF_CHAT_TEMPLATE as CHAT_TEMPLATE, GGUF_LONG_SCORES as LONG_SCORES, GGUF_TOKENS as TOKENS
+from tests.format_builders import write_gguf as _write
 
 
 @pytest.fixture(scope="module")
