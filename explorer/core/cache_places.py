@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable
 
-from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY
+from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY, SOURCE_LM_STUDIO, SOURCE_OLLAMA
 
 
 def default_hf_home() -> str:
@@ -51,15 +51,34 @@ def legacy_cache_candidates() -> list[str]:
     return unique
 
 
+def ollama_models_dir() -> str:
+    """Where Ollama keeps its models: OLLAMA_MODELS, else ~/.ollama/models (as the Ollama server decides)."""
+    value = os.environ.get("OLLAMA_MODELS")
+    if value:
+        return os.path.expanduser(value)
+    return os.path.join(os.path.expanduser("~"), ".ollama", "models")
+
+
+def lm_studio_model_dirs() -> list[str]:
+    """LM Studio's models folders: ~/.lmstudio/models (0.3 and later), ~/.cache/lm-studio/models (before)."""
+    home = os.path.expanduser("~")
+    return [os.path.join(home, ".lmstudio", "models"), os.path.join(home, ".cache", "lm-studio", "models")]
+
+
 @dataclass(frozen=True, slots=True)
 class ScanLocation:
-    kind: str  # SOURCE_HUB_CACHE, SOURCE_FOLDER or SOURCE_LEGACY
+    kind: str  # SOURCE_HUB_CACHE, SOURCE_FOLDER, SOURCE_LEGACY, SOURCE_OLLAMA or SOURCE_LM_STUDIO
     path: str
 
 
 def default_locations(user_folders: Iterable[str] = ()) -> list[ScanLocation]:
     locations = [ScanLocation(SOURCE_HUB_CACHE, default_hub_cache())]
     locations += [ScanLocation(SOURCE_LEGACY, p) for p in legacy_cache_candidates() if os.path.isdir(p)]
+    # Other apps' stores only where they exist: a user without Ollama is not told it is missing.
+    ollama = ollama_models_dir()
+    if os.path.isdir(os.path.join(ollama, "manifests")):
+        locations.append(ScanLocation(SOURCE_OLLAMA, ollama))
+    locations += [ScanLocation(SOURCE_LM_STUDIO, p) for p in lm_studio_model_dirs() if os.path.isdir(p)]
     locations += [ScanLocation(SOURCE_FOLDER, os.path.expanduser(p)) for p in user_folders]
     return locations
 

@@ -11,7 +11,8 @@ import codecs
 import os
 import stat as stat_module
 
-from explorer.core.checkpoint import TOKENIZER_FILES, Checkpoint
+from explorer.core.adapters import ADAPTER_CONFIG, adapter_config_from, MAX_ADAPTER_CONFIG_BYTES, MAX_ADAPTER_CONFIG_VALUES
+from explorer.core.checkpoint import FORMAT_ADAPTER, TOKENIZER_FILES, Checkpoint
 from explorer.core.safe_io import UnreadableFile, parse_json
 from explorer.core.safetensors_index import summarize_safetensors
 from explorer.core.transformers_tables import known_model_types
@@ -106,8 +107,10 @@ def _read_config(path: str, size: int | None, problems: list[str]) -> dict | Non
 
 # How describe_checkpoint sorts a checkpoint's top-level files: one dict lookup by name, then
 # one by extension, instead of a chain of endswith tests per file (a scan sees thousands).
-_SAFETENSORS, _OTHER_WEIGHTS, _TOKENIZER, _CONFIG, _JSON, _CODE, _CARD = range(7)
-_KIND_BY_NAME = {**dict.fromkeys(TOKENIZER_FILES, _TOKENIZER), "config.json": _CONFIG, "README.md": _CARD}
+_SAFETENSORS, _OTHER_WEIGHTS, _TOKENIZER, _CONFIG, _JSON, _CODE, _CARD, _ADAPTER_CONFIG = range(8)
+_KIND_BY_NAME = {
+    **dict.fromkeys(TOKENIZER_FILES, _TOKENIZER), "config.json": _CONFIG, "README.md": _CARD, ADAPTER_CONFIG: _ADAPTER_CONFIG
+}
 _KIND_BY_EXTENSION = {
     **dict.fromkeys(WEIGHT_SUFFIXES, _OTHER_WEIGHTS),
     ".safetensors": _SAFETENSORS,
@@ -152,7 +155,7 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     pickle_files: dict[str, str] = {}  # .bin weights and their index, counted when there are no safetensors
     pickle_contents: dict[str, tuple] = {}
     has_tokenizer = has_weights = has_model_card = False
-    config_entry = None
+    config_entry = adapter_entry = None
     kind_by_name = _KIND_BY_NAME.get
     kind_by_extension = _KIND_BY_EXTENSION.get
     for f in ckpt.files:
@@ -188,8 +191,14 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
                     pickle_contents[name] = (*f.content, f.size)
         elif kind == _CODE:
             remote_code.append(name)
+        elif kind == _ADAPTER_CONFIG:
+            adapter_entry = f
         else:
             has_model_card = True
+    ckpt.has_tokenizer = has_tokenizer
+    ckpt.has_model_card = has_model_card
+    if config_entry is None and adapter_entry is not None:
+        return _describe_adapter(ckpt, adapter_entry, weights, sizes, contents, read_once, pickle_files)
     if config_entry is None:
         ckpt.problems.append("no config.json: the Auto classes cannot resolve this checkpoint")
     elif config_entry.size is None:
@@ -214,8 +223,6 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     ckpt.remote_code_files = sorted(remote_code)
     if remote_code:
         ckpt.needs_remote_code = True
-    ckpt.has_tokenizer = has_tokenizer
-    ckpt.has_model_card = has_model_card
     summary = summarize_safetensors(weights, sizes=sizes, contents=contents, read_once=read_once)
     ckpt.problems.extend(summary.problems)
     ckpt.num_parameters = summary.num_parameters
@@ -234,3 +241,40 @@ def describe_checkpoint(ckpt: Checkpoint, check_model_type: bool = True, read_on
     return ckpt
 
 
+def _describe_adapter(ckpt: Checkpoint, config_entry, weights: dict, sizes: dict, contents: dict, read_once, pickle_files: dict) -> Checkpoint:
+    """A PEFT adapter folder: its base model, and the parameter count of its own tensors.
+
+    The base is named as written; whether it is on this machine is the tabs' question (the scan
+    has not seen every place yet when it meets an adapter).
+    """
+    ckpt.format = FORMAT_ADAPTER
+    if config_entry.size is None:
+        ckpt.problems.append(f"{ADAPTER_CONFIG} is missing its content (broken link or interrupted download)")
+    elif config_entry.size > MAX_ADAPTER_CONFIG_BYTES:
+        ckpt.problems.append(f"{ADAPTER_CONFIG} is {config_entry.size // 1024} KiB, too large to be an adapter's config; not read")
+    else:
+        try:
+            raw = parse_json(_read_small_file(config_entry.path, config_entry.size + 1), ADAPTER_CONFIG, max_values=MAX_ADAPTER_CONFIG_VALUES)
+            adapter = adapter_config_from(raw)
+        except OSError as exc:
+            ckpt.problems.append(f"{ADAPTER_CONFIG} cannot be read ({exc.strerror or exc})")
+        except UnreadableFile as exc:
+            ckpt.problems.append(str(exc))
+        else:
+            ckpt.base_model = adapter.base_model
+            if adapter.base_model is None:
+                ckpt.problems.append(f"{ADAPTER_CONFIG} names no base model (base_model_name_or_path): peft cannot load it on its own")
+    summary = summarize_safetensors(weights, sizes=sizes, contents=contents, read_once=read_once, adapter=True)
+    ckpt.problems.extend(summary.problems)
+    ckpt.num_parameters, ckpt.dtypes = summary.num_parameters, summary.dtypes
+    if summary.num_parameters is None and "adapter_model.bin" in pickle_files:
+        from explorer.core.pickle_counts import count_pickle_file
+
+        counted = count_pickle_file(pickle_files["adapter_model.bin"], "adapter_model.bin")
+        ckpt.problems.extend(counted.problems)
+        ckpt.num_parameters, ckpt.dtypes = counted.num_parameters, counted.dtypes
+    elif summary.num_parameters is None and not summary.problems:
+        ckpt.problems.append("no adapter weights (adapter_model.safetensors or adapter_model.bin)")
+    if not ckpt.size_bytes:
+        ckpt.size_bytes = sum(f.size or 0 for f in ckpt.files)
+    return ckpt

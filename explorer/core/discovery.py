@@ -26,10 +26,14 @@ from explorer.core.checkpoint import (
     SOURCE_FOLDER,
     SOURCE_HUB_CACHE,
     SOURCE_LEGACY,
+    SOURCE_LM_STUDIO,
+    SOURCE_OLLAMA,
     Checkpoint,
     CheckpointFile,
     display_text,
 )
+from explorer.core.adapters import ADAPTER_CONFIG
+from explorer.core.gguf_listing import gguf_entry, gguf_models, is_gguf_name, ollama_blob_stamp, ollama_entry, ollama_manifests
 from explorer.core import scan_index
 # The scan's inputs and its reading of config.json are part of its interface: importable from here.
 from explorer.core.cache_places import ScanLocation, default_hub_cache, default_locations
@@ -195,8 +199,10 @@ class Scanner:
             if not os.path.isdir(location.path):
                 stats.missing_locations.append(location.path)
                 continue
-            if location.kind == SOURCE_FOLDER:
+            if location.kind in (SOURCE_FOLDER, SOURCE_LM_STUDIO):
                 producer = self._scan_folder(location, cancel, stats, new_cache)
+            elif location.kind == SOURCE_OLLAMA:
+                producer = self._scan_ollama(location.path, cancel, stats, new_cache)
             else:
                 producer = self._scan_cache_root(location.path, location.kind, cancel, stats, new_cache)
             for ckpt in producer:
@@ -318,11 +324,74 @@ class Scanner:
                 fingerprint = (snap_mtime, blobs_mtime, subfolders, sub_mtimes)
                 self._remember(new_cache, snap_path, fingerprint, ckpt, (snap_mtime, blobs_mtime or 0, *sub_mtimes))
             ckpt.refs = sorted(refs[revision]) if revision in refs else []
-            checkpoints.append(ckpt)
+            gguf_found = self._snapshot_ggufs(ckpt, repo_id, source, fingerprint, stats, new_cache)
+            if not gguf_found or _is_transformers_snapshot(ckpt):
+                checkpoints.append(ckpt)
+            checkpoints.extend(gguf_found)
         repo_size = _repo_size(checkpoints)
         for ckpt in checkpoints:
             ckpt.repo_size_bytes = repo_size
         return checkpoints
+
+    def _snapshot_ggufs(self, snapshot: Checkpoint, repo_id: str, source: str, fingerprint: tuple, stats, new_cache) -> list[Checkpoint]:
+        """The GGUF models of one hub revision, each an entry of its own, remembered with the revision."""
+        found = []
+        for parts in gguf_models(snapshot.files):
+            key = snapshot.path + os.sep + parts[0].name
+            ckpt = self._reuse(key, fingerprint, stats, new_cache)
+            if ckpt is None:
+                ckpt = gguf_entry(
+                    parts, id=f"{repo_id}/{parts[0].name}", source=source, path=key, revision=snapshot.revision, repo_path=snapshot.repo_path
+                )
+                if snapshot.path in new_cache:  # the revision itself could be trusted: so can what it holds
+                    new_cache[key] = (fingerprint, ckpt)
+            ckpt.refs = list(snapshot.refs)
+            found.append(ckpt)
+        return found
+
+    # Ollama: manifests/<host>/<namespace>/<model>/<tag> naming blobs/sha256-<hex>
+    def _scan_ollama(self, root: str, cancel, stats, new_cache) -> Iterator[Checkpoint]:
+        for manifest in ollama_manifests(root):
+            cancel.raise_if_cancelled()
+            cached = self._cache.get(manifest.path)
+            ckpt = None
+            if cached is not None and cached[0][0] == manifest.stamp:
+                ckpt = self._reuse(manifest.path, (manifest.stamp, ollama_blob_stamp(cached[1].files)), stats, new_cache)
+            if ckpt is None:
+                ckpt = ollama_entry(root, manifest)
+                if ckpt is None:
+                    continue
+                fingerprint = (manifest.stamp, ollama_blob_stamp(ckpt.files))
+                self._remember(new_cache, manifest.path, fingerprint, ckpt, (manifest.stamp[0],))
+            yield ckpt
+
+    def _folder_ggufs(self, location: ScanLocation, entries: list, stats, new_cache) -> Iterator[Checkpoint]:
+        """The GGUF models among one folder's entries (LM Studio names them publisher/repo/file)."""
+        files = []
+        stamps = {}
+        for entry in entries:
+            if not is_gguf_name(entry.name):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            if not stat_module.S_ISREG(st.st_mode):
+                continue
+            files.append(CheckpointFile(entry.name, entry.path, st.st_size, (st.st_dev, st.st_ino)))
+            stamps[entry.name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+        for parts in gguf_models(files):
+            key = parts[0].path
+            fingerprint = tuple((p.name, *stamps[p.name]) for p in parts)
+            ckpt = self._reuse(key, fingerprint, stats, new_cache)
+            if ckpt is None:
+                if location.kind == SOURCE_LM_STUDIO:
+                    name = os.path.relpath(key, location.path).replace(os.sep, "/")
+                else:
+                    name = parts[0].name
+                ckpt = gguf_entry(parts, id=display_text(name), source=location.kind, path=key)
+                self._remember(new_cache, key, fingerprint, ckpt, tuple(stamps[p.name][1] for p in parts))
+            yield ckpt
 
     # user folders: bounded-depth search for checkpoint folders
     def _scan_folder(self, location: ScanLocation, cancel, stats, new_cache) -> Iterator[Checkpoint]:
@@ -349,8 +418,13 @@ class Scanner:
                 # A hub cache the user pointed at (or one nested in their folder).
                 yield from self._scan_cache_root(folder, SOURCE_HUB_CACHE, cancel, stats, new_cache)
                 return
+            if "manifests" in names and "blobs" in names and os.path.isdir(os.path.join(folder, "manifests")):
+                # An Ollama model store the user pointed at (OLLAMA_MODELS somewhere else).
+                yield from self._scan_ollama(folder, cancel, stats, new_cache)
+                return
             if _looks_like_checkpoint(folder, names):
-                yield self._folder_checkpoint(folder, st, stats, new_cache)
+                yield self._folder_checkpoint(folder, st, stats, new_cache, location.kind)
+            yield from self._folder_ggufs(location, entries, stats, new_cache)
             if depth >= self.folder_depth:
                 return
             for entry in entries:
@@ -365,19 +439,28 @@ class Scanner:
 
         yield from walk(location.path, 0)
 
-    def _folder_checkpoint(self, folder: str, folder_stat: os.stat_result, stats: ScanStats, new_cache) -> Checkpoint:
+    def _folder_checkpoint(self, folder: str, folder_stat: os.stat_result, stats: ScanStats, new_cache, source: str = SOURCE_FOLDER) -> Checkpoint:
         listing = _list_files(folder, folder_stat, max_depth=1)
         fingerprint = (folder_stat.st_mtime_ns, tuple(sorted(listing.file_stamps, key=repr)))
         ckpt = self._reuse(folder, fingerprint, stats, new_cache)
         if ckpt is not None:
             return ckpt
-        ckpt = listing.checkpoint(id=display_text(os.path.basename(os.path.normpath(folder)) or folder), source=SOURCE_FOLDER, path=folder)
+        ckpt = listing.checkpoint(id=display_text(os.path.basename(os.path.normpath(folder)) or folder), source=source, path=folder)
         describe_checkpoint(ckpt, self.check_model_type)
         self._remember(new_cache, folder, fingerprint, ckpt, (folder_stat.st_mtime_ns, *(stamp[2] for stamp in listing.file_stamps)))
         return ckpt
 
 
+def _is_transformers_snapshot(ckpt: Checkpoint) -> bool:
+    """Whether a hub revision that holds GGUF files is also a transformers checkpoint (or adapter) of its own."""
+    return any(
+        f.name in ("config.json", ADAPTER_CONFIG) or (f.name.endswith((".safetensors", ".bin")) and "/" not in f.name) for f in ckpt.files
+    )
+
+
 def _looks_like_checkpoint(folder: str, names: set[str]) -> bool:
+    if ADAPTER_CONFIG in names:
+        return True
     if any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
         return True
     if any(n.startswith("pytorch_model") and (n.endswith(".bin") or n.endswith(".bin.index.json")) for n in names):

@@ -59,6 +59,11 @@ def count_pickle_weights(files: dict[str, str], identities: dict[str, tuple] | N
     return result
 
 
+def count_pickle_file(path: str, label: str) -> PickleCount:
+    """One .bin file's tensors (an adapter's ``adapter_model.bin``), counted like a checkpoint's shards."""
+    return _count_file(path, label)
+
+
 def _count_file(path: str, label: str) -> PickleCount:
     report = describe_pytorch_file(path, label)
     if report.error is not None:
@@ -76,4 +81,4 @@ def forget_counted_pickles() -> None:
     _COUNTED.clear()
 
 
-__all__ = ["PickleCount", "count_pickle_weights", "forget_counted_pickles"]
+__all__ = ["PickleCount", "count_pickle_file", "count_pickle_weights", "forget_counted_pickles"]

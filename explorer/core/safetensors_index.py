@@ -77,13 +77,15 @@ def summarize_safetensors(
     sizes: dict[str, int] | None = None,
     contents: dict[str, object] | None = None,
     read_once: dict | None = None,
+    adapter: bool = False,
 ) -> WeightsSummary:
     """Sum parameters and dtypes over a checkpoint's safetensors weights.
 
     ``files`` maps each top-level file name of the checkpoint to a readable path (hub-cache
     snapshots and legacy caches store content under other names). When an index is present,
     every shard it names is read (a missing shard is a problem); otherwise every
-    *.safetensors. Adapter files are left out: they are not the model's own weights.
+    *.safetensors. Adapter files are left out: they are not the model's own weights; with
+    ``adapter`` only they count (an adapter folder's ``adapter_model.safetensors``).
     ``sizes`` (name -> bytes, from a listing that stat-ed the files) spares a stat per shard and index.
     ``contents`` (name -> identity of the content, e.g. (device, inode, size)) with a
     ``read_once`` dict that the caller keeps across checkpoints lets content shared by
@@ -94,9 +96,9 @@ def summarize_safetensors(
     weight_files: list[str] = []
     for name in files:
         if name.endswith(".safetensors"):
-            if not name.startswith("adapter_model"):
+            if name.startswith("adapter_model") == adapter:
                 weight_files.append(name)
-        elif name.endswith(".safetensors.index.json"):
+        elif name.endswith(".safetensors.index.json") and not adapter:
             index_names.append(name)
     index_names.sort()
     shard_files: list[str] = []
