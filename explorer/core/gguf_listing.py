@@ -204,7 +204,6 @@ def ollama_entry(root: str, manifest: OllamaManifest) -> Checkpoint | None:
         files=files,
         problems=problems,
         last_modified=manifest.stamp[0] / 1e9,
-        has_model_card=any(f.name == "license" for f in files),
     )
     if not has_model:
         ckpt.format = FORMAT_GGUF

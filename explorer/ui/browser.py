@@ -8,7 +8,17 @@ from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
-from explorer.core.checkpoint import SOURCE_FOLDER, SOURCE_HUB_CACHE, SOURCE_LEGACY, Checkpoint, display_text
+from explorer.core.checkpoint import (
+    FORMAT_ADAPTER,
+    FORMAT_GGUF,
+    SOURCE_FOLDER,
+    SOURCE_HUB_CACHE,
+    SOURCE_LEGACY,
+    SOURCE_LM_STUDIO,
+    SOURCE_OLLAMA,
+    Checkpoint,
+    display_text,
+)
 from explorer.core.formatting import human_bytes, human_count, sortable
 from explorer.ui.palette import qcolor
 
@@ -19,7 +29,22 @@ LOCATION_ROLE = Qt.ItemDataRole.UserRole + 4
 HAS_PROBLEMS_ROLE = Qt.ItemDataRole.UserRole + 5  # the name is painted in the scheme's "error" colour
 
 COLUMNS = ("Name", "Type", "Params", "Size")
-SOURCE_TITLES = {SOURCE_HUB_CACHE: "Hugging Face cache", SOURCE_LEGACY: "Legacy transformers cache", SOURCE_FOLDER: "Folder"}
+SOURCE_TITLES = {
+    SOURCE_HUB_CACHE: "Hugging Face cache",
+    SOURCE_LEGACY: "Legacy transformers cache",
+    SOURCE_FOLDER: "Folder",
+    SOURCE_OLLAMA: "Ollama models",
+    SOURCE_LM_STUDIO: "LM Studio models",
+}
+
+
+def type_text(ckpt: Checkpoint) -> str:
+    """The Type column: the model type, and the format where it is not a transformers folder."""
+    if ckpt.format == FORMAT_ADAPTER:
+        return "adapter"
+    if ckpt.format == FORMAT_GGUF:
+        return f"{ckpt.model_type or '?'} · GGUF"
+    return ckpt.model_type or "?"
 
 
 # Combined once: or-ing two Qt enum members is a Python-level enum operation, slow per row.
@@ -80,22 +105,30 @@ class CheckpointModel(QStandardItemModel):
     def add_checkpoint(self, ckpt: Checkpoint) -> None:
         self._checkpoints[ckpt.key] = ckpt
         parent = self._location_item(ckpt)
-        search = " ".join([ckpt.id, ckpt.model_type or "", *ckpt.architectures, ckpt.revision or "", *ckpt.refs]).lower()
+        search = " ".join(
+            [ckpt.id, ckpt.model_type or "", *ckpt.architectures, ckpt.revision or "", *ckpt.refs, ckpt.format, ckpt.base_model or ""]
+        ).lower()
         if ckpt.source in (SOURCE_HUB_CACHE, SOURCE_LEGACY) and ckpt.revision:
-            repo_key = (ckpt.origin or "", ckpt.id)
+            repo_id, file_label = ckpt.id, ""
+            if ckpt.format == FORMAT_GGUF and ckpt.files and ckpt.id.endswith("/" + ckpt.files[0].name):
+                # A GGUF repo holds one model per quantisation: rows under the repo, named by file.
+                repo_id = ckpt.id[: -len(ckpt.files[0].name) - 1]
+                file_label = ckpt.files[0].name + "  @ "
+            repo_key = (ckpt.origin or "", repo_id)
             repo = self._repos.get(repo_key)
             if repo is None:
-                repo = self._row(parent, display_text(ckpt.id), ckpt, size=ckpt.repo_size_bytes or ckpt.size_bytes)
+                repo = self._row(parent, display_text(repo_id), ckpt, size=ckpt.repo_size_bytes or ckpt.size_bytes)
                 self._repos[repo_key] = repo
             else:
                 self._update_repo(repo, ckpt)
-            label = (ckpt.revision[:10] if len(ckpt.revision) > 20 else ckpt.revision) + (f"  ({', '.join(ckpt.refs)})" if ckpt.refs else "")
+            label = display_text(file_label) + (ckpt.revision[:10] if len(ckpt.revision) > 20 else ckpt.revision)
+            label += f"  ({', '.join(ckpt.refs)})" if ckpt.refs else ""
             revision_item = self._row(repo, label, ckpt)
             revision_item.setData(search, SEARCH_ROLE)
             repo.setData(f"{repo.data(SEARCH_ROLE) or ''} {search}", SEARCH_ROLE)
         else:
             name = ckpt.id
-            if ckpt.origin and ckpt.path != ckpt.origin:
+            if ckpt.origin and ckpt.path != ckpt.origin and ckpt.source != SOURCE_OLLAMA:  # Ollama's path is a manifest
                 name = os.path.relpath(ckpt.path, ckpt.origin)
             item = self._row(parent, display_text(name), ckpt)
             item.setData(search, SEARCH_ROLE)
@@ -109,7 +142,7 @@ class CheckpointModel(QStandardItemModel):
             name_item.setData(True, HAS_PROBLEMS_ROLE)
         row = [
             name_item,
-            _item(ckpt.model_type or "?"),
+            _item(type_text(ckpt)),
             _item(human_count(ckpt.num_parameters), sortable(ckpt.num_parameters), align_right=True),
             _item(human_bytes(size), sortable(size), align_right=True),
         ]
@@ -122,7 +155,7 @@ class CheckpointModel(QStandardItemModel):
             parent = repo.parent() or self.invisibleRootItem()
             r = repo.row()
             repo.setData(ckpt.key, CHECKPOINT_ROLE)
-            parent.child(r, 1).setText(ckpt.model_type or "?")
+            parent.child(r, 1).setText(type_text(ckpt))
             count = parent.child(r, 2)
             count.setText(human_count(ckpt.num_parameters))
             count.setData(sortable(ckpt.num_parameters), SORT_ROLE)
@@ -194,7 +227,7 @@ class CheckpointBrowser(QTreeView):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         # Fixed, content-sized widths for the facts; the name gets the rest (it is what people read).
         metrics = self.fontMetrics()
-        for column, sample_text in ((1, "distilbert"), (2, "999.9M"), (3, "999.9 GiB")):
+        for column, sample_text in ((1, "distilbert · GGUF"), (2, "999.9M"), (3, "999.9 GiB")):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, max(metrics.horizontalAdvance(sample_text), metrics.horizontalAdvance(COLUMNS[column])) + 28)
         self.selectionModel().currentChanged.connect(self._on_current_changed)

@@ -424,7 +424,9 @@ class MainWindow(QMainWindow):
     def open_in_file_manager(self) -> None:
         ckpt = self.browser.current_checkpoint()
         if ckpt is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(ckpt.path))
+            # A GGUF model (or an Ollama manifest) is a file: show the folder that holds it.
+            folder = ckpt.path if os.path.isdir(ckpt.path) else os.path.dirname(ckpt.path)
+            QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
 
     def _browser_menu(self, pos) -> None:
         index = self.browser.indexAt(pos)

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.checkpoint import Checkpoint, display_text
+from explorer.core.checkpoint import FORMAT_ADAPTER, FORMAT_GGUF, FORMAT_TRANSFORMERS, Checkpoint, display_text
+from explorer.core.format_summary import SummaryLine, format_summary, format_title
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import Progress
 from explorer.core.modelcard import SHOWN_FIELDS, CardDisplay, ModelCard, card_display, read_model_card
@@ -292,6 +293,7 @@ class OverviewPane(CheckpointTab):
         for key, label in (
             ("path", "Path"),
             ("source", "Source"),
+            ("format", "Format"),
             ("revision", "Revision"),
             ("model_type", "Model type"),
             ("architectures", "Architectures"),
@@ -303,6 +305,14 @@ class OverviewPane(CheckpointTab):
         ):
             self.fields[key] = _value_label()
             form.addRow(label + ":", self.fields[key])
+
+        # An adapter's type, rank and base, a GGUF's quantisation and context: read in a worker.
+        self.format_facts = QLabel()
+        self.format_facts.setObjectName("overviewFormatFacts")
+        self.format_facts.setTextFormat(Qt.TextFormat.RichText)
+        self.format_facts.setWordWrap(True)
+        self.format_facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._checkpoints: list[Checkpoint] = []
 
         self.problems = _WrappingLabel()
         self.problems.setTextFormat(Qt.TextFormat.PlainText)
@@ -325,6 +335,7 @@ class OverviewPane(CheckpointTab):
         facts_layout.addLayout(head)
         facts_layout.addWidget(self.badges)
         facts_layout.addLayout(form)
+        facts_layout.addWidget(self.format_facts)
         facts_layout.addWidget(self.problems)
         facts_layout.addStretch(1)
         facts_scroll = QScrollArea()
@@ -361,6 +372,9 @@ class OverviewPane(CheckpointTab):
     def set_checkpoint(self, ckpt: Checkpoint | None) -> None:
         self._checkpoint = ckpt
         self.jobs.cancel("card")
+        self.jobs.cancel("format")
+        self.format_facts.clear()
+        self.format_facts.setVisible(ckpt is not None and ckpt.format != FORMAT_TRANSFORMERS)
         for button in (self.copy_button, self.open_button):
             button.setEnabled(ckpt is not None)
         if ckpt is None:
@@ -382,12 +396,22 @@ class OverviewPane(CheckpointTab):
         if ckpt.revision:
             refs = f"  —  refs: {', '.join(ckpt.refs)}" if ckpt.refs else "  —  no ref points here (older revision)"
             f["revision"].setText(ckpt.revision + refs)
+        elif ckpt.format == FORMAT_GGUF:
+            f["revision"].setText("— (a file)")
         else:
             f["revision"].setText("— (a plain folder)")
-        f["model_type"].setText(ckpt.model_type or "unknown")
-        f["architectures"].setText(", ".join(ckpt.architectures) or "none listed")
+        f["format"].setText(format_title(ckpt))
+        if ckpt.format == FORMAT_ADAPTER:
+            f["model_type"].setText("the base model's (see below)")
+            f["architectures"].setText("the base model's")
+        elif ckpt.format == FORMAT_GGUF:
+            f["model_type"].setText(f"{ckpt.model_type} (general.architecture)" if ckpt.model_type else "unknown")
+            f["architectures"].setText("none: a GGUF file names no transformers class")
+        else:
+            f["model_type"].setText(ckpt.model_type or "unknown")
+            f["architectures"].setText(", ".join(ckpt.architectures) or "none listed")
         if ckpt.num_parameters is None:
-            f["parameters"].setText("unknown (no safetensors headers)")
+            f["parameters"].setText("unknown (no readable header)" if ckpt.format != FORMAT_TRANSFORMERS else "unknown (no safetensors headers)")
         else:
             by_dtype = ", ".join(f"{human_count(n)} {dtype}" for dtype, n in sorted(ckpt.dtypes.items(), key=lambda kv: -kv[1]))
             f["parameters"].setText(f"{human_count(ckpt.num_parameters)} ({ckpt.num_parameters:,})  —  {by_dtype}")
@@ -395,7 +419,12 @@ class OverviewPane(CheckpointTab):
         if ckpt.repo_size_bytes is not None and ckpt.repo_size_bytes != ckpt.size_bytes:
             size += f"  (whole repo, all revisions: {human_bytes(ckpt.repo_size_bytes)})"
         f["size"].setText(size)
-        f["tokenizer"].setText("present" if ckpt.has_tokenizer else "none in this checkpoint")
+        if ckpt.format == FORMAT_GGUF:
+            f["tokenizer"].setText("in the GGUF metadata" if ckpt.has_tokenizer else "none in the GGUF metadata")
+        elif ckpt.format == FORMAT_ADAPTER and not ckpt.has_tokenizer:
+            f["tokenizer"].setText("none in the adapter folder: the base model's is used")
+        else:
+            f["tokenizer"].setText("present" if ckpt.has_tokenizer else "none in this checkpoint")
         if ckpt.needs_remote_code:
             code = ", ".join(ckpt.remote_code_files) or "auto_map in config.json"
             f["custom_code"].setText(f"yes: {code} (never runs without your consent; see the Config tab)")
@@ -416,6 +445,37 @@ class OverviewPane(CheckpointTab):
             size_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.files.setItem(row, 1, size_item)
         self._read_card(ckpt)
+        self._read_format_facts(ckpt)
+
+    def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        self._checkpoints = list(checkpoints)
+        # An adapter's base may have been found since it was shown.
+        if self._checkpoint is not None and self._checkpoint.format == FORMAT_ADAPTER:
+            self._read_format_facts(self._checkpoint)
+
+    def _read_format_facts(self, ckpt: Checkpoint) -> None:
+        if ckpt.format == FORMAT_TRANSFORMERS:
+            return
+        checkpoints = list(self._checkpoints)
+
+        def job(_cancel):
+            yield Progress(0, 1, "reading the format's facts")
+            return format_summary(ckpt, checkpoints)
+
+        self.jobs.start("format", job, done=self._show_format_facts, failed=self._format_facts_failed)
+
+    def _show_format_facts(self, lines: list[SummaryLine]) -> None:
+        error = color("error")
+        rows = []
+        for line in lines:
+            text = _escape(wrappable(line.text))
+            if line.problem:
+                text = f'<span style="color:{error}">{text}</span>'
+            rows.append(f"<tr><td align='right' style='padding-right:8px'><b>{_escape(line.label)}:</b></td><td>{text}</td></tr>")
+        self.format_facts.setText(f"<table cellspacing='2'>{''.join(rows)}</table>")
+
+    def _format_facts_failed(self, message: str, _details: str) -> None:
+        self.format_facts.setText(f'<span style="color:{color("error")}">{_escape(one_line(message))}</span>')
 
     def _show_badges(self, ckpt: Checkpoint, card: ModelCard | None) -> None:
         badges = []
