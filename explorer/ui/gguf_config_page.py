@@ -1,0 +1,298 @@
+"""The Config tab for a GGUF model: its metadata as explained fields, its chat template, the raw metadata.
+
+A GGUF file carries no config.json: its header's metadata is the config, under llama.cpp's key
+names. The fields page groups the keys that matter (model sizes, attention, RoPE, tokenizer, file
+and quantisation) with what each means and the config field transformers sets from it; every
+other key is under More. The header is read in a job (``gguf_facts.facts_job``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTabWidget, QTextBrowser,
+    QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from explorer.core.checkpoint import Checkpoint, display_text
+from explorer.core.formatting import human_bytes, human_count, json_ready
+from explorer.core.gguf_facts import GROUPS, GgufFacts, GgufField, facts_job
+from explorer.ui import palette
+from explorer.ui.config_common import colored, read_only_text, selectable_label
+from explorer.ui.tab import CheckpointTab
+
+PLACEHOLDER = "Select a checkpoint to see its configuration."
+FIELD_COLUMNS = ("Field", "Value", "GGUF key", "transformers field")
+FieldRole = Qt.ItemDataRole.UserRole + 1
+
+
+def summary_html(checkpoint: Checkpoint | None, facts: GgufFacts) -> str:
+    """One line: what the model is, its size, whether transformers can load it."""
+    bits = [f"<b>{escape(display_text(checkpoint.id if checkpoint else facts.name or ''))}</b>", "GGUF"]
+    if facts.architecture:
+        bits.append(f"architecture <code>{escape(facts.architecture)}</code>")
+    if facts.name:
+        bits.append(escape(facts.name))
+    bits.append(f"{human_count(facts.num_parameters)} parameters in {len(facts.tensors):,} tensors")
+    parts = f"{len(facts.files)} files" if len(facts.files) > 1 else "1 file"
+    bits.append(f"{human_bytes(facts.file_size)} ({parts})")
+    if facts.transformers_loads is True:
+        bits.append(colored("ok", "transformers can load this architecture (dequantised)"))
+    elif facts.transformers_loads is False:
+        bits.append(colored("warning", "transformers cannot load this architecture"))
+    return " · ".join(bits)
+
+
+def field_detail_html(entry: GgufField) -> str:
+    parts = [f"<h3 style='margin:0'>{escape(entry.label)}</h3>"]
+    key = "found as" if entry.derived else "GGUF key"
+    parts.append(f"<p>{key}: <code>{escape(entry.key)}</code></p>")
+    if entry.explanation:
+        parts.append(f"<p>{escape(entry.explanation)}</p>")
+    if entry.transformers_field:
+        parts.append(
+            f"<p>transformers sets <code>{escape(entry.transformers_field)}</code> from it when it loads the file "
+            "(<code>from_pretrained(..., gguf_file=...)</code>).</p>"
+        )
+    parts.append(f"<p>Value: <code>{escape(entry.shown)}</code></p>")
+    return "".join(parts)
+
+
+def show_problem(banner: QLabel, message: str | None) -> None:
+    """The reader's one-line message in an error box (hidden when there is none)."""
+    if message is None:
+        banner.hide()
+        return
+    banner.setStyleSheet(
+        f"QLabel {{ background: {palette.color('error_bg')}; border: 1px solid {palette.color('error_border')}; "
+        "border-radius: 4px; padding: 6px; }"
+    )
+    banner.setText(colored("error", "The GGUF header could not be read:", bold=True) + f" {escape(message)}")
+    banner.show()
+
+
+class GgufFieldsView(QWidget):
+    """The fields grouped, searchable, with the selected field explained below."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search fields, keys and values…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.count = QLabel()
+        bar = QHBoxLayout()
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.count)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(FIELD_COLUMNS))
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 220)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.detail = QTextBrowser()
+        self.detail.setPlaceholderText("Select a field to read what it means.")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+        self._fields: list[GgufField] = []
+        self.search_edit.textChanged.connect(self._filter)
+        self.tree.currentItemChanged.connect(self._selected)
+
+    def clear(self) -> None:
+        self._fields = []
+        self.tree.clear()
+        self.detail.clear()
+        self.count.clear()
+
+    def show_fields(self, fields: list[GgufField]) -> None:
+        self._fields = list(fields)
+        self.tree.clear()
+        self.detail.clear()
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        muted = QBrush(palette.qcolor("muted"))
+        for group in GROUPS:
+            members = [f for f in fields if f.group == group]
+            if not members:
+                continue
+            parent = QTreeWidgetItem(self.tree, [f"{group} ({len(members)})"])
+            parent.setFont(0, bold)
+            parent.setFirstColumnSpanned(True)
+            for entry in members:
+                item = QTreeWidgetItem(parent, [entry.label, entry.shown, entry.key, entry.transformers_field or ""])
+                item.setData(0, FieldRole, entry)
+                item.setToolTip(1, entry.shown)
+                item.setToolTip(0, entry.explanation or entry.key)
+                if entry.derived:
+                    item.setForeground(2, muted)
+        self.tree.expandAll()
+        self.count.setText(f"{sum(1 for f in fields if not f.derived)} keys")
+        self.count.setStyleSheet(f"color: {palette.color('muted')}")
+        self._filter(self.search_edit.text())
+
+    def visible_fields(self) -> list[GgufField]:
+        """The fields the search leaves shown (tests)."""
+        shown = []
+        for top in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(top)
+            for index in range(group.childCount()):
+                item = group.child(index)
+                if not item.isHidden() and not group.isHidden():
+                    shown.append(item.data(0, FieldRole))
+        return shown
+
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for top in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(top)
+            any_shown = False
+            for index in range(group.childCount()):
+                item = group.child(index)
+                entry: GgufField = item.data(0, FieldRole)
+                hay = f"{entry.label}\n{entry.key}\n{entry.shown}\n{entry.transformers_field or ''}\n{entry.explanation}".lower()
+                item.setHidden(bool(needle) and needle not in hay)
+                any_shown = any_shown or not item.isHidden()
+            group.setHidden(not any_shown)
+
+    def _selected(self, current: QTreeWidgetItem | None, _previous) -> None:
+        entry = current.data(0, FieldRole) if current is not None else None
+        if isinstance(entry, GgufField):
+            self.detail.setHtml(field_detail_html(entry))
+
+
+class GgufConfigPage(CheckpointTab):
+    """The Config tab's page for checkpoints of format gguf."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._facts: GgufFacts | None = None
+        self._dirty = False
+        self._error: str | None = None
+        self.title = selectable_label(rich=True)
+        self.title.setObjectName("ggufConfigTitle")
+        self.banner = selectable_label(rich=True)
+        self.banner.setObjectName("ggufConfigProblem")
+        self.banner.hide()
+        self.fields = GgufFieldsView()
+        self.template_note = selectable_label(rich=True)
+        self.template_view = read_only_text()
+        template_page = QWidget()
+        template_layout = QVBoxLayout(template_page)
+        template_layout.setContentsMargins(0, 6, 0, 0)
+        template_layout.addWidget(self.template_note)
+        template_layout.addWidget(self.template_view, 1)
+        self.raw_view = read_only_text()
+        self.sections = QTabWidget()
+        self.sections.setDocumentMode(True)
+        self.sections.addTab(self.fields, "Fields")
+        self.sections.addTab(template_page, "Chat template")
+        self.sections.addTab(self.raw_view, "Raw metadata")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.sections, 1)
+        palette.notifier().changed.connect(self._scheme_changed)
+        self._show_placeholder(PLACEHOLDER)
+
+    # ------------------------------------------------------------------ the tab protocol
+
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        current = self.checkpoint()
+        if checkpoint is not None and current is not None and checkpoint.key == current.key and (self._facts or self._dirty):
+            return
+        super().set_checkpoint(checkpoint)
+        self.jobs.cancel()
+        self._facts = None
+        self._error = None
+        if checkpoint is None:
+            self._dirty = False
+            self._show_placeholder(PLACEHOLDER)
+            return
+        self._dirty = True
+        self._show_placeholder("")
+        self.title.setText(f"<b>{escape(display_text(checkpoint.id))}</b>")
+        if self.isVisible():
+            self.activate()
+
+    def activate(self) -> None:
+        checkpoint = self.checkpoint()
+        if self._dirty and checkpoint is not None:
+            self._dirty = False
+            self.title.setText(f"<b>{escape(display_text(checkpoint.id))}</b> — reading the GGUF header…")
+            self.status_changed.emit("Config: reading the GGUF header…")
+            self.jobs.start("facts", partial(facts_job, checkpoint), done=self._on_facts, failed=self._on_failed)
+
+    def is_busy(self) -> bool:
+        return self.jobs.busy() or (self._dirty and self.checkpoint() is not None and self.isVisible())
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.activate()
+
+    def facts(self) -> GgufFacts | None:
+        return self._facts
+
+    # ------------------------------------------------------------------ what it shows
+
+    def _on_failed(self, message: str, _details: str) -> None:
+        checkpoint = self.checkpoint()
+        self._error = message
+        self.title.setText(f"<b>{escape(display_text(checkpoint.id if checkpoint else ''))}</b>")
+        self._show_banner()
+        self.status_changed.emit(f"Config: {message}")
+
+    def _on_facts(self, facts: GgufFacts) -> None:
+        self._facts = facts
+        self.status_changed.emit("")
+        self.title.setText(summary_html(self.checkpoint(), facts))
+        self.fields.show_fields(facts.fields)
+        if facts.chat_template is not None:
+            lines = facts.chat_template.count("\n") + 1
+            self.template_note.setText(
+                f"<code>tokenizer.chat_template</code>: {lines:,} lines, {len(facts.chat_template):,} characters "
+                "(Jinja; llama.cpp, Ollama and transformers' <code>apply_chat_template</code> format a conversation with it)."
+            )
+            self.template_view.setPlainText(facts.chat_template)
+        else:
+            note = "This file has no chat template (<code>tokenizer.chat_template</code>): prompts are plain text."
+            if "tokenizer.chat_template" in facts.metadata:
+                note = "<code>tokenizer.chat_template</code> is not text; see the raw metadata."
+            self.template_note.setText(note)
+            self.template_view.clear()
+        self.raw_view.setPlainText(json.dumps(json_ready(facts.metadata), indent=2, ensure_ascii=False))
+
+    def _show_placeholder(self, text: str) -> None:
+        self.title.setText(f"<i>{escape(text)}</i>" if text else "")
+        self.banner.hide()
+        self.fields.clear()
+        self.template_note.clear()
+        self.template_view.clear()
+        self.raw_view.clear()
+
+    def _show_banner(self) -> None:
+        show_problem(self.banner, self._error)
+
+    def _scheme_changed(self, _scheme: str) -> None:
+        self._show_banner()
+        if self._facts is not None:
+            self._on_facts(self._facts)
+
+
+__all__ = ["GgufConfigPage", "GgufFieldsView", "field_detail_html", "show_problem", "summary_html"]
