@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import explorer
+from explorer.core.adapters import ADAPTER_CONFIG
 from explorer.core.checkpoint import display_text
+from explorer.core.format_summary import type_label
 from explorer.core.formatting import human_bytes, human_count, json_ready
 from explorer.core.safe_io import one_line
 
@@ -103,7 +106,7 @@ def cmd_scan(args) -> int:
                 display_text(c.id),
                 c.source,
                 (c.revision or "")[:10] + (f" ({','.join(c.refs)})" if c.refs else ""),
-                c.model_type or "?",
+                type_label(c),
                 human_count(c.num_parameters) or "?",
                 human_bytes(c.size_bytes),
                 str(len(c.problems)) if c.problems else "",
@@ -132,8 +135,13 @@ def _print_scan_notes(stats) -> None:
 def cmd_inspect(args) -> int:
     from explorer.core.locate import CheckpointNotFound, locate_checkpoint
 
-    if str(args.path).lower().endswith(".gguf"):
-        return _inspect_gguf(args)
+    gguf = _gguf_named(str(args.path))
+    if gguf is not None:
+        return _inspect_gguf(args, gguf)
+    if os.path.isfile(os.path.join(os.path.expanduser(str(args.path)), ADAPTER_CONFIG)) and not os.path.isfile(
+        os.path.join(os.path.expanduser(str(args.path)), "config.json")
+    ):
+        return _inspect_adapter(args)
     notices: list[str] = []
     try:
         path = locate_checkpoint(args.path, notices=notices)
@@ -160,13 +168,104 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def _inspect_gguf(args) -> int:
+def _inspect_adapter(args) -> int:
+    """A PEFT adapter folder: its config, its tensors per base module, and the base found on this machine."""
+    from explorer.core.adapter_weights import adapter_report
+    from explorer.core.adapters import read_adapter_config
+    from explorer.core.locate import locate_base_checkpoint
+    from explorer.core.safe_io import UnreadableFile
+
+    folder = os.path.abspath(os.path.expanduser(str(args.path)))
+    try:
+        config = read_adapter_config(folder)
+    except UnreadableFile as exc:
+        print(f"model-explorer: {one_line(str(exc))}", file=sys.stderr)
+        return 1
+    notices: list[str] = []
+    base = locate_base_checkpoint(config.base_model, config.revision, notices=notices)
+    for notice in notices:
+        print(f"model-explorer: {display_text(notice)}", file=sys.stderr)
+    report = adapter_report(folder, base)
+    problems = list(report.problems)
+    if base is None and config.base_model:
+        problems.append(f"base model {config.base_model} is not on this machine: download it (hf download {config.base_model}) or add its folder")
+    result = {
+        "format": "adapter",
+        "path": folder,
+        "adapter_type": config.kind,
+        "peft_type": config.peft_type,
+        "task_type": config.task_type,
+        "r": config.r,
+        "lora_alpha": config.lora_alpha,
+        "dropout": config.dropout,
+        "target_modules": config.target_modules,
+        "modules_to_save": config.modules_to_save,
+        "base_model": config.base_model,
+        "base_found": base.path if base is not None else None,
+        "num_parameters": report.weights.total_params,
+        "base_parameters": report.base_params,
+        "dtypes": report.weights.by_dtype(),
+        "modules": [
+            {
+                "module": m.path,
+                "kind": m.kind,
+                "in_base": m.in_base,
+                "parameters": m.params,
+                "tensors": [{"name": t.name, "part": t.part, "shape": list(t.shape), "dtype": t.dtype} for t in m.tensors],
+            }
+            for m in report.weights.modules.values()
+        ],
+        "targets": [{"target": t.target, "modules": list(t.modules), "note": t.note} for t in report.targets],
+        "warnings": list(report.warnings),
+        "problems": problems,
+    }
+    if args.json:
+        json.dump(json_ready(result), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
+    shape = ", ".join(f"{k} {result[k]}" for k in ("r", "lora_alpha", "dropout") if result[k] is not None)
+    print(f"format:        PEFT adapter ({config.kind}{', ' + shape if shape else ''})")
+    print(f"base model:    {display_text(str(config.base_model))} ({'found: ' + display_text(base.path) if base else 'not on this machine'})")
+    share = f" ({report.share_of_base:.2%} of the base's {human_count(report.base_params)})" if report.share_of_base is not None else ""
+    print(f"parameters:    {human_count(result['num_parameters'])}{share}")
+    print(f"targets:       {display_text(str(config.target_modules))}")
+    for module in report.weights.modules.values():
+        parts = ", ".join(f"{t.part} {list(t.shape)}" for t in module.tensors)
+        print(f"  {display_text(module.path)}: {display_text(parts)}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for problem in problems:
+        print(f"problem: {problem}")
+    return 0
+
+
+def _gguf_named(text: str) -> str | None:
+    """The GGUF file ``text`` names: a path to one, or a name the scan lists (``llama3:latest`` in Ollama's
+    store, ``org/repo/file.gguf`` in the hub cache or LM Studio's folder); None for anything else."""
+    expanded = os.path.expanduser(text)
+    if os.path.exists(expanded):
+        return expanded if expanded.lower().endswith(".gguf") else None
+    if not (text.lower().endswith(".gguf") or ":" in text):
+        return None
+    from explorer.core.discovery import Scanner
+    from explorer.core.jobs import run_to_end
+    from explorer.core.locations import ScanPlaces
+
+    places = ScanPlaces()
+    found, _ = run_to_end(Scanner(index_path=places.index_path()).scan(places.locations()))
+    for ckpt in found:
+        if ckpt.id == text and ckpt.gguf_parts():
+            return ckpt.gguf_parts()[0]
+    return expanded if text.lower().endswith(".gguf") else None
+
+
+def _inspect_gguf(args, path: str) -> int:
     """A GGUF file (llama.cpp, Ollama, LM Studio), or any part of a split one: its header, never its weights."""
     from explorer.core.gguf_file import read_gguf_split
     from explorer.core.safe_io import UnreadableFile
 
     try:
-        report = read_gguf_split(args.path).to_json()
+        report = read_gguf_split(path).to_json()
     except UnreadableFile as exc:
         print(f"model-explorer: {one_line(str(exc))}", file=sys.stderr)
         return 1

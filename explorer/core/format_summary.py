@@ -26,6 +26,15 @@ class SummaryLine:
     problem: bool = False  # shown in the scheme's error colour (a missing base, an unreadable header)
 
 
+def type_label(ckpt: Checkpoint) -> str:
+    """The short type of a listing (the browser's Type column, scan's MODEL TYPE): the format where it is not transformers."""
+    if ckpt.format == FORMAT_ADAPTER:
+        return "adapter"
+    if ckpt.format == FORMAT_GGUF:
+        return f"{ckpt.model_type or '?'} (GGUF)"
+    return ckpt.model_type or "?"
+
+
 def format_title(ckpt: Checkpoint) -> str:
     """One line for the Overview's Format row, from the scan's facts alone."""
     if ckpt.format == FORMAT_ADAPTER:
@@ -146,4 +155,4 @@ def format_summary(ckpt: Checkpoint, checkpoints: list[Checkpoint]) -> list[Summ
     return []
 
 
-__all__ = ["SummaryLine", "adapter_summary", "format_summary", "format_title", "gguf_summary"]
+__all__ = ["SummaryLine", "adapter_summary", "format_summary", "format_title", "gguf_summary", "type_label"]

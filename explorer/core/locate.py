@@ -87,3 +87,29 @@ def locate_checkpoint(text: str, locations=None, notices: list[str] | None = Non
         )
     matches.sort(key=lambda c: ("main" not in c.refs, -(c.last_modified or 0)))
     return loadable_checkpoint(matches[0]).path
+
+
+def locate_base_checkpoint(base_model: str | None, revision: str | None = None, locations=None, notices: list[str] | None = None) -> Checkpoint | None:
+    """The checkpoint an adapter's ``base_model_name_or_path`` names on this machine, ready to load; None when absent.
+
+    A folder is read where it is; a hub id is looked up in the usual places (or ``locations``) as
+    ``explorer.core.adapters.find_base_checkpoint`` matches it: the adapter's revision, else main.
+    """
+    if not base_model:
+        return None
+    from explorer.core.adapters import find_base_checkpoint
+    from explorer.core.discovery import ScanLocation, Scanner
+    from explorer.core.jobs import run_to_end
+    from explorer.core.locations import ScanPlaces
+
+    folder = os.path.expanduser(base_model)
+    if os.path.isabs(folder) or base_model.startswith("."):
+        if not os.path.isdir(folder):
+            return None
+        found, _ = run_to_end(Scanner(folder_depth=0).scan([ScanLocation("folder", os.path.abspath(folder))]))
+    else:
+        if locations is None:
+            locations = ScanPlaces().locations(notices=notices)
+        found, _ = run_to_end(Scanner().scan(locations))
+    base = find_base_checkpoint(base_model, found, revision)
+    return loadable_checkpoint(base) if base is not None else None

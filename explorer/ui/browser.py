@@ -9,7 +9,6 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeView
 
 from explorer.core.checkpoint import (
-    FORMAT_ADAPTER,
     FORMAT_GGUF,
     SOURCE_FOLDER,
     SOURCE_HUB_CACHE,
@@ -19,6 +18,7 @@ from explorer.core.checkpoint import (
     Checkpoint,
     display_text,
 )
+from explorer.core.format_summary import type_label
 from explorer.core.formatting import human_bytes, human_count, sortable
 from explorer.ui.palette import qcolor
 
@@ -36,15 +36,6 @@ SOURCE_TITLES = {
     SOURCE_OLLAMA: "Ollama models",
     SOURCE_LM_STUDIO: "LM Studio models",
 }
-
-
-def type_text(ckpt: Checkpoint) -> str:
-    """The Type column: the model type, and the format where it is not a transformers folder."""
-    if ckpt.format == FORMAT_ADAPTER:
-        return "adapter"
-    if ckpt.format == FORMAT_GGUF:
-        return f"{ckpt.model_type or '?'} · GGUF"
-    return ckpt.model_type or "?"
 
 
 # Combined once: or-ing two Qt enum members is a Python-level enum operation, slow per row.
@@ -142,7 +133,7 @@ class CheckpointModel(QStandardItemModel):
             name_item.setData(True, HAS_PROBLEMS_ROLE)
         row = [
             name_item,
-            _item(type_text(ckpt)),
+            _item(type_label(ckpt)),
             _item(human_count(ckpt.num_parameters), sortable(ckpt.num_parameters), align_right=True),
             _item(human_bytes(size), sortable(size), align_right=True),
         ]
@@ -155,7 +146,7 @@ class CheckpointModel(QStandardItemModel):
             parent = repo.parent() or self.invisibleRootItem()
             r = repo.row()
             repo.setData(ckpt.key, CHECKPOINT_ROLE)
-            parent.child(r, 1).setText(type_text(ckpt))
+            parent.child(r, 1).setText(type_label(ckpt))
             count = parent.child(r, 2)
             count.setText(human_count(ckpt.num_parameters))
             count.setData(sortable(ckpt.num_parameters), SORT_ROLE)
@@ -227,7 +218,7 @@ class CheckpointBrowser(QTreeView):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         # Fixed, content-sized widths for the facts; the name gets the rest (it is what people read).
         metrics = self.fontMetrics()
-        for column, sample_text in ((1, "distilbert · GGUF"), (2, "999.9M"), (3, "999.9 GiB")):
+        for column, sample_text in ((1, "distilbert (GGUF)"), (2, "999.9M"), (3, "999.9 GiB")):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, max(metrics.horizontalAdvance(sample_text), metrics.horizontalAdvance(COLUMNS[column])) + 28)
         self.selectionModel().currentChanged.connect(self._on_current_changed)

@@ -96,7 +96,7 @@ def test_the_browser_groups_a_gguf_repo_by_repo_and_names_stores(qtbot, tmp_path
     revisions = sorted(hub.child(0, 0).child(row, 0).text() for row in range(hub.child(0, 0).rowCount()))
     assert revisions == [f"tiny-F16.gguf  @ {COMMIT[:10]}  (main)", f"tiny-Q8_0.gguf  @ {COMMIT[:10]}  (main)"]
     ollama = model.item(1, 0)
-    assert (ollama.child(0, 0).text(), ollama.child(0, 1).text()) == ("tiny:latest", "llama · GGUF")
+    assert (ollama.child(0, 0).text(), ollama.child(0, 1).text()) == ("tiny:latest", "llama (GGUF)")
     browser.proxy.set_filter_text("gguf")
     assert browser.proxy.rowCount() == 2
     assert os.path.isfile(found[-1].path)
