@@ -95,11 +95,12 @@ class GgufFieldsView(QWidget):
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.tree.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 220)
+        # The values get the room; keys and labels keep a readable width and show whole in their tooltips.
+        for column, width in ((0, 200), (2, 260)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, width)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in (2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a field to read what it means.")
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -139,6 +140,7 @@ class GgufFieldsView(QWidget):
                 item = QTreeWidgetItem(parent, [entry.label, entry.shown, entry.key, entry.transformers_field or ""])
                 item.setData(0, FieldRole, entry)
                 item.setToolTip(1, entry.shown)
+                item.setToolTip(2, entry.key)
                 item.setToolTip(0, entry.explanation or entry.key)
                 if entry.derived:
                     item.setForeground(2, muted)

@@ -150,8 +150,8 @@ class GgufTensorTree(QWidget):
             self.tree.addTopLevelItems([_tensor_item(t, self._multi_file) for t in self._tensors])
         self.tree.setSortingEnabled(True)
         self._filter(self.filter_edit.text())
-        # A block's dozen tensors open at once are readable; hundreds of blocks open are not.
-        if self.tree.topLevelItemCount() <= 3 or self.filter_edit.text().strip():
+        # A few dozen tensors open at once are readable; hundreds of blocks open are not.
+        if len(self._tensors) <= 40 or self.filter_edit.text().strip():
             self.tree.expandAll()
 
     def _filter(self, text: str) -> None:
