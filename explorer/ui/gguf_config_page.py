@@ -149,6 +149,16 @@ class GgufFieldsView(QWidget):
         self.count.setStyleSheet(f"color: {palette.color('muted')}")
         self._filter(self.search_edit.text())
 
+    def repaint_colours(self) -> None:
+        muted = QBrush(palette.qcolor("muted"))
+        for top in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(top)
+            for index in range(group.childCount()):
+                item = group.child(index)
+                if item.data(0, FieldRole).derived:
+                    item.setForeground(2, muted)
+        self.count.setStyleSheet(f"color: {palette.color('muted')}")
+
     def visible_fields(self) -> list[GgufField]:
         """The fields the search leaves shown (tests)."""
         shown = []
@@ -292,9 +302,11 @@ class GgufConfigPage(CheckpointTab):
         show_problem(self.banner, self._error)
 
     def _scheme_changed(self, _scheme: str) -> None:
+        """Colours baked into texts and brushes are drawn again; what the user opened or searched stays."""
         self._show_banner()
         if self._facts is not None:
-            self._on_facts(self._facts)
+            self.title.setText(summary_html(self.checkpoint(), self._facts))
+            self.fields.repaint_colours()
 
 
 __all__ = ["GgufConfigPage", "GgufFieldsView", "field_detail_html", "show_problem", "summary_html"]

@@ -343,6 +343,18 @@ class GgufParametersPage(CheckpointTab):
         self.memory.request()
 
     def _render(self, facts: GgufFacts) -> None:
+        self._render_texts(facts)
+        self.tensors.show_tensors(facts.tensors, len(facts.files) > 1)
+        fill_type_table(self.type_table, facts)
+        table_widget = self.type_table
+        rows = sum(table_widget.rowHeight(r) for r in range(table_widget.rowCount()))
+        frame = 2 * table_widget.frameWidth() + 2
+        table_widget.setFixedHeight(table_widget.horizontalHeader().sizeHint().height() + rows + frame)
+        table_widget.resizeColumnsToContents()
+        table_widget.setFixedWidth(sum(table_widget.columnWidth(c) for c in range(table_widget.columnCount())) + frame)
+
+    def _render_texts(self, facts: GgufFacts) -> None:
+        """The parts drawn with the scheme's colours (the summary, the plan's note)."""
         checkpoint = self.checkpoint()
         types = " · ".join(
             f"{escape(t.type_name)} {human_bytes(t.nbytes) if t.nbytes is not None else colored('warning', 'unknown size')}"
@@ -353,14 +365,6 @@ class GgufParametersPage(CheckpointTab):
             f"<b>{escape(display_text(checkpoint.id if checkpoint else facts.name or ''))}</b> · "
             f"{human_count(facts.num_parameters)} parameters in {len(facts.tensors):,} tensors · {stored} as stored ({types})"
         )
-        self.tensors.show_tensors(facts.tensors, len(facts.files) > 1)
-        fill_type_table(self.type_table, facts)
-        table_widget = self.type_table
-        rows = sum(table_widget.rowHeight(r) for r in range(table_widget.rowCount()))
-        frame = 2 * table_widget.frameWidth() + 2
-        table_widget.setFixedHeight(table_widget.horizontalHeader().sizeHint().height() + rows + frame)
-        table_widget.resizeColumnsToContents()
-        table_widget.setFixedWidth(sum(table_widget.columnWidth(c) for c in range(table_widget.columnCount())) + frame)
         self._plan_note(facts)
 
     def _plan_note(self, facts: GgufFacts) -> None:
@@ -403,8 +407,10 @@ class GgufParametersPage(CheckpointTab):
         self.memory.show_plans(plan.plans)
 
     def _scheme_changed(self, _scheme: str) -> None:
+        # The tensor tree has no scheme colours: it keeps what the user opened, sorted and filtered.
         if self._facts is not None:
-            self._render(self._facts)
+            self._render_texts(self._facts)
+            fill_type_table(self.type_table, self._facts)
         elif self._error is not None:
             self._show_error()
 

@@ -12,12 +12,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
+from explorer.ui import palette
 from explorer.ui.gguf_config_page import GgufConfigPage
 from explorer.ui.gguf_parameters_page import GgufParametersPage
 from explorer.ui.tab import TABS, FormatSwitch
 
 from tests.core.test_gguf_file import _patch_type
-from tests.format_builders import GGUF_CHAT_TEMPLATE, write_gguf
+from tests.format_builders import GGUF_CHAT_TEMPLATE, write_gguf, write_ollama_model
 
 PARAMS = 6 * 64 + 64 + 8 * 64
 BYTES = {"F32": 384 * 4, "F16": 64 * 2, "Q8_0": 512 // 32 * 34}
@@ -177,3 +178,43 @@ def test_tabs_switch_to_the_gguf_page(qtbot, gguf_path, title, page_class):
     qtbot.waitUntil(lambda: page.facts() is not None and not switch.is_busy(), timeout=20_000)
     switch.set_checkpoint(None)
     assert switch.current_page() is switch.main and page.checkpoint() is None
+
+
+def test_ollama_model_is_read_from_its_blob(qtbot, gguf_path, tmp_path):
+    from explorer.core.discovery import ScanLocation, scan_all
+
+    write_ollama_model(tmp_path / "ollama", "tiny", "latest", gguf_path)
+    found, _ = scan_all([ScanLocation("ollama", str(tmp_path / "ollama"))])
+    checkpoint = next(c for c in found if c.format == "gguf")
+    assert not checkpoint.path.endswith(".gguf")  # the manifest; the model is a blob named by its digest
+    page = _shown(qtbot, GgufParametersPage())
+    page.set_checkpoint(checkpoint)
+    qtbot.waitUntil(lambda: page.memory_plan() is not None and not page.is_busy(), timeout=20_000)
+    assert page.facts().num_parameters == PARAMS and page.banner.isHidden()
+
+
+def test_scheme_change_recolours_and_keeps_what_the_user_did(qtbot, gguf_path, tmp_path):
+    path = tmp_path / "future.gguf"
+    path.write_bytes(_patch_type(gguf_path.read_bytes(), "blk.0.attn_q.weight", 250))
+    config = _loaded(qtbot, _shown(qtbot, GgufConfigPage()))
+    config.set_checkpoint(_checkpoint(gguf_path))
+    _loaded(qtbot, config)
+    parameters = _shown(qtbot, GgufParametersPage())
+    parameters.set_checkpoint(_checkpoint(path))
+    qtbot.waitUntil(lambda: parameters.memory_plan() is not None and not parameters.is_busy(), timeout=20_000)
+    config.fields.search_edit.setText("head")
+    tree = config.fields.tree
+    rows = [tree.topLevelItem(t).child(i) for t in range(tree.topLevelItemCount()) for i in range(tree.topLevelItem(t).childCount())]
+    derived = next(item for item in rows if item.text(0) == "Head dim")
+    assert derived.foreground(2).color().name() == palette.ROLES["muted"][0]
+    parameters.tensors.filter_edit.setText("attn_q")
+    try:
+        palette.set_scheme(palette.DARK)
+        palette.notifier().changed.emit(palette.DARK)
+        assert derived.foreground(2).color().name() == palette.ROLES["muted"][1]
+        assert [f.label for f in config.fields.visible_fields()] == ["Attention heads", "Head dim"]
+        assert palette.ROLES["warning"][1] in parameters.summary.text()
+        assert parameters.tensors.visible_tensor_names() == ["blk.0.attn_q.weight"]
+    finally:
+        palette.set_scheme(None)
+        palette.notifier().changed.emit(palette.LIGHT)
