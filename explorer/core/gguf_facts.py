@@ -47,6 +47,7 @@ _ARCH_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("attention.layer_norm_rms_epsilon", "RMS norm epsilon", GROUP_ATTENTION, "Added to the variance in each RMSNorm, so it never divides by zero."),
     ("attention.layer_norm_epsilon", "Layer norm epsilon", GROUP_ATTENTION, "Added to the variance in each LayerNorm, so it never divides by zero."),
     ("attention.sliding_window", "Sliding window", GROUP_ATTENTION, "Tokens a sliding-window layer attends to."),
+    ("attention.causal", "Causal attention", GROUP_ATTENTION, "Whether a token sees only the tokens before it (false: an encoder, which keeps no KV cache)."),
     ("rope.freq_base", "RoPE frequency base", GROUP_ROPE, "Base of the rotary position frequencies (theta); larger bases suit longer contexts."),
     ("rope.dimension_count", "RoPE dimensions", GROUP_ROPE, "Dimensions of each head that are rotated by position."),
     ("rope.scaling.type", "RoPE scaling type", GROUP_ROPE, "How positions are stretched past the trained context (linear, yarn...)."),
@@ -272,7 +273,8 @@ def _attention(metadata: dict[str, Any], prefix: str) -> tuple[AttentionShape | 
                 "Width of each attention head: the file states no key_length, so llama.cpp divides the width by the heads.",
                 derived=True,
             ))
-    if not (layers and kv_heads and head_dim):
+    if not (layers and kv_heads and head_dim) or metadata.get(f"{prefix}attention.causal") is False:
+        # Non-causal models (BERT-style embedders) keep no KV cache between tokens.
         return None, derived
     return AttentionShape(layers, kv_heads, head_dim, bool(heads and kv_heads < heads)), derived
 

@@ -167,3 +167,11 @@ def test_hostile_values_are_shown_not_trusted(gguf_path):
     assert facts.attention is None and facts.field("llama.block_count").shown == "many"
     assert facts.chat_template is None
     assert plan_gguf_memory(facts, 16, devices=ROOMY, disk_free=0).plans[0].kv_cache_bytes is None
+
+
+def test_non_causal_models_keep_no_kv_cache(gguf_path):
+    model = read_gguf_split(gguf_path)
+    model.metadata["llama.attention.causal"] = False
+    facts = gguf_facts(model)
+    assert facts.attention is None and facts.field("llama.attention.causal").shown == "false"
+    assert all(p.kv_cache_bytes is None for p in plan_gguf_memory(facts, 16, devices=ROOMY, disk_free=0).plans)
