@@ -19,14 +19,14 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from explorer.core.adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdapterConfig, read_adapter_config
+from explorer.core.adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdapterConfig, find_base_checkpoint, read_adapter_config
 from explorer.core.checkpoint import Checkpoint
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 from explorer.core.pickle_reader import describe_pytorch_file
 from explorer.core.pickle_scan import PickleImports
 from explorer.core.safe_io import UnreadableFile
 from explorer.core.safetensors_header import TensorInfo, read_header
-from explorer.core.skeleton import ModuleNode, Skeleton, SkeletonError, build_model_job, skeleton_from_model
+from explorer.core.skeleton import Skeleton, SkeletonError, build_model_job, skeleton_from_model
 
 # What peft calls the parameters each adapter type adds to a wrapped layer (the tuners' ``prefix``,
 # peft.mapping.PEFT_TYPE_TO_PREFIX_MAPPING). A stored name's first component starting with one of
@@ -347,16 +347,30 @@ def _head_for(config: AdapterConfig | None) -> str | None:
     return TASK_HEADS.get((config.task_type or "").upper()) if config is not None else None
 
 
-def adapter_report_job(adapter: Checkpoint | str | os.PathLike, base: Checkpoint | None, cancel: CancelToken | None = None) -> Job[AdapterReport]:
-    """Yields the adapter's AdapterWeights, then the base's Skeleton (when there is a base); returns the report."""
+def adapter_report_job(
+    adapter: Checkpoint | str | os.PathLike,
+    base: Checkpoint | None = None,
+    cancel: CancelToken | None = None,
+    checkpoints: list[Checkpoint] | None = None,
+) -> Job[AdapterReport]:
+    """Yields the adapter's AdapterWeights, then the base's Skeleton (when there is a base); returns the report.
+
+    With ``checkpoints`` and no ``base``, the base is the one of them the adapter's config names
+    (``find_base_checkpoint``), looked up here, off the caller's thread.
+    """
     cancel = cancel or CancelToken()
     yield Progress(0, 3, "reading the adapter's tensors")
     weights = read_adapter_weights(adapter)
     yield weights
+    if base is None and checkpoints:
+        config = weights.config
+        named = config.base_model if config is not None else (adapter.base_model if isinstance(adapter, Checkpoint) else None)
+        base = find_base_checkpoint(named, checkpoints, config.revision if config is not None else None)
     report = AdapterReport(weights=weights, base=base, problems=list(weights.problems))
     if base is None:
         return report
     cancel.raise_if_cancelled()
+    yield Progress(1, 3, f"building the module tree of {base.id}")
     head = _head_for(weights.config)
     try:
         built = yield from build_model_job(base, head, cancel)
@@ -370,7 +384,7 @@ def adapter_report_job(adapter: Checkpoint | str | os.PathLike, base: Checkpoint
         except SkeletonError as again:
             report.problems.append(f"the base's module tree could not be built: {again}")
             return report
-    yield Progress(2, 3, "walking the base's module tree")
+    yield Progress(2, 3, f"walking the module tree of {base.id}")
     report.skeleton = skeleton_from_model(built.model, built.head, built.custom_code)
     yield report.skeleton
     cancel.raise_if_cancelled()

@@ -143,8 +143,14 @@ class TabEntry:
 
 # Created after the window is shown (their modules import more); Overview is built with the window.
 TABS: tuple[TabEntry, ...] = (
-    TabEntry("Config", "explorer.ui.config_tab", "ConfigTab", format_pages=(("gguf", "explorer.ui.gguf_config_page", "GgufConfigPage"),)),
-    TabEntry("Parameters", "explorer.ui.parameters_tab", "ParametersTab", format_pages=(("gguf", "explorer.ui.gguf_parameters_page", "GgufParametersPage"),)),
+    TabEntry("Config", "explorer.ui.config_tab", "ConfigTab", format_pages=(
+        ("gguf", "explorer.ui.gguf_config_page", "GgufConfigPage"),
+        ("adapter", "explorer.ui.adapter_config_page", "AdapterConfigPage"),
+    )),
+    TabEntry("Parameters", "explorer.ui.parameters_tab", "ParametersTab", format_pages=(
+        ("gguf", "explorer.ui.gguf_parameters_page", "GgufParametersPage"),
+        ("adapter", "explorer.ui.adapter_parameters_page", "AdapterParametersPage"),
+    )),
     TabEntry("Demo", "explorer.ui.demo_tab", "DemoTab"),
 )
 
