@@ -324,7 +324,9 @@ class Scanner:
                 fingerprint = (snap_mtime, blobs_mtime, subfolders, sub_mtimes)
                 self._remember(new_cache, snap_path, fingerprint, ckpt, (snap_mtime, blobs_mtime or 0, *sub_mtimes))
             ckpt.refs = sorted(refs[revision]) if revision in refs else []
-            gguf_found = self._snapshot_ggufs(ckpt, repo_id, source, fingerprint, stats, new_cache)
+            # Most revisions hold no GGUF: one pass over the names decides it (a start-up meets thousands).
+            has_gguf = any(f.name[-5:].lower() == ".gguf" for f in ckpt.files)
+            gguf_found = self._snapshot_ggufs(ckpt, repo_id, source, fingerprint, stats, new_cache) if has_gguf else ()
             if not gguf_found or _is_transformers_snapshot(ckpt):
                 checkpoints.append(ckpt)
             checkpoints.extend(gguf_found)
