@@ -391,7 +391,7 @@ class GgufParametersPage(CheckpointTab):
                 f"{human_count(facts.unknown_parameters)} parameters have a type the installed gguf package does not know: "
                 "their stored size, so the size as stored, is unknown.",
             ))
-        self.plan_note.setText("<br>".join(lines))
+        self.plan_note.setText("".join(f"<p style='margin-top:0; margin-bottom:4px'>{line}</p>" for line in lines))
 
     def _plan_memory(self, context: int, batch: int) -> None:
         facts = self._facts
