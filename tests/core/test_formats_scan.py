@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from safetensors import safe_open
 
 from explorer.core.cache_places import default_locations
@@ -195,3 +196,27 @@ def test_a_rescan_reuses_every_new_format_entry_and_sees_a_change(tmp_path, gguf
     (folder / "tiny.gguf").write_bytes(b"GGUF")
     changed, _ = run_to_end(fresh.scan(locations))
     assert next(c for c in changed if c.id == "tiny.gguf").num_parameters is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+adapter_keys = st.sampled_from(
+    ["peft_type", "r", "lora_alpha", "lora_dropout", "target_modules", "modules_to_save", "base_model_name_or_path", "revision", "task_type"]
+)
+
+
+@given(config=st.dictionaries(adapter_keys, json_values, max_size=9))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_adapter_config_is_described_and_summarised_without_raising(tmp_path, config):
+    from explorer.core.format_summary import format_summary
+
+    folder = tmp_path / "fuzzed-adapter"
+    folder.mkdir(exist_ok=True)
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    (entry,) = _scan(ScanLocation("folder", str(tmp_path))).values()
+    assert entry.format == "adapter"
+    lines = format_summary(entry, [entry])
+    assert lines and all(isinstance(line.text, str) for line in lines)
