@@ -68,6 +68,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start weights whose saved shape differs from the model's afresh (needed when e.g. num_labels changes a head)",
     )
+    parser.add_argument(
+        "--base", metavar="PATH",
+        help="adapters: the base model's folder (default: the checkpoint adapter_config.json names, found on this machine)",
+    )
+    parser.add_argument(
+        "--adapter", choices=("on", "off"), default=None,
+        help="adapters: run with the adapter (on, the default) or the base model alone (off)",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole result object as JSON")
     parser.add_argument("--script", action="store_true", help="print the standalone Python script for this run instead of running it")
 
@@ -117,6 +125,68 @@ def _print_human(task: TaskSpec, result: TaskResult) -> None:
         print(f"note: {notice}", file=sys.stderr)
 
 
+def _is_adapter_folder(path: str) -> bool:
+    from explorer.core.adapters import ADAPTER_CONFIG
+
+    return os.path.isfile(os.path.join(path, ADAPTER_CONFIG)) and not os.path.isfile(os.path.join(path, "config.json"))
+
+
+def _base_folder(adapter_folder: str) -> str | None:
+    """The base named by adapter_config.json when it is a folder path that exists (no scan needed)."""
+    from explorer.core.adapters import read_adapter_config
+    from explorer.core.safe_io import UnreadableFile
+
+    try:
+        named = read_adapter_config(adapter_folder).base_model
+    except UnreadableFile:
+        return None
+    if not named:
+        return None
+    folder = os.path.expanduser(named)
+    if not os.path.isabs(folder):
+        folder = os.path.join(adapter_folder, folder) if named.startswith(".") else folder
+    return folder if os.path.isfile(os.path.join(folder, "config.json")) else None
+
+
+def format_target(args: argparse.Namespace, task: TaskSpec):
+    """The LoadTarget for an adapter folder or a .gguf file (None for anything else); TaskError when it cannot load.
+
+    An adapter's base is --base, else the folder adapter_config.json names, else found in a scan of the usual places.
+    """
+    from explorer.tasks.format_loading import adapter_target, gguf_target
+
+    expanded = os.path.abspath(os.path.expanduser(args.path))
+    target = None
+    if os.path.isfile(expanded) and expanded.lower().endswith(".gguf"):
+        from explorer.core.gguf_file import split_parts
+
+        target = gguf_target(split_parts(expanded) or [expanded])
+    elif os.path.isdir(expanded) and _is_adapter_folder(expanded):
+        base = args.base or _base_folder(expanded)
+        checkpoints = None
+        if base is None:
+            from explorer.core.discovery import scan_all
+            from explorer.core.locations import ScanPlaces
+
+            checkpoints, _stats = scan_all(ScanPlaces().locations())
+        target = adapter_target(expanded, checkpoints, base_path=base)
+    if target is None:
+        if args.base or args.adapter:
+            raise TaskInputError("--base and --adapter are for PEFT adapter folders (adapter_config.json, no config.json)")
+        return None
+    if args.base and not target.adapter:
+        raise TaskInputError("--base is for PEFT adapter folders, not GGUF files")
+    if args.adapter and not target.adapter:
+        raise TaskInputError("--adapter is for PEFT adapter folders, not GGUF files")
+    if target.blocked:
+        raise TaskError(target.blocked)
+    if target.auto_class is not None and task.auto_class not in (None, target.auto_class):
+        what = "This adapter was trained" if target.adapter else f"This GGUF {target.model_type} model loads"
+        offered = ", ".join(t.id for t in all_tasks() if t.auto_class == target.auto_class and not t.needs_entailment_label)
+        raise TaskInputError(f"{what} as {target.auto_class}, not {task.auto_class}: run {offered or 'a tokenizer task'} instead")
+    return target
+
+
 def run_command(args: argparse.Namespace) -> int:
     from explorer.tasks.script import python_script, result_json
     from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
@@ -130,23 +200,33 @@ def run_command(args: argparse.Namespace) -> int:
         task.resolve(values)  # bad input fails before the checkpoint is even looked for
         overrides = parse_config_overrides(getattr(args, "config", None) or [])
         notices: list[str] = []
-        try:
-            path = locate_checkpoint(args.path, notices=notices)
-        except CheckpointNotFound as error:
-            raise TaskInputError(str(error)) from None
-        finally:
-            for notice in notices:
-                print(f"model-explorer: {notice}", file=sys.stderr)
+        target = format_target(args, task)
+        if target is not None:
+            path = target.path
+        else:
+            try:
+                path = locate_checkpoint(args.path, notices=notices)
+            except CheckpointNotFound as error:
+                raise TaskInputError(str(error)) from None
+            finally:
+                for notice in notices:
+                    print(f"model-explorer: {notice}", file=sys.stderr)
         request = LoadRequest(
             path, task.auto_class, args.device, args.dtype, args.spread,
             config_overrides=overrides, ignore_mismatched_sizes=bool(getattr(args, "ignore_mismatched_sizes", False)),
+            adapter=target.adapter if target is not None else None, gguf_file=target.gguf_file if target is not None else None,
         )
+        adapter_on = getattr(args, "adapter", None) != "off"
         if args.script:
-            print(python_script(task.id, request, values, trust_remote_code=remote_code_allowed(path)))
+            script = python_script(task.id, request, values, trust_remote_code=remote_code_allowed(path), adapter="on" if adapter_on else "off")
+            print(script)
             return 0
     except TaskInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TaskError as error:  # an adapter whose base is missing, a GGUF transformers cannot load
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     try:
         from transformers.utils import logging as hf_logging
 
@@ -155,7 +235,7 @@ def run_command(args: argparse.Namespace) -> int:
         print("error: transformers is not installed", file=sys.stderr)
         return 1
     session = ModelSession()
-    job = session.run(task.id, request, values)
+    job = session.run(task.id, request, values, adapter_enabled=adapter_on)
     streamed = False
     try:
         while True:

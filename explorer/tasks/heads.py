@@ -329,6 +329,8 @@ class DemoOptions:
     first_task_reason: str = ""  # why, in words ("the model card's pipeline_tag is fill-mask"); "" when only suggested
     # task id -> the form's values of the last run of that task on this checkpoint (explorer.core.demo_inputs)
     remembered: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    # An adapter's or a GGUF's load target (explorer.tasks.format_loading.LoadTarget); None for a transformers folder.
+    target: Any = None
 
 
 def demo_options(path: str, model_type: str | None, architectures: list[str] | None, needs_remote_code: bool) -> DemoOptions:

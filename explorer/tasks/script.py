@@ -7,8 +7,11 @@ same inputs, settings and seed, does the same post-processing, and prints the sa
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import textwrap
+import tokenize
 from typing import Any
 
 from explorer.core.snippets import NotScriptable, keyword_arguments, python_identifier, python_literal
@@ -28,7 +31,7 @@ import torch
 from transformers import {imports}
 
 checkpoint = {path}
-device = {device}
+{format_lines}device = {device}
 
 
 def r(value):
@@ -36,13 +39,13 @@ def r(value):
     return round(float(value), {digits})
 
 
-tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+tokenizer = AutoTokenizer.from_pretrained({tokenizer_source}, local_files_only=True{gguf})
 '''
 
 MODEL = '''model = {auto_class}.from_pretrained(
-    checkpoint, dtype={dtype}, device_map={device_map}, local_files_only=True{trust}{options}
+    checkpoint, dtype={dtype}, device_map={device_map}, local_files_only=True{gguf}{trust}{options}
 ){options_comment}
-model.eval()
+{adapter}model.eval()
 device = model.get_input_embeddings().weight.device  # where the inputs go (the first layer)
 # The longest input the model takes: the tokenizer's limit, capped by its position table.
 limits = [n for n in (tokenizer.model_max_length,) if 0 < n < 1_000_000]
@@ -60,8 +63,13 @@ print(json.dumps(result, indent=2, ensure_ascii=False))
 '''
 
 
-def python_script(task_id: str, request: LoadRequest, values: dict[str, Any], trust_remote_code: bool = False) -> str:
+def python_script(
+    task_id: str, request: LoadRequest, values: dict[str, Any], trust_remote_code: bool = False, adapter: str = "on"
+) -> str:
     """The script for one run; ``values`` are the task's settings (raw or resolved).
+
+    For an adapter (``request.adapter``), ``adapter`` is "on", "off" (the base alone, inside peft's
+    ``disable_adapter()``) or "compare" (both, printed side by side).
 
     Raises TaskInputError when a value cannot be written as a Python literal (nothing the app
     reads or accepts is such a value; the check guards the rule, not a known case).
@@ -71,19 +79,32 @@ def python_script(task_id: str, request: LoadRequest, values: dict[str, Any], tr
     resolved = task.resolve(values, checkpoint)
     assert task.script is not None
     try:
-        return _script(task, request, resolved, checkpoint, trust_remote_code)
+        return _script(task, request, resolved, checkpoint, trust_remote_code, adapter if request.adapter else "on")
     except NotScriptable as error:
         raise TaskInputError(f"Copy as Python: {error}") from None
 
 
-def _script(task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], checkpoint: dict, trust_remote_code: bool) -> str:
+def _script(
+    task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], checkpoint: dict, trust_remote_code: bool, adapter: str
+) -> str:
+    from explorer.tasks.session import has_tokenizer_files
+
     classes = ["AutoTokenizer"] if task.auto_class is None else ["AutoTokenizer", python_identifier(task.auto_class, "Auto class")]
-    parts = [
-        HEADER.format(
-            title=_title(task.title), imports=", ".join(classes), path=python_literal(request.path),
-            device=python_literal(request.device), digits=python_literal(ROUND_DIGITS),
-        )
-    ]
+    format_lines, tokenizer_source, gguf = "", "checkpoint", ""
+    if request.gguf_file:
+        format_lines = f"gguf_file = {python_literal(request.gguf_file)}  # dequantised to a PyTorch dtype when loaded\n"
+        gguf = ", gguf_file=gguf_file"
+    if request.adapter:
+        format_lines = f"adapter = {python_literal(request.adapter)}  # a PEFT adapter on the base model above\n"
+        if has_tokenizer_files(request.adapter):
+            tokenizer_source = "adapter"
+    header = HEADER.format(
+        title=_title(task.title), imports=", ".join(classes), path=python_literal(request.path), format_lines=format_lines,
+        device=python_literal(request.device), digits=python_literal(ROUND_DIGITS), tokenizer_source=tokenizer_source, gguf=gguf,
+    )
+    if request.adapter and task.auto_class is not None:
+        header = header.replace("\nimport torch\n", "\nimport torch\nfrom peft import PeftModel\n", 1)
+    parts = [header]
     if task.auto_class is not None:
         if request.dtype not in DTYPE_CHOICES:
             raise NotScriptable(f"dtype {request.dtype!r} is not one of {', '.join(DTYPE_CHOICES)}")
@@ -93,17 +114,34 @@ def _script(task: TaskSpec, request: LoadRequest, resolved: dict[str, Any], chec
         trust = ", trust_remote_code=True" if trust_remote_code is True else ""
         options = keyword_arguments(request.load_options())
         parts.append(MODEL.format(
-            auto_class=classes[1], dtype=dtype, device_map=device_map, trust=trust,
+            auto_class=classes[1], dtype=dtype, device_map=device_map, trust=trust, gguf=gguf,
             options=",\n    " + ", ".join(options) if options else "",
             options_comment="  # with config overrides" if request.config_overrides else "",
+            adapter="model = PeftModel.from_pretrained(model, adapter)\n" if request.adapter else "",
         ))
     else:
         parts.append(NO_MODEL)
     parts.append("\n")
     # A task with defaults of the checkpoint's own writes only what differs from them, as a notebook would.
-    parts.append(task.script(resolved, checkpoint) if task.checkpoint_defaults else task.script(resolved))
+    code = task.script(resolved, checkpoint) if task.checkpoint_defaults else task.script(resolved)
+    parts.append(_with_adapter(code, adapter) if task.auto_class is not None else code)
     parts.append(FOOTER)
     return "".join(parts)
+
+
+ADAPTER_OFF = "with model.disable_adapter():  # the base model alone, no reload\n"
+
+
+def _with_adapter(code: str, adapter: str) -> str:
+    """The task's code with the adapter off, or run twice (off, then on) for a comparison."""
+    if adapter == "on":
+        return code
+    if any(token.type == tokenize.STRING and token.start[0] != token.end[0] for token in tokenize.generate_tokens(io.StringIO(code).readline)):
+        raise NotScriptable("the task's code holds a string over several lines, which cannot be indented under disable_adapter()")
+    off = ADAPTER_OFF + textwrap.indent(code, "    ")
+    if adapter == "off":
+        return off
+    return off + "result_off = result\n\n" + code + 'result = {"adapter on": result, "adapter off": result_off}\n'
 
 
 def _title(title: str) -> str:

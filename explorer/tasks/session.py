@@ -14,12 +14,11 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
-import queue
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from explorer.core.checkpoint import TOKENIZER_FILES
 from explorer.core.consent import ConsentRequired, code_access
@@ -35,6 +34,7 @@ from explorer.tasks.devices import (
     out_of_memory_error,
     torch_dtype,
 )
+from explorer.tasks.load_progress import call_in_thread, install_tqdm_hook
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ class LoadRequest:
     config_overrides: tuple[tuple[str, Any], ...] = ()
     # Saved weights whose shape differs from the model's (a new num_labels) start afresh instead of failing.
     ignore_mismatched_sizes: bool = False
+    # A PEFT adapter folder put on the model at ``path`` (its base); see explorer.tasks.format_loading.
+    adapter: str | None = None
+    # A GGUF file inside ``path``, loaded (dequantised) with from_pretrained(path, gguf_file=...).
+    gguf_file: str | None = None
 
     def load_options(self) -> dict[str, Any]:
         """The keyword arguments this request adds to from_pretrained."""
@@ -134,122 +138,13 @@ class LoadedModel:
     def describe(self) -> str:
         from explorer.core.formatting import human_bytes
 
-        name = os.path.basename(os.path.normpath(self.request.path))
+        name = os.path.basename(os.path.normpath(self.request.adapter or self.request.path))
+        if self.request.gguf_file:
+            name = self.request.gguf_file
         if self.model is None:
             return f"Tokenizer of {name} loaded"
         places = ", ".join(f"{device} {human_bytes(size)}" for device, size in self.memory_by_device.items())
         return f"{self.model_class} · {name} · {self.dtype_name} · {places}"
-
-
-# --------------------------------------------------------------------------- load progress hook
-
-
-class _LoadObserver(threading.local):
-    cancel: CancelToken | None = None
-    report: Any = None
-
-
-_observer = _LoadObserver()
-_hook_installed = False
-_hook_lock = threading.Lock()
-
-
-class _ObservedIterable:
-    """Stands in for transformers' tqdm while our loader thread loads: progress and cancel per item."""
-
-    def __init__(self, iterable: Any, desc: str | None, cancel: CancelToken, report: Any) -> None:
-        self._iterable = iterable
-        self._desc = desc or "Loading"
-        self._cancel = cancel
-        self._report = report
-
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            total = len(self._iterable)
-        except TypeError:
-            total = None
-        step = max(1, (total or 100) // 100)
-        for index, item in enumerate(self._iterable):
-            self._cancel.raise_if_cancelled()
-            if index % step == 0:
-                self._report(Progress(index, total, f"{self._desc} ({index}/{total})" if total else self._desc))
-            yield item
-        if total:
-            self._report(Progress(total, total, f"{self._desc} ({total}/{total})"))
-
-    def __getattr__(self, _name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-    def __enter__(self) -> "_ObservedIterable":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
-def _install_tqdm_hook() -> None:
-    global _hook_installed
-    with _hook_lock:
-        if _hook_installed:
-            return
-        from transformers.utils import logging as hf_logging
-
-        previous = None
-
-        def hook(factory, args, kwargs):
-            cancel, report = _observer.cancel, _observer.report
-            iterable = args[0] if args else kwargs.get("iterable")
-            if cancel is None or iterable is None:
-                if previous is not None:
-                    return previous(factory, args, kwargs)
-                return factory(*args, **kwargs)
-            return _ObservedIterable(iterable, kwargs.get("desc"), cancel, report)
-
-        previous = hf_logging.set_tqdm_hook(hook)
-        _hook_installed = True
-
-
-_DONE = object()
-
-
-def _call_in_thread(function: Any, cancel: CancelToken, grace_seconds: float = 1.5) -> Job[Any]:
-    """Run ``function`` in a daemon thread; yield the Progress it reports; return its value.
-
-    When cancelled, the loader stops at its next tensor; if it is inside a step that cannot be
-    interrupted, the job still stops after ``grace_seconds`` and the thread's result is dropped.
-    """
-    reports: queue.Queue = queue.Queue()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        _observer.cancel, _observer.report = cancel, reports.put
-        try:
-            box["value"] = function()
-        except BaseException as error:  # handed to the job's thread
-            box["error"] = error
-        finally:
-            _observer.cancel = _observer.report = None
-            reports.put(_DONE)
-
-    thread = threading.Thread(target=target, name="model-explorer-load", daemon=True)
-    thread.start()
-    cancelled_at = None
-    while True:
-        try:
-            item = reports.get(timeout=0.05)
-        except queue.Empty:
-            if cancel.cancelled:
-                cancelled_at = cancelled_at or time.monotonic()
-                if time.monotonic() - cancelled_at > grace_seconds:
-                    raise Cancelled()
-            continue
-        if item is _DONE:
-            break
-        yield item
-    if "error" in box:
-        raise box["error"]
-    cancel.raise_if_cancelled()
-    return box["value"]
 
 
 # --------------------------------------------------------------------------- loading
@@ -366,6 +261,10 @@ def _input_device(model: Any) -> str:
 def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[LoadedModel]:
     """Load tokenizer and model for ``request``; yields Progress; raises TaskError or Cancelled."""
     cancel = cancel or CancelToken()
+    if request.adapter or request.gguf_file:
+        from explorer.tasks.format_loading import load_adapter, load_gguf
+
+        return (yield from (load_adapter if request.adapter else load_gguf)(request, cancel))
     started = time.perf_counter()
     yield Progress(0, None, "Checking the device")
     if not os.path.isdir(request.path):
@@ -390,11 +289,11 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
 
     transformers = import_transformers()
 
-    _install_tqdm_hook()
+    install_tqdm_hook()
     transformers.utils.logging.disable_progress_bar()  # our hook still sees every iteration
     cancel.raise_if_cancelled()
     yield Progress(0, None, "Loading the tokenizer")
-    tokenizer = yield from _call_in_thread(lambda: _load_tokenizer(load_path, trust), cancel)
+    tokenizer = yield from call_in_thread(lambda: _load_tokenizer(load_path, trust), cancel)
     if request.auto_class is None:
         return LoadedModel(request, None, tokenizer, "cpu", "-", load_seconds=time.perf_counter() - started)
     try:
@@ -415,7 +314,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
 
     yield Progress(0, None, "Loading the weights")
     try:
-        model, info = yield from _call_in_thread(load, cancel)
+        model, info = yield from call_in_thread(load, cancel)
     except Exception as error:
         raise _model_error(error, request, trust) from error
     model.eval()
@@ -460,6 +359,11 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None) -> Job[L
 # --------------------------------------------------------------------------- the session
 
 
+def _same_files(a: LoadRequest, b: LoadRequest) -> bool:
+    """Both requests read the same tokenizer (the model loaded for one serves a tokenizer-only task of the other)."""
+    return (a.path, a.adapter, a.gguf_file) == (b.path, b.adapter, b.gguf_file)
+
+
 class ModelSession:
     """Holds at most one loaded model; every job on it runs alone (see module doc)."""
 
@@ -486,7 +390,7 @@ class ModelSession:
     def _ensure_loaded(self, request: LoadRequest, cancel: CancelToken) -> Job[LoadedModel]:
         if self._loaded is not None and self._loaded.request == request:
             return self._loaded
-        if request.auto_class is None and self._loaded is not None and self._loaded.request.path == request.path:
+        if request.auto_class is None and self._loaded is not None and _same_files(self._loaded.request, request):
             return self._loaded  # a tokenizer-only task reuses the tokenizer loaded with the model
         self._release_model()
         self._loaded = yield from load_model(request, cancel)
@@ -500,8 +404,14 @@ class ModelSession:
         finally:
             self._lock.release()
 
-    def run(self, task_id: str, request: LoadRequest, values: dict | None, cancel: CancelToken | None = None) -> Job[TaskResult]:
-        """Load when needed (same request reuses the model), then run the task once; the result says which model ran it."""
+    def run(
+        self, task_id: str, request: LoadRequest, values: dict | None, cancel: CancelToken | None = None, adapter_enabled: bool = True
+    ) -> Job[TaskResult]:
+        """Load when needed (same request reuses the model), then run the task once; the result says which model ran it.
+
+        ``adapter_enabled=False`` runs an adapter's base model alone, without reloading (peft's disable_adapter).
+        """
+        from explorer.tasks.format_loading import adapter_switch, model_facts
         cancel = cancel or CancelToken()
         task = get_task(task_id)
         # Bad input fails before any loading; what the caller leaves out starts from the checkpoint's own values.
@@ -516,7 +426,8 @@ class ModelSession:
                 loaded = yield from self._ensure_loaded(request, cancel)
             started = time.perf_counter()
             try:
-                result = yield from task.run(loaded, resolved, cancel)
+                with adapter_switch(loaded, adapter_enabled):
+                    result = yield from task.run(loaded, resolved, cancel)
             except (Cancelled, TaskError, TaskInputError):
                 raise
             except Exception as error:
@@ -529,7 +440,7 @@ class ModelSession:
                 ) from error
             result.notices = list(loaded.notices) + result.notices
             result.seconds = round(time.perf_counter() - started, 4)
-            result.model = ModelFacts(
+            facts = ModelFacts(
                 path=loaded.request.path,
                 class_name=loaded.model_class or None,
                 device=loaded.input_device if not loaded.request.spread else "auto",
@@ -537,6 +448,7 @@ class ModelSession:
                 config_overrides=dict(loaded.request.config_overrides),
                 ignore_mismatched_sizes=loaded.request.ignore_mismatched_sizes,
             )
+            result.model = model_facts(facts, loaded, adapter_enabled)
             return result
         finally:
             self._lock.release()
