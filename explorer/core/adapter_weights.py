@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 
 from explorer.core.adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdapterConfig, find_base_checkpoint, read_adapter_config
@@ -55,8 +56,9 @@ TASK_HEADS = {
 }
 LINEAR_CLASSES = frozenset({"Linear", "Conv1D"})
 ALL_LINEAR = "all-linear"
-# A regular expression in target_modules is the user's text: keep a hostile one from running long on every module.
+# A regular expression in target_modules is the file's text: a hostile one must not run long on every module.
 MAX_PATTERN_CHARS = 2000
+PATTERN_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class AdapterWeights:
 class TargetMatch:
     target: str  # one entry of target_modules (or the whole regular expression)
     modules: tuple[str, ...]  # base modules it matches, as peft would match them
-    note: str = ""  # why it matches nothing, when it does not
+    note: str = ""  # what could not be tried (an invalid or too slow regular expression)
 
 
 @dataclass(slots=True)
@@ -266,18 +268,57 @@ def _layer_allowed(config: dict, key: str) -> bool:
     return index == indexes if isinstance(indexes, int) else index in indexes if isinstance(indexes, list) else False
 
 
-def _excluded(config: dict, key: str, saved: re.Pattern | None) -> bool:
-    exclude = config.get("exclude_modules")
-    if isinstance(exclude, str) and len(exclude) <= MAX_PATTERN_CHARS:
+class _PatternRefused(Exception):
+    """A user's regular expression that cannot be tried; the message says why."""
+
+
+def _user_pattern(text: str):
+    """target_modules or exclude_modules as a regular expression, compiled by ``regex``.
+
+    The user's pattern runs on every module name. ``re`` holds the interpreter lock while it backtracks,
+    and a pattern such as ``(.*)*x`` backtracks for minutes, freezing the window; ``regex`` matches the
+    same syntax, avoids most such blow-ups, releases the lock (``concurrent``) and stops at a timeout.
+    """
+    import regex
+
+    if len(text) > MAX_PATTERN_CHARS:
+        raise _PatternRefused(f"a regular expression of {len(text):,} characters; not tried")
+    try:
+        return regex.compile(text)
+    except (regex.error, ValueError, OverflowError, RecursionError) as exc:
+        raise _PatternRefused(f"not a valid regular expression ({exc})") from None
+
+
+def _fullmatches(pattern, keys: list[str]) -> list[str]:
+    deadline = time.monotonic() + PATTERN_SECONDS
+    hits = []
+    for key in keys:
+        remaining = deadline - time.monotonic()
         try:
-            if re.fullmatch(exclude, key):
-                return True
-        except re.error:
-            pass
-    elif isinstance(exclude, list) and (key in exclude or any(isinstance(e, str) and key.endswith(f".{e}") for e in exclude)):
-        return True
+            if remaining <= 0:
+                raise TimeoutError
+            if pattern.fullmatch(key, timeout=remaining, concurrent=True):
+                hits.append(key)
+        except TimeoutError:
+            raise _PatternRefused(f"the regular expression takes over {PATTERN_SECONDS:g} s to match the module names; not tried") from None
+    return hits
+
+
+def _not_excluded(config: dict, keys: list[str], saved: re.Pattern | None) -> tuple[list[str], str]:
+    """The module names peft may wrap: not in exclude_modules, not stored whole; and a note when exclude_modules failed."""
+    exclude = config.get("exclude_modules")
+    note = ""
+    excluded: set[str] = set()
+    if isinstance(exclude, str) and exclude:
+        try:
+            excluded = set(_fullmatches(_user_pattern(exclude), keys))
+        except _PatternRefused as exc:
+            note = f"exclude_modules: {exc}"
+    elif isinstance(exclude, list):
+        names = [e for e in exclude if isinstance(e, str)]
+        excluded = {k for k in keys if k in names or any(k.endswith(f".{e}") for e in names)}
     # Adapters never wrap a module that modules_to_save stores whole (peft's rule).
-    return saved is not None and saved.fullmatch(key) is not None
+    return [k for k in keys if k not in excluded and (saved is None or saved.fullmatch(k) is None)], note
 
 
 def _linear_modules(classes: dict[str, str]) -> list[str]:
@@ -288,26 +329,22 @@ def _linear_modules(classes: dict[str, str]) -> list[str]:
 def match_targets(config: AdapterConfig, classes: dict[str, str]) -> list[TargetMatch]:
     """Which base modules each target_modules entry selects, as peft's check_target_module_exists decides."""
     target = config.target_modules
-    raw = config.fields
-    saved = _saved_pattern(config.modules_to_save)
-    keys = [path for path in classes if path]
-    candidates = [k for k in keys if not _excluded(raw, k, saved)]
     if target is None:
         return []
+    raw = config.fields
+    candidates, note = _not_excluded(raw, [path for path in classes if path], _saved_pattern(config.modules_to_save))
     if isinstance(target, str):
         if target.lower() == ALL_LINEAR:
-            return [TargetMatch(target, tuple(_linear_modules({k: classes[k] for k in candidates})))]
-        if len(target) > MAX_PATTERN_CHARS:
-            return [TargetMatch(target[:80] + "…", (), f"a regular expression of {len(target):,} characters; not tried")]
+            return [TargetMatch(target, tuple(_linear_modules({k: classes[k] for k in candidates})), note)]
+        shown = target if len(target) <= 200 else target[:80] + "…"
         try:
-            pattern = re.compile(target)
-        except re.error as exc:
-            return [TargetMatch(target, (), f"not a valid regular expression ({exc})")]
-        return [TargetMatch(target, tuple(k for k in candidates if pattern.fullmatch(k)))]
+            return [TargetMatch(shown, tuple(_fullmatches(_user_pattern(target), candidates)), note)]
+        except _PatternRefused as exc:
+            return [TargetMatch(shown, (), str(exc))]
     matches = []
     for entry in target:
         hits = tuple(k for k in candidates if (k == entry or k.endswith(f".{entry}")) and _layer_allowed(raw, k))
-        matches.append(TargetMatch(entry, hits))
+        matches.append(TargetMatch(entry, hits, note))
     return matches
 
 
@@ -333,6 +370,8 @@ def compare_with_base(report: AdapterReport) -> None:
             if not match.modules:
                 why = f" ({match.note})" if match.note else ""
                 report.warnings.append(f"target {match.target!r} matches no module of {base_id}{why}")
+            elif match.note and match.note not in report.warnings:
+                report.warnings.append(match.note)
     stray = [path for path, module in weights.modules.items() if path and module.in_base is False]
     if stray:
         report.warnings.append(

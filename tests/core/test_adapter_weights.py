@@ -258,3 +258,33 @@ def test_ia3_vectors_map_to_the_modules_peft_wraps(sample, tmp_path):
     assert {t.part for t in report.weights.tensors} == {"ia3_l"}
     assert report.weights.total_params == total
     assert not report.warnings
+
+
+@pytest.mark.parametrize("field", ["target_modules", "exclude_modules"])
+def test_a_pattern_that_backtracks_for_minutes_neither_hangs_nor_matches(field):
+    """``re`` needs minutes for (.*)*x on one module name, holding the interpreter lock (a frozen window)."""
+    import time
+
+    modules = {**MODULES, **{f"transformer.h.{i}.attn.c_attn_a_rather_long_module_name": "Conv1D" for i in range(200)}}
+    fields = {"target_modules": "(.*)*x"} if field == "target_modules" else {"target_modules": ["c_attn"], "exclude_modules": "(.*)*x"}
+    started = time.monotonic()
+    matches = match_targets(adapter_config_from(fields), modules)
+    assert time.monotonic() - started < 3
+    if field == "target_modules":
+        assert matches[0].modules == ()
+    else:
+        assert len(matches[0].modules) == 2
+
+
+def test_rank_scale_and_fields_explained():
+    from explorer.core.adapter_fields import adapter_fields, lora_scale, targets_text
+
+    config = adapter_config_from({"peft_type": "LORA", "r": 16, "lora_alpha": 32, "use_rslora": True, "zeta": 1, "bias": "none",
+                                  "target_modules": "all-linear", "task_type": "CAUSAL_LM"})
+    assert lora_scale(config) == pytest.approx(32 / 4)
+    assert lora_scale(adapter_config_from({"r": 16, "lora_alpha": 32})) == 2
+    assert lora_scale(adapter_config_from({"r": 0, "lora_alpha": 32})) is None
+    fields = adapter_fields(config)
+    assert [f.key for f in fields] == ["peft_type", "task_type", "r", "lora_alpha", "target_modules", "use_rslora", "bias", "zeta"]
+    assert fields[-1].explanation == "" and not fields[-1].main and "√r" in fields[5].explanation
+    assert targets_text(config) == "every linear layer (all-linear)"
