@@ -380,6 +380,14 @@ class Comparison:
     adapter_on: Any  # TaskResult
     adapter_off: Any  # TaskResult
 
+    @property
+    def notices(self) -> list[str]:
+        """What either run says, once (the load's notices come with both)."""
+        return list(dict.fromkeys([*self.adapter_on.notices, *self.adapter_off.notices]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"adapter on": self.adapter_on.to_json(), "adapter off": self.adapter_off.to_json()}
+
 
 def compare_job(session: Any, task_id: str, request: Any, values: dict, cancel: CancelToken | None = None) -> Job[Comparison]:
     """Run with the adapter on, then off, on one loaded model; a Partial("adapter") marks where the second run starts."""

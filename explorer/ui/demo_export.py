@@ -34,6 +34,7 @@ class FinishedRun:
     values: dict
     result: TaskResult
     code_allowed: bool  # the user's consent to the checkpoint's code, as it stood for this run
+    adapter: str = "on"  # an adapter's run: "on", "off" or "compare" (the script does the same)
 
 
 class ScriptDialog(QDialog):
@@ -100,7 +101,7 @@ class ExportPage(QWidget):
         from explorer.tasks.script import python_script
 
         run = self._last_run
-        return python_script(run.task_id, run.request, run.values, trust_remote_code=run.code_allowed)
+        return python_script(run.task_id, run.request, run.values, trust_remote_code=run.code_allowed, adapter=run.adapter)
 
     def show_script(self) -> None:
         try:

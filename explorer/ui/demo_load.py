@@ -12,12 +12,14 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QRadioButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -27,6 +29,15 @@ from explorer.tasks.base import TaskInputError
 from explorer.tasks.devices import DTYPE_CHOICES, DeviceInfo
 from explorer.tasks.session import LoadRequest, parse_config_overrides
 from explorer.ui.palette import color
+
+
+LOAD_TIP = "Load the model for the chosen task now (Run also loads it when needed)"
+# An adapter's runs: (mode, button text, tooltip).
+ADAPTER_MODES = (
+    ("on", "on", "The base model with the adapter, as PeftModel.from_pretrained(base, adapter) gives it"),
+    ("off", "off", "The base model alone: the same loaded model inside peft's disable_adapter(), no reload"),
+    ("compare", "compare both", "Run twice on the same input, with the adapter and without it, and show both results"),
+)
 
 
 def notice_style(role: str) -> str:
@@ -44,14 +55,18 @@ class LoadPage(QWidget):
     """Emitted when the user pressed Unload."""
     options_changed = Signal()
     """Emitted when a config override or 'Ignore mismatched sizes' changed (the hint may need updating)."""
+    adapter_mode_changed = Signal(str)
+    """Emitted with "on", "off" or "compare" when the user switched how an adapter's runs go."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._devices: list[DeviceInfo] | None = None
         self._hint_role = ""
+        self._adapter_shown = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(self._device_row())
+        self._build_format_row(outer)
         self._build_load_options(outer)
         self.loaded_label = QLabel("No model loaded")
         self.loaded_label.setObjectName("loaded_label")
@@ -79,7 +94,7 @@ class LoadPage(QWidget):
         self.spread_check.toggled.connect(lambda spread: self.device_combo.setEnabled(not spread))
         row.addWidget(self.spread_check)
         self.load_button = QPushButton("Load")
-        self.load_button.setToolTip("Load the model for the chosen task now (Run also loads it when needed)")
+        self.load_button.setToolTip(LOAD_TIP)
         self.load_button.clicked.connect(self.load_requested)
         self.unload_button = QPushButton("Unload")
         self.unload_button.setToolTip("Free the memory the model takes")
@@ -89,6 +104,57 @@ class LoadPage(QWidget):
         row.addWidget(self.unload_button)
         row.addStretch(1)
         return row
+
+    def _build_format_row(self, outer: QVBoxLayout) -> None:
+        """What an adapter or GGUF loads as, and for an adapter: run with it on, off, or both to compare."""
+        self.format_box = QWidget()
+        self.format_box.setObjectName("format_box")
+        row = QHBoxLayout(self.format_box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.format_label = QLabel()
+        self.format_label.setObjectName("format_label")
+        self.format_label.setWordWrap(True)
+        row.addWidget(self.format_label, 1)
+        self.adapter_box = QWidget()
+        adapter_row = QHBoxLayout(self.adapter_box)
+        adapter_row.setContentsMargins(0, 0, 0, 0)
+        adapter_row.addWidget(QLabel("Run with the adapter"))
+        self.adapter_buttons = QButtonGroup(self)
+        for mode, text, tip in ADAPTER_MODES:
+            button = QRadioButton(text)
+            button.setObjectName(f"adapter_{mode}")
+            button.setToolTip(tip)
+            self.adapter_buttons.addButton(button)
+            button.setProperty("mode", mode)
+            adapter_row.addWidget(button)
+            if mode == "on":
+                button.setChecked(True)
+        self.adapter_buttons.buttonToggled.connect(self._adapter_mode_toggled)
+        row.addWidget(self.adapter_box)
+        self.format_box.hide()
+        outer.addWidget(self.format_box)
+
+    def _adapter_mode_toggled(self, button, checked: bool) -> None:
+        if checked:
+            self.adapter_mode_changed.emit(button.property("mode"))
+
+    def adapter_mode(self) -> str:
+        """How an adapter's runs go: "on", "off" or "compare" ("on" for other checkpoints)."""
+        button = self.adapter_buttons.checkedButton()
+        return button.property("mode") if button is not None and self._adapter_shown else "on"
+
+    def set_adapter_mode(self, mode: str) -> None:
+        for button in self.adapter_buttons.buttons():
+            if button.property("mode") == mode:
+                button.setChecked(True)
+
+    def set_format(self, description: str, adapter: bool, blocked: str = "") -> None:
+        """Say what an adapter or GGUF loads as ('' hides the row); an adapter's on/off switch shows with it."""
+        self.format_label.setText(description)
+        self.format_box.setVisible(bool(description))
+        self._adapter_shown = adapter and not blocked
+        self.adapter_box.setVisible(self._adapter_shown)
+        self.load_button.setToolTip(blocked or LOAD_TIP)
 
     def _build_load_options(self, outer: QVBoxLayout) -> None:
         """Config overrides and ignore_mismatched_sizes for from_pretrained, folded away until wanted."""
@@ -140,6 +206,7 @@ class LoadPage(QWidget):
 
     def repaint_colours(self) -> None:
         self.loaded_label.setStyleSheet(f"color: {color('muted')};")
+        self.format_label.setStyleSheet(f"color: {color('accent')}; font-weight: 600;")
         if self._hint_role == "warning":
             self.load_options_hint.setStyleSheet(notice_style("warning"))
         else:

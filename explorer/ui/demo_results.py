@@ -76,6 +76,7 @@ class ResultsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._view: ResultView | None = None
+        self._make_view = create_view  # the run's view maker (an adapter's comparison shows the task's view twice)
         self._shown: tuple[TaskSpec, dict, TaskResult] | None = None  # what the view shows, to draw it again
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -145,10 +146,11 @@ class ResultsPage(QWidget):
 
     # ------------------------------------------------------------------ the result
 
-    def begin_run(self, spec: TaskSpec, values: dict) -> None:
-        """A run of ``spec`` starts: its view replaces the last one and clears itself."""
+    def begin_run(self, spec: TaskSpec, values: dict, make_view=None) -> None:
+        """A run of ``spec`` starts: its view (``make_view(spec)``, else the task's own) replaces the last one and clears itself."""
         self.show_notices([])
-        self._set_view(create_view(spec))
+        self._make_view = make_view or create_view
+        self._set_view(self._make_view(spec))
         self._view.begin(values)
         self._shown = None
 
@@ -179,7 +181,7 @@ class ResultsPage(QWidget):
         self.error_panel.repaint_colours()
         if self._shown is not None:
             spec, values, result = self._shown
-            self._set_view(create_view(spec))
+            self._set_view(self._make_view(spec))
             self._view.begin(values)
             self.show_result(spec, values, result)
 

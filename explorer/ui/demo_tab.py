@@ -12,18 +12,21 @@ until it has stopped. Devices, the loaded model, the tasks and the scripts live 
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from explorer.core.checkpoint import FORMAT_ADAPTER, FORMAT_TRANSFORMERS
 from explorer.core.demo_inputs import remember_inputs
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.tasks.base import TaskInputError, TaskResult, TaskSpec
 from explorer.tasks.devices import DeviceInfo, list_devices, spread_available
 from explorer.tasks.heads import CheckpointFacts, DemoOptions, demo_options, mismatch_warning
 from explorer.tasks.session import LoadRequest, ModelSession, remote_code_allowed
+from explorer.ui.demo_compare import CompareView
 from explorer.ui.demo_export import ExportPage, FinishedRun
 from explorer.ui.demo_form import TaskForm
 from explorer.ui.demo_load import LoadPage
@@ -47,6 +50,14 @@ def _options_job(path: str, model_type: str | None, architectures: list[str], ne
     return demo_options(path, model_type, architectures, needs_code)
 
 
+def _format_options_job(checkpoint, checkpoints: list, cancel: CancelToken) -> Job[DemoOptions]:
+    """An adapter's or GGUF's options: the base found among the scanned checkpoints, or the GGUF's header read."""
+    from explorer.tasks.format_options import format_demo_options
+
+    yield Progress(0, None, "Reading the checkpoint's settings")
+    return format_demo_options(checkpoint, checkpoints)
+
+
 def _remember_job(path: str, task_id: str, values: dict, cancel: CancelToken) -> Job[bool]:
     """Keep a run's inputs for this checkpoint and task (a small atomic write, off the GUI thread).
 
@@ -58,9 +69,16 @@ def _remember_job(path: str, task_id: str, values: dict, cancel: CancelToken) ->
     return kept
 
 
-def _run_job(session: ModelSession, task_id: str, request: LoadRequest, values: dict, cancel: CancelToken) -> Job[tuple[TaskResult, bool]]:
-    """The run, and whether the checkpoint's code was allowed for it (what its script may trust)."""
-    result = yield from session.run(task_id, request, values, cancel)
+def _run_job(
+    session: ModelSession, task_id: str, request: LoadRequest, values: dict, adapter: str, cancel: CancelToken
+) -> Job[tuple[TaskResult, bool]]:
+    """The run (an adapter's: on, off, or both to compare), and whether the checkpoint's code was allowed for it."""
+    if adapter == "compare":
+        from explorer.tasks.format_loading import compare_job
+
+        result = yield from compare_job(session, task_id, request, values, cancel)
+    else:
+        result = yield from session.run(task_id, request, values, cancel, adapter_enabled=adapter != "off")
     return result, remote_code_allowed(request.path)
 
 
@@ -81,6 +99,8 @@ class DemoTab(CheckpointTab):
         self._session = ModelSession()
         self._facts = CheckpointFacts()
         self._options_path: str | None = None  # the checkpoint whose options the task page shows
+        self._target = None  # an adapter's or GGUF's LoadTarget (explorer.tasks.format_loading); None for a folder
+        self._checkpoints: list = []  # every scanned checkpoint: where an adapter's base is looked for
         self._activated = False
         self._needs_refresh = True
         self._model_job = ""  # "load", "run" or "unload" while one runs
@@ -133,6 +153,15 @@ class DemoTab(CheckpointTab):
         if self._activated and self.isVisible():
             self._refresh_for_checkpoint()
 
+    def set_checkpoints(self, checkpoints) -> None:
+        """A new scan: an adapter's base may have appeared (or gone), so its options are read again."""
+        self._checkpoints = list(checkpoints)
+        checkpoint = self.checkpoint()
+        if checkpoint is not None and checkpoint.format == FORMAT_ADAPTER:
+            self._needs_refresh = True
+            if self._activated and self.isVisible():
+                self._refresh_for_checkpoint()
+
     def activate(self) -> None:
         """The tab is shown: read devices once, then fit the task list to the checkpoint."""
         if not self._activated:
@@ -179,7 +208,23 @@ class DemoTab(CheckpointTab):
     def request(self, auto_class: str | None) -> LoadRequest | None:
         """The load settings of the controls; raises TaskInputError when a config override is malformed."""
         checkpoint = self.checkpoint()
-        return None if checkpoint is None else self.options.request(checkpoint.path, auto_class)
+        if checkpoint is None:
+            return None
+        target = self._target
+        if target is None or checkpoint.format == FORMAT_TRANSFORMERS:
+            return self.options.request(checkpoint.path, auto_class)
+        if target.blocked or target.path is None:
+            return None
+        return dataclasses.replace(
+            self.options.request(target.path, auto_class), adapter=target.adapter, gguf_file=target.gguf_file
+        )
+
+    def adapter_mode(self) -> str:
+        """How an adapter's runs go: "on", "off" or "compare"."""
+        return self.options.adapter_mode()
+
+    def set_adapter_mode(self, mode: str) -> None:
+        self.options.set_adapter_mode(mode)
 
     # ------------------------------------------------------------------ checkpoint, devices
 
@@ -191,23 +236,44 @@ class DemoTab(CheckpointTab):
             self.jobs.cancel("facts")
             self._facts = CheckpointFacts()
             self._options_path = None
+            self._target = None
+            self.options.set_format("", False)
             self.task.clear()
             return
-        job = partial(_options_job, checkpoint.path, checkpoint.model_type, list(checkpoint.architectures or []), checkpoint.needs_remote_code)
+        if checkpoint.format != FORMAT_TRANSFORMERS:
+            job = partial(_format_options_job, checkpoint, list(self._checkpoints))
+        else:
+            job = partial(_options_job, checkpoint.path, checkpoint.model_type, list(checkpoint.architectures or []), checkpoint.needs_remote_code)
         self.jobs.start("facts", job, done=self._show_options, failed=self.results.show_error)
 
     def _show_options(self, options: DemoOptions) -> None:
         checkpoint = self.checkpoint()
         path = checkpoint.path if checkpoint is not None else None
         self._facts = options.facts
+        self._target = options.target
         self.task.set_options(options, same_checkpoint=path is not None and path == self._options_path)
         self._options_path = path
+        self._show_format(options.target)
         self._set_controls_enabled(True)
         self.tasks_ready.emit()
 
+    def _show_format(self, target) -> None:
+        if target is None:
+            self.options.set_format("", False)
+            return
+        if target.blocked:
+            description = "Cannot be loaded here (the reason is below the task)"
+        elif target.gguf_file:
+            description = f"{target.description}: loaded by transformers, its weights dequantised to the dtype chosen here"
+        else:
+            description = target.description
+        self.options.set_format(description, adapter=target.adapter is not None, blocked=target.blocked)
+
     def _set_controls_enabled(self, enabled: bool) -> None:
+        blocked = self._target is not None and bool(self._target.blocked)
         self.task.set_controls_enabled(enabled)
-        self.options.load_button.setEnabled(enabled)
+        self.task.run_button.setEnabled(enabled and not blocked)  # nothing a Run or a Load could do but fail
+        self.options.load_button.setEnabled(enabled and not blocked)
 
     def _devices_found(self, devices: list[DeviceInfo]) -> None:
         self.options.set_devices(devices, spread_available(devices))
@@ -303,18 +369,20 @@ class DemoTab(CheckpointTab):
         request = self._request_or_say_why(spec)
         if request is None:
             return
-        self.results.begin_run(spec, resolved)
+        adapter = self.adapter_mode() if request.adapter and spec.auto_class is not None else "on"
+        self.results.begin_run(spec, resolved, partial(CompareView) if adapter == "compare" else None)
         self.export.set_last_run(None)
-        self._remember(request.path, spec.id, form.values_to_remember())
+        checkpoint = self.checkpoint()
+        self._remember(checkpoint.path if checkpoint is not None else request.path, spec.id, form.values_to_remember())
 
         def finished(outcome: tuple[dict, bool]) -> None:
             result, code_allowed = outcome
             self.results.show_result(spec, resolved, result)
-            self.export.set_last_run(FinishedRun(spec.id, request, values, result, code_allowed))
+            self.export.set_last_run(FinishedRun(spec.id, request, values, result, code_allowed, adapter))
             self._update_status()
             self.run_finished.emit(result)
 
-        job = partial(_run_job, self._session, spec.id, request, values)
+        job = partial(_run_job, self._session, spec.id, request, values, adapter)
         self._start_model_job("run", job, done=finished, partial_result=self.results.show_partial)
 
     def _remember(self, path: str, task_id: str, values: dict) -> None:
