@@ -142,7 +142,7 @@ class AdapterConfigPage(CheckpointTab):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 230)
-        header.resizeSection(1, 330)
+        header.resizeSection(1, 260)
         self.tree.currentItemChanged.connect(self._selected)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a field to read what it means.")

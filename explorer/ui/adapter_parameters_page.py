@@ -16,7 +16,7 @@ from html import escape
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QLabel, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QTextBrowser,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QTextBrowser,
     QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -29,12 +29,12 @@ from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton
 from explorer.ui import palette
 from explorer.ui.adapter_config_page import SELECT_BASE, base_html
 from explorer.ui.config_common import cell, colored, table
-from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.param_tree_model import COL_PARAMS, COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
 from explorer.ui.tab import CheckpointTab
 
 PLACEHOLDER = "Select a checkpoint."
-# Name, Class, Parameters, Share, Shape, Dtype, Bytes, Adapter
-TREE_COLUMN_WIDTHS = (230, 175, 100, 90, 95, 70, 75, 190)
+# Name, Class, Parameters, Share, Shape, Dtype, Bytes, Adapter (shown after Parameters)
+TREE_COLUMN_WIDTHS = (210, 150, 100, 90, 90, 65, 75, 200)
 TENSOR_COLUMNS = ["Part", "Shape", "Dtype", "Parameters", "Tensor (as stored)"]
 MAX_EXPANDED_MODULES = 64
 # Palette roles: a wrapped module, a module stored whole, a module that contains either.
@@ -184,11 +184,19 @@ class AdapterParametersPage(CheckpointTab):
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
+        status_row = QHBoxLayout()
         self.summary = QLabel(PLACEHOLDER)
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.summary)
+        status_row.addWidget(self.summary, 1)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        status_row.addWidget(self.progress)
+        layout.addLayout(status_row)
         self.notice = QLabel()
         self.notice.setWordWrap(True)
         self.notice.setTextFormat(Qt.TextFormat.RichText)
@@ -196,12 +204,6 @@ class AdapterParametersPage(CheckpointTab):
         self.notice.linkActivated.connect(self._link)
         self.notice.hide()
         layout.addWidget(self.notice)
-        self.progress = QProgressBar()
-        self.progress.setMaximumHeight(6)
-        self.progress.setTextVisible(False)
-        self.progress.setRange(0, 0)
-        self.progress.hide()
-        layout.addWidget(self.progress)
 
         self.tree_model = AdapterTreeModel(self)
         self.tree = QTreeView()
@@ -215,6 +217,8 @@ class AdapterParametersPage(CheckpointTab):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in enumerate(TREE_COLUMN_WIDTHS):
             header.resizeSection(column, width)
+        # The adapter's count next to the base's: the tab is narrower than the tree, and this column is why it is here.
+        header.moveSection(header.visualIndex(COL_STATUS), COL_PARAMS + 1)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)
         # Without the base: the adapter's own tensors, grouped by the module they change.
         self.own_tree = QTreeWidget()
@@ -222,6 +226,7 @@ class AdapterParametersPage(CheckpointTab):
         self.own_tree.setUniformRowHeights(True)
         self.own_tree.setAlternatingRowColors(True)
         self.own_tree.header().resizeSection(0, 420)
+        self.own_tree.header().resizeSection(1, 210)
         self.own_tree.currentItemChanged.connect(self._own_selected)
         self.trees = QStackedWidget()
         self.trees.addWidget(self.tree)
