@@ -37,6 +37,9 @@ PLACEHOLDER = "Select a checkpoint."
 TREE_COLUMN_WIDTHS = (210, 150, 100, 90, 90, 65, 75, 200)
 TENSOR_COLUMNS = ["Part", "Shape", "Dtype", "Parameters", "Tensor (as stored)"]
 MAX_EXPANDED_MODULES = 64
+# Rows built on the GUI thread; a real adapter (LoRA on every linear layer of an 80-layer model) has about 1,100 tensors.
+MAX_TABLE_ROWS = 5_000
+MAX_TREE_ROWS = 10_000
 # Palette roles: a wrapped module, a module stored whole, a module that contains either.
 ADAPTER_ROLES = {"adapter": "highlight_3", PART_SAVED: "highlight_2", "within": "ok_bg"}
 
@@ -405,12 +408,22 @@ class AdapterParametersPage(CheckpointTab):
         self.own_tree.clear()
         bold = QFont(self.own_tree.font())
         bold.setBold(True)
+        rows = 0
         for path, module in weights.modules.items():
             top = QTreeWidgetItem(self.own_tree, [path or "(not a module of the base)", _parts(module), "", "", human_count(module.params)])
             top.setFont(0, bold)
             top.setData(0, Qt.ItemDataRole.UserRole, path)
-            for tensor in module.tensors:
-                QTreeWidgetItem(top, [tensor.name, tensor.part, _shape(tensor.shape), tensor.dtype, f"{tensor.numel:,}"])
+            # Items are built on this thread: a file of a hundred thousand tiny tensors must not freeze the window.
+            if rows < MAX_TABLE_ROWS:
+                for tensor in module.tensors:
+                    QTreeWidgetItem(top, [tensor.name, tensor.part, _shape(tensor.shape), tensor.dtype, f"{tensor.numel:,}"])
+                rows += len(module.tensors)
+            rows += 1
+            if rows >= MAX_TREE_ROWS:
+                more = len(weights.modules) - self.own_tree.topLevelItemCount()
+                if more:
+                    QTreeWidgetItem(self.own_tree, [f"… and {more:,} more modules", "", "", "", ""])
+                break
         if self.own_tree.topLevelItemCount() <= MAX_EXPANDED_MODULES:
             self.own_tree.expandAll()
 
@@ -425,6 +438,9 @@ class AdapterParametersPage(CheckpointTab):
                 parent = parent.parent()
 
     def _show_tensors(self, tensors: list[AdapterTensor], caption: str) -> None:
+        if len(tensors) > MAX_TABLE_ROWS:
+            caption += f" — the first {MAX_TABLE_ROWS:,} of {len(tensors):,} (select a module to see its own)"
+            tensors = tensors[:MAX_TABLE_ROWS]
         self.selection_label.setText(caption)
         self.tensor_table.setSortingEnabled(False)
         self.tensor_table.setRowCount(len(tensors))

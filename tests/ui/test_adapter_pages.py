@@ -198,3 +198,19 @@ def test_the_tabs_show_adapters_on_their_own_pages(qtbot, adapters, sample):
         tab.set_checkpoint(adapters["base"])
         assert tab.current_page() is tab.main
         tab.shutdown(10)
+
+
+def test_an_adapter_of_many_tiny_tensors_is_listed_in_bounded_rows(qtbot, tmp_path):
+    from tests.core.test_adapter_weights import _write_safetensors
+
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 1, "base_model_name_or_path": "x/y"}))
+    _write_safetensors(tmp_path / "adapter_model.safetensors", {
+        f"base_model.model.layers.{i}.proj.lora_{part}.weight": [1, 1] for i in range(15_000) for part in "AB"
+    })
+    page = _shown(qtbot, AdapterParametersPage())
+    with qtbot.waitSignal(page.report_shown, timeout=30_000):
+        page.set_checkpoint(_adapter(tmp_path, "x/y"))
+    assert page.tensor_table.rowCount() == 5_000 and "the first 5,000 of 30,000" in page.selection_label.text()
+    tops = page.own_tree.topLevelItemCount()
+    assert tops < 15_000 and page.own_tree.topLevelItem(tops - 1).text(0).startswith("… and ")
+    assert "30K adapter parameters" in page.summary.text().replace("<b>", "").replace("</b>", "")
