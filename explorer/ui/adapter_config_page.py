@@ -124,6 +124,7 @@ class AdapterConfigPage(CheckpointTab):
         self._weights: AdapterWeights | None = None
         self._base: Checkpoint | None = None
         self._dirty = False
+        self._list_changed = False
         self.title = selectable_label(rich=True)
         self.title.setObjectName("adapterConfigTitle")
         self.base_label = selectable_label(rich=True)
@@ -177,6 +178,9 @@ class AdapterConfigPage(CheckpointTab):
         self._checkpoints = list(checkpoints)
         if self._weights is not None and self._checkpoint is not None:
             self._find_base()
+        else:
+            # A job reading the adapter looks the base up in the list it was given: look again when it ends.
+            self._list_changed = True
 
     def activate(self) -> None:
         if self._dirty and self._checkpoint is not None:
@@ -197,6 +201,7 @@ class AdapterConfigPage(CheckpointTab):
 
     def _load(self, checkpoint: Checkpoint) -> None:
         checkpoints = list(self._checkpoints)
+        self._list_changed = False
 
         def job(cancel):
             yield Progress(0, 2, "reading adapter_config.json and the adapter's header")
@@ -226,6 +231,9 @@ class AdapterConfigPage(CheckpointTab):
         self._base = base
         self._render()
         self.report_shown.emit(weights)
+        if base is None and self._list_changed:
+            self._list_changed = False
+            self._find_base()
 
     def _base_found(self, base: Checkpoint | None) -> None:
         self._base = base

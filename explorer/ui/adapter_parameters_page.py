@@ -182,6 +182,7 @@ class AdapterParametersPage(CheckpointTab):
         self._weights: AdapterWeights | None = None
         self._report: AdapterReport | None = None
         self._pending = False
+        self._list_changed = False
         self._build_ui()
         palette.notifier().changed.connect(self._scheme_changed)
 
@@ -276,16 +277,23 @@ class AdapterParametersPage(CheckpointTab):
 
     def set_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
         self._checkpoints = list(checkpoints)
+        if self._report is None:
+            # A job reading the adapter looks the base up in the list it was given: look again when it ends.
+            self._list_changed = True
+            return
+        self._look_for_base()
+
+    def _look_for_base(self) -> None:
+        """The scan may have found the base since the report was made: look again, off this thread; reload if it is there now."""
         report, checkpoint = self._report, self._checkpoint
-        if report is None or report.base is not None or checkpoint is None or self.jobs.busy():
+        if report is None or report.base is not None or checkpoint is None:
             return
         config = report.weights.config
         named = config.base_model if config is not None else checkpoint.base_model
         revision = config.revision if config is not None else None
-        listed = list(checkpoints)
+        listed = list(self._checkpoints)
 
         def job(cancel):
-            # The scan may have found the base since: look again, off this thread; reload only if it is there now.
             yield Progress(0, 1, "looking for the base model")
             return find_base_checkpoint(named, listed, revision)
 
@@ -307,6 +315,7 @@ class AdapterParametersPage(CheckpointTab):
 
     def _load(self, checkpoint: Checkpoint) -> None:
         checkpoints = list(self._checkpoints)
+        self._list_changed = False
         self.progress.show()
         self.jobs.start(
             "adapter",
@@ -345,6 +354,9 @@ class AdapterParametersPage(CheckpointTab):
             self.trees.setCurrentWidget(self.own_tree)
         self._render_report()
         self.report_shown.emit(report)
+        if report.base is None and self._list_changed:
+            self._list_changed = False
+            self._look_for_base()
 
     # --- rendering ----------------------------------------------------------------------------------------
 

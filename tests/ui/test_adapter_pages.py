@@ -214,3 +214,27 @@ def test_an_adapter_of_many_tiny_tensors_is_listed_in_bounded_rows(qtbot, tmp_pa
     tops = page.own_tree.topLevelItemCount()
     assert tops < 15_000 and page.own_tree.topLevelItem(tops - 1).text(0).startswith("… and ")
     assert "30K adapter parameters" in page.summary.text().replace("<b>", "").replace("</b>", "")
+
+
+@pytest.mark.slow
+def test_parameters_page_shows_the_base_once_the_scan_lists_it(qtbot, adapters):
+    page = _shown(qtbot, AdapterParametersPage())
+    with qtbot.waitSignal(page.report_shown, timeout=30_000):
+        page.set_checkpoint(_adapter(adapters["missing"], "someone/not-here"))
+    assert page.report().base is None
+    hub_copy = Checkpoint(id="someone/not-here", source="hub-cache", path=adapters["base"].path, refs=["main"])
+    with qtbot.waitSignal(page.report_shown, timeout=30_000):
+        page.set_checkpoints([hub_copy])
+    assert page.report().base is hub_copy and page.report().skeleton is not None
+    assert page.trees.currentWidget() is page.tree and page.notice.isHidden()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page_class", [AdapterConfigPage, AdapterParametersPage])
+def test_a_base_listed_while_the_adapter_is_read_is_still_found(qtbot, adapters, page_class):
+    page = _shown(qtbot, page_class())
+    page.set_checkpoint(_adapter(adapters["missing"], "someone/not-here"))  # the job starts with no checkpoints listed
+    hub_copy = Checkpoint(id="someone/not-here", source="hub-cache", path=adapters["base"].path, refs=["main"])
+    page.set_checkpoints([hub_copy])  # before its result is delivered: nothing is processed in between
+    found = (lambda: page.base() is hub_copy) if page_class is AdapterConfigPage else (lambda: page.report() is not None and page.report().base is hub_copy)
+    qtbot.waitUntil(lambda: found() and not page.is_busy(), timeout=30_000)
