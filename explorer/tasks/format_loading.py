@@ -333,6 +333,40 @@ def load_gguf(request: Any, cancel: CancelToken) -> Job[Any]:
     return loaded
 
 
+# --------------------------------------------------------------------------- a GGUF's decoding settings
+
+GGUF_HEADER = "GGUF header"
+# tokenizer.ggml.* ids transformers copies into the config of a model it loads from a GGUF.
+GGUF_TOKEN_IDS = {"bos_token_id": "bos_token_id", "eos_token_id": "eos_token_id", "padding_token_id": "pad_token_id"}
+
+
+def gguf_generation_config(file: str) -> Any:
+    """The GenerationConfig transformers gives a model loaded from this GGUF: the config's token ids, read from the
+    header (bounded, no weights) before loading, so the form starts from what generate will use."""
+    from transformers import GenerationConfig
+
+    from explorer.core.gguf_file import read_gguf
+
+    metadata = read_gguf(file).metadata
+    config = {}
+    for key, name in GGUF_TOKEN_IDS.items():
+        value = metadata.get(f"tokenizer.ggml.{key}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            config[name] = value
+    return GenerationConfig.from_model_config(config)
+
+
+def task_defaults_for(task: Any, request: Any) -> dict:
+    """A task's starting values for a request: for a GGUF's decoding settings, what its header gives the loaded
+    model (there is no generation_config.json beside a GGUF); otherwise the checkpoint folder's files."""
+    from explorer.tasks import generation_settings
+
+    if not request.gguf_file or task.checkpoint_defaults is not generation_settings.checkpoint_defaults:
+        return task.defaults_for(request.path)
+    config = gguf_generation_config(os.path.join(request.path, request.gguf_file))
+    return generation_settings.defaults_from(config, GGUF_HEADER)
+
+
 # --------------------------------------------------------------------------- adapter on and off
 
 
@@ -418,4 +452,5 @@ __all__ = [
     "missing_base_message",
     "quiet_peft",
     "target_for",
+    "task_defaults_for",
 ]

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from explorer.core.checkpoint import FORMAT_ADAPTER, Checkpoint
 from explorer.tasks.base import KIND_CONVERSATION, TaskSpec, all_tasks, get_task
-from explorer.tasks.format_loading import LoadTarget, target_for
+from explorer.tasks.format_loading import LoadTarget, target_for, task_defaults_for
 from explorer.tasks.heads import (
     NO_TOKENIZER,
     CheckpointFacts,
@@ -24,6 +24,7 @@ from explorer.tasks.heads import (
     task_choices,
     task_defaults,
 )
+from explorer.tasks.session import LoadRequest
 
 
 
@@ -85,6 +86,13 @@ def _gguf_options(checkpoint: Checkpoint, target: LoadTarget) -> DemoOptions:
     ]
     choices = [TaskChoice(task.id, task.title, True, True) for task in tasks]
     defaults, problems = task_defaults(target.path, choices)
+    request = LoadRequest(target.path, None, gguf_file=target.gguf_file)
+    for task in tasks:
+        if task.id in defaults:
+            try:
+                defaults[task.id] = task_defaults_for(task, request)
+            except Exception as error:  # noqa: BLE001 (the form then starts from the folder's reading)
+                problems[task.id] = f"The GGUF header's settings for {task.title} could not be read: {error}"
     choices = [replace(c, warning=problems[c.task_id]) if c.task_id in problems else c for c in choices]
     opened = next((task.id for task in tasks if task.auto_class is not None), choices[0].task_id if choices else None)
     reason = f"a GGUF {target.model_type} model loads as {target.auto_class}" if opened and get_task(opened).auto_class else ""

@@ -74,8 +74,10 @@ def python_script(
     Raises TaskInputError when a value cannot be written as a Python literal (nothing the app
     reads or accepts is such a value; the check guards the rule, not a known case).
     """
+    from explorer.tasks.format_loading import task_defaults_for
+
     task = get_task(task_id)
-    checkpoint = task.defaults_for(request.path)
+    checkpoint = task_defaults_for(task, request)
     resolved = task.resolve(values, checkpoint)
     assert task.script is not None
     try:

@@ -411,11 +411,11 @@ class ModelSession:
 
         ``adapter_enabled=False`` runs an adapter's base model alone, without reloading (peft's disable_adapter).
         """
-        from explorer.tasks.format_loading import adapter_switch, model_facts
+        from explorer.tasks.format_loading import adapter_switch, model_facts, task_defaults_for
         cancel = cancel or CancelToken()
         task = get_task(task_id)
         # Bad input fails before any loading; what the caller leaves out starts from the checkpoint's own values.
-        resolved = task.resolve(values, task.defaults_for(request.path))
+        resolved = task.resolve(values, task_defaults_for(task, request))
         if request.auto_class != task.auto_class:
             request = dataclasses.replace(request, auto_class=task.auto_class)
         if not self._lock.acquire(blocking=False):  # usually free: no waiting job to create

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QRadioButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -118,10 +117,12 @@ class LoadPage(QWidget):
         self.adapter_box = QWidget()
         adapter_row = QHBoxLayout(self.adapter_box)
         adapter_row.setContentsMargins(0, 0, 0, 0)
-        adapter_row.addWidget(QLabel("Run with the adapter"))
-        self.adapter_buttons = QButtonGroup(self)
+        adapter_row.setSpacing(2)
+        adapter_row.addWidget(QLabel("Adapter:"))
+        self.adapter_buttons = QButtonGroup(self)  # exclusive: one of three, like radio buttons, but legible in both schemes
         for mode, text, tip in ADAPTER_MODES:
-            button = QRadioButton(text)
+            button = QPushButton(text)
+            button.setCheckable(True)
             button.setObjectName(f"adapter_{mode}")
             button.setToolTip(tip)
             self.adapter_buttons.addButton(button)
@@ -207,6 +208,9 @@ class LoadPage(QWidget):
     def repaint_colours(self) -> None:
         self.loaded_label.setStyleSheet(f"color: {color('muted')};")
         self.format_label.setStyleSheet(f"color: {color('accent')}; font-weight: 600;")
+        self.adapter_box.setStyleSheet(
+            f"QPushButton:checked {{ background: {color('selection_bg')}; border: 1px solid {color('focus')}; color: {color('accent')}; }}"
+        )
         if self._hint_role == "warning":
             self.load_options_hint.setStyleSheet(notice_style("warning"))
         else:

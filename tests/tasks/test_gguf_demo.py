@@ -68,6 +68,11 @@ def test_demo_runs_what_transformers_loads(gguf_file, reference):
     notice = " ".join(generated.notices)
     assert "dequantised to float32" in notice and "Q8_0" in notice and "F16" in notice and "in memory" in notice
     assert generated.model.to_json()["gguf_file"] == gguf_file.name
+    # The form starts from the decoding settings the loaded model has (the header's end-of-text id), so an
+    # untouched form changes nothing: generate keeps the GGUF's eos instead of being told "none".
+    assert options.defaults["text-generation"]["eos_token_id"].value == [0]
+    assert generated.generation_settings["eos_token_id"] == {"value": [0], "source": "checkpoint"}
+    assert "eos_token_id" not in python_script("text-generation", request, GREEDY)
 
 
 def test_run_and_script_on_a_gguf_file(gguf_file, reference, tmp_path, capsys):
