@@ -109,7 +109,8 @@ def adapter_target(adapter_folder: str, checkpoints: list[Checkpoint] | None = N
         )
     base = find_base_checkpoint(config.base_model, list(checkpoints or []), config.revision)
     if base is None:
-        return LoadTarget(FORMAT_ADAPTER, None, adapter_folder, auto_class, blocked=missing_base_message(config.base_model))
+        return LoadTarget(FORMAT_ADAPTER, None, adapter_folder, auto_class, blocked=missing_base_message(config.base_model),
+                          description=f"{kind} on {config.base_model or 'an unnamed base model'}")
     where = base.source + (f", {base.revision[:10]}" if base.revision else "")
     return LoadTarget(
         FORMAT_ADAPTER, loadable_checkpoint(base).path, adapter_folder, auto_class=auto_class,
@@ -180,8 +181,8 @@ def gguf_target(parts: list[str]) -> LoadTarget:
         ))
     if architecture not in known and GGUF_ARCHITECTURE_ALIASES.get(architecture) not in known:
         return dataclasses.replace(target, blocked=(
-            f"transformers {version} cannot load GGUF models of architecture {architecture!r} (it loads "
-            f"{', '.join(sorted(known))}), so this model runs only in llama.cpp, Ollama or LM Studio."
+            f"transformers {version} cannot load GGUF models of architecture {architecture!r}, so this model runs only in "
+            "llama.cpp, Ollama or LM Studio."
         ))
     unknown = sorted(t for t in header.dtypes if t.startswith("unknown"))
     if unknown:

@@ -4,7 +4,7 @@ An adapter offers the tasks of its base model's head that its ``task_type`` name
 adapter: text generation), plus the tokenizer tasks; a GGUF model the head its architecture loads
 as (a causal LM for llama, qwen2, ...) and tokenize. When the model cannot be loaded (the base is
 not on this machine, transformers does not load the architecture) every task is shown unavailable
-and the reason is the checkpoint's one warning, instead of a Load button that would fail.
+with the reason as its warning, instead of a Load button that would fail.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _adapter_options(checkpoint: Checkpoint, target: LoadTarget) -> DemoOptions:
 
     remembered = remembered_inputs(checkpoint.path)
     if target.blocked or target.path is None:
-        return DemoOptions(CheckpointFacts(), tuple(_unavailable(target.blocked)), (target.blocked,), False, remembered=remembered, target=target)
+        return DemoOptions(CheckpointFacts(), tuple(_unavailable(target.blocked)), (), False, remembered=remembered, target=target)
     base = target.path
     facts = checkpoint_facts(base)
     tokenizer_folder = checkpoint.path if has_tokenizer_files(checkpoint.path) else base
@@ -77,7 +77,7 @@ def _gguf_options(checkpoint: Checkpoint, target: LoadTarget) -> DemoOptions:
 
     remembered = remembered_inputs(checkpoint.path)
     if target.blocked or target.path is None:
-        return DemoOptions(CheckpointFacts(), tuple(_unavailable(target.blocked)), (target.blocked,), False, remembered=remembered, target=target)
+        return DemoOptions(CheckpointFacts(), tuple(_unavailable(target.blocked)), (), False, remembered=remembered, target=target)
     facts = CheckpointFacts(has_chat_template=target.has_chat_template)
     tasks = [
         task for task in all_tasks()

@@ -262,7 +262,7 @@ class DemoTab(CheckpointTab):
             self.options.set_format("", False)
             return
         if target.blocked:
-            description = "Cannot be loaded here (the reason is below the task)"
+            description = f"{target.description or 'This checkpoint'}: cannot be loaded here (why: below the task)"
         elif target.gguf_file:
             description = f"{target.description}: loaded by transformers, its weights dequantised to the dtype chosen here"
         else:
