@@ -113,8 +113,6 @@ def facts_rows(config: AdapterConfig, weights: AdapterWeights) -> list[tuple[str
 class AdapterConfigPage(CheckpointTab):
     """The Config tab's page for checkpoints of format adapter."""
 
-    base_selected = Signal(str)
-    """Emitted with the key of the base checkpoint when the user asks to select it (the window selects it in the browser)."""
     report_shown = Signal(object)
     """Emitted with the AdapterWeights once they are shown (tests, screenshots)."""
 
@@ -321,7 +319,7 @@ class AdapterConfigPage(CheckpointTab):
 
     def _link(self, link: str) -> None:
         if link == SELECT_BASE and self._base is not None:
-            self.base_selected.emit(self._base.key)
+            self.select_requested.emit(self._base.key)
 
 
 __all__ = ["AdapterConfigPage", "base_html", "title_html"]

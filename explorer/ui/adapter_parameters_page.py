@@ -171,8 +171,6 @@ def summary_html(checkpoint: Checkpoint | None, report: AdapterReport | None, we
 class AdapterParametersPage(CheckpointTab):
     """The Parameters tab's page for checkpoints of format adapter."""
 
-    base_selected = Signal(str)
-    """Emitted with the key of the base checkpoint when the user asks to select it."""
     report_shown = Signal(object)
     """Emitted with the AdapterReport once everything is shown (tests, screenshots)."""
 
@@ -494,7 +492,7 @@ class AdapterParametersPage(CheckpointTab):
     def _link(self, link: str) -> None:
         report = self._report
         if link == SELECT_BASE and report is not None and report.base is not None:
-            self.base_selected.emit(report.base.key)
+            self.select_requested.emit(report.base.key)
 
 
 __all__ = ["AdapterParametersPage", "AdapterTreeModel"]

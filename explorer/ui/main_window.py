@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self._tab_pages.append(tab)
         self.tabs.addTab(tab, title)
         tab.status_changed.connect(self._show_tab_status)
+        tab.select_requested.connect(self.browser.select_key)
 
     def _create_extra_tabs(self) -> None:
         if self._extras_created:

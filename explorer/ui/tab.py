@@ -23,6 +23,8 @@ class CheckpointTab(QWidget):
 
     status_changed = Signal(str)
     """Emitted with a line for the window's status bar ("" clears it)."""
+    select_requested = Signal(str)
+    """Emitted with a checkpoint's key for the window to select it in the browser (an adapter's base)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +82,7 @@ class FormatSwitch(CheckpointTab):
     def _adopt(self, page: CheckpointTab) -> None:
         self._stack.addWidget(page)
         page.status_changed.connect(self.status_changed)
+        page.select_requested.connect(self.select_requested)
 
     def page_for(self, checkpoint_format: str | None) -> CheckpointTab:
         """The page that shows checkpoints of this format (created now if it was not yet)."""

@@ -86,7 +86,7 @@ def test_config_page_shows_the_facts_the_fields_and_the_base(qtbot, adapters):
     assert "regular expression" in page.detail.toPlainText()
     other = page.tree.topLevelItem(2)
     assert other.text(0).startswith("Other fields") and other.childCount() > 10  # every field peft wrote is there
-    with qtbot.waitSignal(page.base_selected) as selected:
+    with qtbot.waitSignal(page.select_requested) as selected:
         page._link("select-base")
     assert selected.args == [adapters["base"].key]
 
