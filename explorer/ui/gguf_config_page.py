@@ -9,7 +9,6 @@ other key is under More. The header is read in a job (``gguf_facts.facts_job``).
 from __future__ import annotations
 
 import json
-from functools import partial
 from html import escape
 
 from PySide6.QtCore import Qt
@@ -21,10 +20,10 @@ from PySide6.QtWidgets import (
 
 from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count, json_ready
-from explorer.core.gguf_facts import GROUPS, GgufFacts, GgufField, facts_job
+from explorer.core.gguf_facts import GROUPS, GgufFacts, GgufField
 from explorer.ui import palette
 from explorer.ui.config_common import colored, read_only_text, selectable_label
-from explorer.ui.tab import CheckpointTab
+from explorer.ui.gguf_page import GgufPage
 
 PLACEHOLDER = "Select a checkpoint to see its configuration."
 FIELD_COLUMNS = ("Field", "Value", "GGUF key", "transformers field")
@@ -189,14 +188,14 @@ class GgufFieldsView(QWidget):
             self.detail.setHtml(field_detail_html(entry))
 
 
-class GgufConfigPage(CheckpointTab):
+class GgufConfigPage(GgufPage):
     """The Config tab's page for checkpoints of format gguf."""
+
+    TAB_NAME = "Config"
+    PLACEHOLDER = PLACEHOLDER
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._facts: GgufFacts | None = None
-        self._dirty = False
-        self._error: str | None = None
         self.title = selectable_label(rich=True)
         self.title.setObjectName("ggufConfigTitle")
         self.banner = selectable_label(rich=True)
@@ -223,43 +222,11 @@ class GgufConfigPage(CheckpointTab):
         palette.notifier().changed.connect(self._scheme_changed)
         self._show_placeholder(PLACEHOLDER)
 
-    # ------------------------------------------------------------------ the tab protocol
+    def heading(self) -> QLabel:
+        return self.title
 
-    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
-        current = self.checkpoint()
-        if checkpoint is not None and current is not None and checkpoint.key == current.key and (self._facts or self._dirty):
-            return
-        super().set_checkpoint(checkpoint)
-        self.jobs.cancel()
-        self._facts = None
-        self._error = None
-        if checkpoint is None:
-            self._dirty = False
-            self._show_placeholder(PLACEHOLDER)
-            return
-        self._dirty = True
-        self._show_placeholder("")
-        self.title.setText(f"<b>{escape(display_text(checkpoint.id))}</b>")
-        if self.isVisible():
-            self.activate()
-
-    def activate(self) -> None:
-        checkpoint = self.checkpoint()
-        if self._dirty and checkpoint is not None:
-            self._dirty = False
-            self.title.setText(f"<b>{escape(display_text(checkpoint.id))}</b> — reading the GGUF header…")
-            self.status_changed.emit("Config: reading the GGUF header…")
-            self.jobs.start("facts", partial(facts_job, checkpoint), done=self._on_facts, failed=self._on_failed)
-
-    def is_busy(self) -> bool:
-        return self.jobs.busy() or (self._dirty and self.checkpoint() is not None and self.isVisible())
-
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        self.activate()
-
-    def facts(self) -> GgufFacts | None:
-        return self._facts
+    def _clear(self, text: str) -> None:
+        self._show_placeholder(text)
 
     # ------------------------------------------------------------------ what it shows
 

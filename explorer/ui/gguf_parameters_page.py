@@ -16,20 +16,20 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLineEdit, QTabWidget, QTreeWidget, QTreeWidgetItem,
+    QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTabWidget, QTreeWidget, QTreeWidgetItem,
     QVBoxLayout, QWidget,
 )
 
-from explorer.core.checkpoint import Checkpoint, display_text
+from explorer.core.checkpoint import display_text
 from explorer.core.formatting import human_bytes, human_count, sortable
-from explorer.core.gguf_facts import GgufFacts, GgufMemoryPlan, block_of, facts_job, plan_gguf_memory
+from explorer.core.gguf_facts import GgufFacts, GgufMemoryPlan, block_of, plan_gguf_memory
 from explorer.core.gguf_file import GgufTensor
 from explorer.core.jobs import Progress
 from explorer.ui import palette
 from explorer.ui.config_common import cell, colored, selectable_label, table
 from explorer.ui.gguf_config_page import show_problem
 from explorer.ui.param_panels import MemoryPanel
-from explorer.ui.tab import CheckpointTab
+from explorer.ui.gguf_page import GgufPage
 
 TENSOR_COLUMNS = ("Name", "Type", "Shape", "Parameters", "Bytes", "File")
 TYPE_COLUMNS = ("Type", "Tensors", "Parameters", "Share of parameters", "Bytes", "Share of bytes", "Bits per weight")
@@ -226,15 +226,14 @@ def _plan_job(facts: GgufFacts, context: int, batch: int, cancel):
     return plan_gguf_memory(facts, context, batch)
 
 
-class GgufParametersPage(CheckpointTab):
+class GgufParametersPage(GgufPage):
     """The Parameters tab's page for checkpoints of format gguf."""
+
+    TAB_NAME = "Parameters"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._facts: GgufFacts | None = None
         self._plan: GgufMemoryPlan | None = None
-        self._dirty = False
-        self._error: str | None = None
         self.summary = selectable_label(rich=True)
         self.banner = selectable_label(rich=True)
         self.banner.hide()
@@ -274,38 +273,11 @@ class GgufParametersPage(CheckpointTab):
         palette.notifier().changed.connect(self._scheme_changed)
         self._reset("Select a checkpoint.")
 
-    # ------------------------------------------------------------------ the tab protocol
+    def heading(self) -> QLabel:
+        return self.summary
 
-    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
-        current = self.checkpoint()
-        if checkpoint is not None and current is not None and checkpoint.key == current.key and (self._facts or self._dirty):
-            return
-        super().set_checkpoint(checkpoint)
-        self.jobs.cancel()
-        self._dirty = checkpoint is not None
-        self._reset("Select a checkpoint." if checkpoint is None else "")
-        if checkpoint is not None:
-            self.summary.setText(f"<b>{escape(display_text(checkpoint.id))}</b>")
-            if self.isVisible():
-                self.activate()
-
-    def activate(self) -> None:
-        checkpoint = self.checkpoint()
-        if self._dirty and checkpoint is not None:
-            self._dirty = False
-            self.summary.setText(f"<b>{escape(display_text(checkpoint.id))}</b> — reading the GGUF header…")
-            self.status_changed.emit("Parameters: reading the GGUF header…")
-            self.jobs.start("facts", partial(facts_job, checkpoint), done=self._on_facts, failed=self._on_failed)
-
-    def is_busy(self) -> bool:
-        return self.jobs.busy() or (self._dirty and self.checkpoint() is not None and self.isVisible())
-
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        self.activate()
-
-    def facts(self) -> GgufFacts | None:
-        return self._facts
+    def _clear(self, text: str) -> None:
+        self._reset(text)
 
     def memory_plan(self) -> GgufMemoryPlan | None:
         return self._plan
