@@ -148,19 +148,41 @@ def _base_folder(adapter_folder: str) -> str | None:
     return folder if os.path.isfile(os.path.join(folder, "config.json")) else None
 
 
-def format_target(args: argparse.Namespace, task: TaskSpec):
-    """The LoadTarget for an adapter folder or a .gguf file (None for anything else); TaskError when it cannot load.
+def _gguf_models_in(folder: str) -> list[list[str]]:
+    """The GGUF models of a folder without config.json (an Ollama name's view, an LM Studio repo): parts, first first."""
+    from explorer.core.gguf_file import is_later_split_part, split_parts
 
-    An adapter's base is --base, else the folder adapter_config.json names, else found in a scan of the usual places.
+    if os.path.isfile(os.path.join(folder, "config.json")):
+        return []
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    files = [os.path.join(folder, n) for n in names if n.lower().endswith(".gguf") and not is_later_split_part(n)]
+    return [split_parts(f) or [f] for f in files if os.path.isfile(f)]
+
+
+def format_target(args: argparse.Namespace, task: TaskSpec, folder: str | None = None):
+    """The LoadTarget for an adapter folder or a GGUF model (None for anything else); TaskError when it cannot load.
+
+    ``folder`` is where PATH was located (None for a .gguf file named directly): a folder holding one GGUF model
+    (an Ollama name's view, an LM Studio repo with one file) runs it. An adapter's base is --base, else the folder
+    adapter_config.json names, else found in a scan of the usual places.
     """
     from explorer.tasks.format_loading import adapter_target, gguf_target
 
-    expanded = os.path.abspath(os.path.expanduser(args.path))
+    expanded = folder or os.path.abspath(os.path.expanduser(args.path))
     target = None
+    models = _gguf_models_in(expanded) if os.path.isdir(expanded) else []
     if os.path.isfile(expanded) and expanded.lower().endswith(".gguf"):
         from explorer.core.gguf_file import split_parts
 
         target = gguf_target(split_parts(expanded) or [expanded])
+    elif len(models) == 1:
+        target = gguf_target(models[0])
+    elif len(models) > 1:
+        names = ", ".join(os.path.basename(parts[0]) for parts in models)
+        raise TaskInputError(f"{args.path} holds {len(models)} GGUF models ({names}): name the file to run")
     elif os.path.isdir(expanded) and _is_adapter_folder(expanded):
         base = args.base or _base_folder(expanded)
         checkpoints = None
@@ -200,9 +222,9 @@ def run_command(args: argparse.Namespace) -> int:
         task.resolve(values)  # bad input fails before the checkpoint is even looked for
         overrides = parse_config_overrides(getattr(args, "config", None) or [])
         notices: list[str] = []
-        target = format_target(args, task)
-        if target is not None:
-            path = target.path
+        expanded = os.path.expanduser(args.path)
+        if os.path.isfile(expanded) and expanded.lower().endswith(".gguf"):
+            path = None
         else:
             try:
                 path = locate_checkpoint(args.path, notices=notices)
@@ -211,6 +233,9 @@ def run_command(args: argparse.Namespace) -> int:
             finally:
                 for notice in notices:
                     print(f"model-explorer: {notice}", file=sys.stderr)
+        target = format_target(args, task, path)
+        if target is not None:
+            path = target.path
         request = LoadRequest(
             path, task.auto_class, args.device, args.dtype, args.spread,
             config_overrides=overrides, ignore_mismatched_sizes=bool(getattr(args, "ignore_mismatched_sizes", False)),

@@ -198,7 +198,10 @@ def target_for(checkpoint: Checkpoint, checkpoints: list[Checkpoint] | None = No
     if checkpoint.format == FORMAT_ADAPTER:
         return adapter_target(checkpoint.path, checkpoints)
     if checkpoint.format == FORMAT_GGUF:
-        return gguf_target(checkpoint.gguf_parts())
+        target = gguf_target(checkpoint.gguf_parts())
+        if target.model_type and target.gguf_file:  # named as the list names it (an Ollama blob is "model.gguf")
+            target = dataclasses.replace(target, description=f"GGUF {target.model_type} model, {checkpoint.id}")
+        return target
     return None
 
 

@@ -115,6 +115,24 @@ def test_unknown_architecture_and_split_files_say_why_in_one_sentence(tmp_path, 
     assert "split into 2 files" in gguf_target(parts).blocked
 
 
+def test_run_takes_an_ollama_name_and_a_folder_with_one_gguf(gguf_file, reference, tmp_path, monkeypatch, capsys):
+    write_ollama_model(tmp_path / "ollama", "tiny", "latest", gguf_file)
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "ollama"))
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    common = ["--text", PROMPT, "--max-new-tokens", "6", "--set", "do_sample=false", "--set", "use_chat_template=false", "--json"]
+    assert run_command(parser.parse_args(["text-generation", "tiny:latest", *common])) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["token_ids"] == reference["new_ids"] and printed["model"]["gguf_file"] == "model.gguf"
+    assert run_command(parser.parse_args(["text-generation", str(gguf_file.parent), *common])) == 0
+    assert json.loads(capsys.readouterr().out)["model"]["gguf_file"] == gguf_file.name
+    (tmp_path / "two").mkdir()
+    write_gguf(tmp_path / "two" / "a.gguf")
+    write_gguf(tmp_path / "two" / "b.gguf")
+    assert run_command(parser.parse_args(["text-generation", str(tmp_path / "two"), *common])) == 2
+    assert "holds 2 GGUF models (a.gguf, b.gguf)" in capsys.readouterr().err
+
+
 def test_an_ollama_model_loads_through_its_named_view(gguf_file, reference, tmp_path):
     manifest = write_ollama_model(tmp_path / "ollama", "tiny", "latest", gguf_file)
     layer = json.loads(manifest.read_text())["layers"][0]
