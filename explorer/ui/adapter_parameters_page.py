@@ -16,8 +16,8 @@ from html import escape
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QTextBrowser,
-    QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QTextBrowser, QTreeWidget, QTreeWidgetItem,
+    QVBoxLayout, QWidget,
 )
 
 from explorer.core.adapter_weights import PART_SAVED, AdapterModule, AdapterReport, AdapterTensor, AdapterWeights, adapter_report_job
@@ -29,7 +29,7 @@ from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton
 from explorer.ui import palette
 from explorer.ui.adapter_config_page import SELECT_BASE, base_html
 from explorer.ui.config_common import cell, colored, table
-from explorer.ui.param_tree_model import COL_PARAMS, COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.param_tree_model import COL_PARAMS, COL_STATUS, ModuleTreeModel, module_tree_view
 from explorer.ui.tab import CheckpointTab
 
 PLACEHOLDER = "Select a checkpoint."
@@ -208,17 +208,8 @@ class AdapterParametersPage(CheckpointTab):
         layout.addWidget(self.notice)
 
         self.tree_model = AdapterTreeModel(self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.tree_model)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setItemDelegateForColumn(COL_SHARE, ShareBarDelegate(self.tree))
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree = module_tree_view(self.tree_model, TREE_COLUMN_WIDTHS)
         header = self.tree.header()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate(TREE_COLUMN_WIDTHS):
-            header.resizeSection(column, width)
         # The adapter's count next to the base's: the tab is narrower than the tree, and this column is why it is here.
         header.moveSection(header.visualIndex(COL_STATUS), COL_PARAMS + 1)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QBrush, QFont, QPalette
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTreeView
 
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.skeleton import ModuleNode, ParamInfo, Skeleton
@@ -338,3 +338,19 @@ class ShareBarDelegate(QStyledItemDelegate):
         text_rect = QRect(bar.right() + 2, cell.top(), cell.right() - bar.right() - 2, cell.height())
         painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight), text)
         painter.restore()
+
+
+def module_tree_view(model: ModuleTreeModel, column_widths: tuple[int, ...]) -> QTreeView:
+    """A view of a module tree as the Parameters tab shows one: shares as bars, whole rows selected."""
+    view = QTreeView()
+    view.setModel(model)
+    view.setUniformRowHeights(True)
+    view.setAlternatingRowColors(True)
+    view.setItemDelegateForColumn(COL_SHARE, ShareBarDelegate(view))
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    header = view.header()
+    header.setStretchLastSection(True)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    for column, width in enumerate(column_widths):
+        header.resizeSection(column, width)
+    return view

@@ -13,7 +13,7 @@ import html
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QSplitter, QTabWidget,
-    QTableView, QTextBrowser, QTreeView, QVBoxLayout, QWidget,
+    QTableView, QTextBrowser, QVBoxLayout, QWidget,
 )
 
 from explorer.core.checkpoint import Checkpoint
@@ -27,7 +27,7 @@ from explorer.ui.param_panels import MemoryPanel, SourceView, match_summary_html
 from explorer.ui.param_stats import StatsPanel
 from explorer.ui.param_tables import SortRole, TensorTableModel, totals_html
 from explorer.ui.palette import color, notifier
-from explorer.ui.param_tree_model import COL_SHARE, COL_STATUS, ModuleTreeModel, ShareBarDelegate
+from explorer.ui.param_tree_model import COL_STATUS, ModuleTreeModel, module_tree_view
 from explorer.ui.tab import CheckpointTab
 
 DEFAULT_HEAD_LABEL = "as declared (architectures)"
@@ -86,17 +86,7 @@ class ParametersTab(CheckpointTab):
         splitter = QSplitter(Qt.Orientation.Vertical)
         self.left_tabs = QTabWidget()
         self.tree_model = ModuleTreeModel(self)
-        self.tree = QTreeView()
-        self.tree.setModel(self.tree_model)
-        self.tree.setUniformRowHeights(True)
-        self.tree.setAlternatingRowColors(True)
-        self.tree.setItemDelegateForColumn(COL_SHARE, ShareBarDelegate(self.tree))
-        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        header = self.tree.header()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate(TREE_COLUMN_WIDTHS):
-            header.resizeSection(column, width)
+        self.tree = module_tree_view(self.tree_model, TREE_COLUMN_WIDTHS)
         # Shown only when the head match marks something: otherwise it is an empty column past the edge.
         self.tree.setColumnHidden(COL_STATUS, True)
         self.tree.selectionModel().currentChanged.connect(self._tree_selected)
