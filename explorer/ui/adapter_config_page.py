@@ -14,7 +14,7 @@ from html import escape
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHeaderView, QSplitter, QTextBrowser, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from explorer.core.adapter_fields import AdapterField, adapter_fields, lora_scale, targets_text
@@ -24,7 +24,7 @@ from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count
 from explorer.core.jobs import Progress
 from explorer.ui import palette
-from explorer.ui.config_common import colored, selectable_label
+from explorer.ui.config_common import colored, selectable_label, with_detail_below
 from explorer.ui.tab import CheckpointTab
 
 PLACEHOLDER = "Select a checkpoint to see its configuration."
@@ -143,13 +143,7 @@ class AdapterConfigPage(CheckpointTab):
         header.resizeSection(0, 230)
         header.resizeSection(1, 260)
         self.tree.currentItemChanged.connect(self._selected)
-        self.detail = QTextBrowser()
-        self.detail.setPlaceholderText("Select a field to read what it means.")
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.tree)
-        splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
+        splitter, self.detail = with_detail_below(self.tree, 4)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.base_label)

@@ -7,7 +7,9 @@ from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QFontDatabase
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QLabel, QPlainTextEdit, QSplitter, QTableWidget, QTableWidgetItem, QTextBrowser, QWidget,
+)
 
 from explorer.ui import palette
 
@@ -51,6 +53,19 @@ def one_line_rows(view: QAbstractItemView, columns: int) -> None:
     for column in range(columns - 1):
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(columns - 1, QHeaderView.ResizeMode.Stretch)
+
+
+def with_detail_below(view: QWidget, view_stretch: int = 3) -> tuple[QSplitter, QTextBrowser]:
+    """A list of fields above, the selected field's explanation below (the pages of fields share this)."""
+    detail = QTextBrowser()
+    detail.setOpenExternalLinks(False)
+    detail.setPlaceholderText("Select a field to read what it means.")
+    splitter = QSplitter(Qt.Orientation.Vertical)
+    splitter.addWidget(view)
+    splitter.addWidget(detail)
+    splitter.setStretchFactor(0, view_stretch)
+    splitter.setStretchFactor(1, 1)
+    return splitter, detail
 
 
 def table(headers: list[str]) -> QTableWidget:

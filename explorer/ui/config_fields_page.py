@@ -14,15 +14,15 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSplitter,
-    QTextBrowser,
+    
+    
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from explorer.core.config.model import ConfigReport, FieldRecord
-from explorer.ui.config_common import colored, paragraph
+from explorer.ui.config_common import colored, paragraph, with_detail_below
 from explorer.ui.config_fields_model import (
     FIELD_ROLE,
     FILTER_ALL,
@@ -85,14 +85,7 @@ class FieldsPage(QWidget):
         for column in (2, 3, 4):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
-        self.detail = QTextBrowser()
-        self.detail.setOpenExternalLinks(False)
-        self.detail.setPlaceholderText("Select a field to read what it means.")
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.fields_view)
-        splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter, self.detail = with_detail_below(self.fields_view, 3)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)

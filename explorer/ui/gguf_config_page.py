@@ -14,7 +14,7 @@ from html import escape
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTabWidget, QTextBrowser,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTabWidget, 
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -22,7 +22,7 @@ from explorer.core.checkpoint import Checkpoint, display_text
 from explorer.core.formatting import human_bytes, human_count, json_ready
 from explorer.core.gguf_facts import GROUPS, GgufFacts, GgufField
 from explorer.ui import palette
-from explorer.ui.config_common import colored, read_only_text, selectable_label
+from explorer.ui.config_common import colored, read_only_text, selectable_label, with_detail_below
 from explorer.ui.gguf_page import GgufPage
 
 PLACEHOLDER = "Select a checkpoint to see its configuration."
@@ -100,13 +100,7 @@ class GgufFieldsView(QWidget):
             header.resizeSection(column, width)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.detail = QTextBrowser()
-        self.detail.setPlaceholderText("Select a field to read what it means.")
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.tree)
-        splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
+        splitter, self.detail = with_detail_below(self.tree, 4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addLayout(bar)
