@@ -82,6 +82,19 @@ class LoadTarget:
     architectures: tuple[str, ...] = ()
     needs_remote_code: bool = False
     has_chat_template: bool = False
+    num_parameters: int | None = None  # a GGUF's: what dequantising multiplies by the dtype's size
+    file_bytes: int | None = None
+
+    def dequantised_size(self) -> str:
+        """A GGUF's memory once dequantised, before loading: 'about 151 KiB in float32, 76 KiB in (b)float16' ('' if unknown)."""
+        from explorer.core.formatting import human_bytes
+
+        if not self.num_parameters:
+            return ""
+        return (
+            f"about {human_bytes(self.num_parameters * 4)} in float32, {human_bytes(self.num_parameters * 2)} in (b)float16, "
+            f"for a {human_bytes(self.file_bytes)} file"
+        )
 
 
 def adapter_target(adapter_folder: str, checkpoints: list[Checkpoint] | None = None, base_path: str | None = None) -> LoadTarget:
@@ -170,6 +183,7 @@ def gguf_target(parts: list[str]) -> LoadTarget:
     target = LoadTarget(
         FORMAT_GGUF, folder, gguf_file=name, auto_class=gguf_auto_class(architecture), model_type=architecture,
         description=f"GGUF {architecture} model, {name}", has_chat_template=isinstance(header.metadata.get("tokenizer.chat_template"), str),
+        num_parameters=header.num_parameters, file_bytes=header.file_size,
     )
     known, version = gguf_architectures()
     if not version:
@@ -278,7 +292,7 @@ def load_gguf(request: Any, cancel: CancelToken) -> Job[Any]:
     from explorer.core.safe_io import UnreadableFile
     from explorer.core.torch_import import import_transformers
     from explorer.tasks.devices import check_dtype, find_device, list_devices, torch_dtype
-    from explorer.tasks.load_progress import call_in_thread, install_tqdm_hook
+    from explorer.tasks.load_progress import call_in_thread, install_gguf_hook, install_tqdm_hook
     from explorer.tasks.session import LoadedModel, _input_device, _memory_by_device, _model_error
 
     started = time.perf_counter()
@@ -298,6 +312,7 @@ def load_gguf(request: Any, cancel: CancelToken) -> Job[Any]:
     yield Progress(0, None, "Importing transformers")
     transformers = import_transformers()
     install_tqdm_hook()
+    install_gguf_hook()
     transformers.utils.logging.disable_progress_bar()
     cancel.raise_if_cancelled()
 

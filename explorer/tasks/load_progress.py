@@ -80,6 +80,28 @@ def install_tqdm_hook() -> None:
         _hook_installed = True
 
 
+def install_gguf_hook() -> None:
+    """transformers' GGUF loader dequantises tensor by tensor under tqdm.auto's own bar, not its logging hook:
+    that bar, too, becomes our Progress (and the place a cancelled load stops) while our loader thread loads."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_loading
+    except Exception:  # noqa: BLE001 (a transformers without the legacy loader: nothing to observe)
+        return
+    with _hook_lock:
+        original = getattr(gguf_loading, "tqdm", None)
+        if original is None or getattr(original, "observed_by_model_explorer", False):
+            return
+
+        def observed(iterable: Any = None, *args: Any, **kwargs: Any) -> Any:
+            cancel, report = _observer.cancel, _observer.report
+            if cancel is None or iterable is None:
+                return original(iterable, *args, **kwargs)
+            return _ObservedIterable(iterable, kwargs.get("desc"), cancel, report)
+
+        observed.observed_by_model_explorer = True  # type: ignore[attr-defined]
+        gguf_loading.tqdm = observed
+
+
 _DONE = object()
 
 
@@ -123,4 +145,4 @@ def call_in_thread(function: Any, cancel: CancelToken, grace_seconds: float = 1.
     return box["value"]
 
 
-__all__ = ["call_in_thread", "install_tqdm_hook"]
+__all__ = ["call_in_thread", "install_gguf_hook", "install_tqdm_hook"]

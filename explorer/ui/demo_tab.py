@@ -264,7 +264,10 @@ class DemoTab(CheckpointTab):
         if target.blocked:
             description = f"{target.description or 'This checkpoint'}: cannot be loaded here (why: below the task)"
         elif target.gguf_file:
-            description = f"{target.description}: loaded by transformers, its weights dequantised to the dtype chosen here"
+            size = target.dequantised_size()
+            description = f"{target.description}: loaded by transformers, its weights dequantised to the dtype chosen here" + (
+                f" ({size})" if size else ""
+            )
         else:
             description = target.description
         self.options.set_format(description, adapter=target.adapter is not None, blocked=target.blocked)

@@ -103,6 +103,7 @@ def test_gguf_runs_dequantised_and_an_unknown_architecture_says_why(qtbot, tab, 
     select(qtbot, tab, gguf_checkpoint(path))
     assert tab.current_task().id == "text-generation"
     assert "dequantised" in tab.options.format_label.text() and not tab.options.adapter_box.isVisible()
+    assert "in float32" in tab.options.format_label.text()  # the memory it will take, said before loading
     greedy(tab)
     result = run_and_wait(qtbot, tab)
     assert result.model.to_json()["gguf_file"] == path.name
