@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -13,6 +14,10 @@ from explorer.core.checkpoint import display_text
 from explorer.core.format_summary import type_label
 from explorer.core.formatting import human_bytes, human_count, json_ready
 from explorer.core.safe_io import one_line
+
+
+# Modules with more sub-commands, each in a file of its own (cli.py keeps scan and inspect).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_run_arguments = None
     if add_run_arguments is not None:
         add_run_arguments(run)
+    for module in COMMAND_MODULES:
+        # Each adds its sub-commands with set_defaults(handler=...): the handler gets the parsed arguments.
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -71,6 +79,9 @@ def _run_command(argv: list[str] | None) -> int:
         from explorer.tasks.cli import run_command
 
         return run_command(args)
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
