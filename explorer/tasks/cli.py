@@ -203,7 +203,7 @@ def format_target(args: argparse.Namespace, task: TaskSpec, folder: str | None =
     if target.blocked:
         raise TaskError(target.blocked)
     if target.auto_class is not None and task.auto_class not in (None, target.auto_class):
-        what = "This adapter was trained" if target.adapter else f"This GGUF {target.model_type} model loads"
+        what = "This adapter goes on its base" if target.adapter else f"This GGUF {target.model_type} model loads"
         offered = ", ".join(t.id for t in all_tasks() if t.auto_class == target.auto_class and not t.needs_entailment_label)
         raise TaskInputError(f"{what} as {target.auto_class}, not {task.auto_class}: run {offered or 'a tokenizer task'} instead")
     return target

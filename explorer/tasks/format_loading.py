@@ -46,8 +46,17 @@ def quiet_peft() -> Iterator[None]:
         yield
 
 
+MISSING_ADAPTER_KEYS = "Found missing adapter keys"  # peft's warning when the base has no module for a saved weight
+
+
 def adapter_auto_class(task_type: str | None) -> str | None:
     return PEFT_AUTO_CLASSES.get((task_type or "").upper())
+
+
+def saved_head_auto_class(architecture: str) -> str | None:
+    from explorer.tasks.heads import _auto_class_of_architecture
+
+    return _auto_class_of_architecture(architecture)
 
 
 def missing_base_message(base_model: str | None) -> str:
@@ -115,12 +124,19 @@ def adapter_target(adapter_folder: str, checkpoints: list[Checkpoint] | None = N
         from explorer.tasks.heads import checkpoint_facts
 
         saved = checkpoint_facts(base_path).config
+        architectures = [a for a in saved.get("architectures") or () if isinstance(a, str)]
+        if auto_class is None and architectures:
+            auto_class = saved_head_auto_class(architectures[0])
         return LoadTarget(
             FORMAT_ADAPTER, os.path.abspath(base_path), adapter_folder, auto_class=auto_class,
             description=f"{kind} on {base_path}", model_type=saved.get("model_type") if isinstance(saved.get("model_type"), str) else None,
-            architectures=tuple(a for a in saved.get("architectures") or () if isinstance(a, str)),
+            architectures=tuple(architectures),
         )
     base = find_base_checkpoint(config.base_model, list(checkpoints or []), config.revision)
+    if auto_class is None and base is not None and base.architectures:
+        # No task_type: peft puts the adapter on the model as given, so its weights are named after the base's own
+        # head (a bare AutoModel would leave them all out).
+        auto_class = saved_head_auto_class(base.architectures[0])
     if base is None:
         return LoadTarget(FORMAT_ADAPTER, None, adapter_folder, auto_class, blocked=missing_base_message(config.base_model),
                           description=f"{kind} on {config.base_model or 'an unnamed base model'}")
@@ -246,20 +262,40 @@ def load_adapter(request: Any, cancel: CancelToken) -> Job[Any]:
         return loaded
     base_class = loaded.model_class
 
-    def wrap() -> Any:
-        from peft import PeftModel
+    def wrap() -> tuple[Any, int, int]:
+        from peft import PeftModel, get_peft_model_state_dict
 
-        with quiet_peft():
-            return PeftModel.from_pretrained(loaded.model, request.adapter)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+            warnings.filterwarnings("always", MISSING_ADAPTER_KEYS, UserWarning)
+            model = PeftModel.from_pretrained(loaded.model, request.adapter)
+        missing = 0
+        for warning in caught:
+            if str(warning.message).startswith(MISSING_ADAPTER_KEYS):
+                missing += str(warning.message).count("'") // 2
+            else:  # not ours to hide
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return model, missing, len(get_peft_model_state_dict(model))
 
     yield Progress(0, None, "Loading the adapter")
     try:
-        model = yield from call_in_thread(wrap, cancel)
+        model, missing, total = yield from call_in_thread(wrap, cancel)
     except TaskError:
         raise
     except Exception as error:  # peft raises many kinds (a target module the base lacks, shapes)
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise TaskError(f"The adapter could not be put on its base model: {text}", traceback.format_exc()) from error
+    if total and missing >= total:
+        raise TaskError(
+            f"None of the adapter's weights fit {base_class}: they are named for another head of the base model. Choose a "
+            "task whose head is the one the adapter was trained on.",
+            f"{missing} of {total} adapter weights missing",
+        )
+    if missing:
+        loaded.notices.append(
+            f"{missing} of the adapter's {total} weights have no place in {base_class} and were left at their starting "
+            "values: the adapter is only partly applied."
+        )
     model.eval()
     sizes = _memory_by_device(model)
     loaded.model = model

@@ -126,3 +126,18 @@ def test_run_json_and_script_reproduce_on_and_off(sample, adapter, notebook, tmp
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout[done.stdout.index("{"):])
     assert printed == {"adapter on": summary_of(expected.adapter_on), "adapter off": summary_of(expected.adapter_off)}
+
+
+def test_an_adapter_without_task_type_goes_on_the_bases_own_head(sample, tmp_path):
+    from explorer.tasks.base import TaskError
+
+    adapter = write_lora_adapter(sample("tiny-gpt2-lm"), tmp_path / "lora", task_type=None)
+    base = Checkpoint(id="tiny-gpt2-lm", source="folder", path=str(sample("tiny-gpt2-lm")), model_type="gpt2", architectures=["GPT2LMHeadModel"])
+    options = format_demo_options(Checkpoint(id="lora", source="folder", path=str(adapter), format=FORMAT_ADAPTER), [base])
+    offered = {c.task_id for c in options.choices if c.available}
+    assert "text-generation" in offered and "feature-extraction" not in offered
+    # Put on a bare model, none of its weights would find their modules: said, not run as the plain base.
+    session = ModelSession()
+    with pytest.raises(TaskError, match="None of the adapter's weights fit GPT2Model"):
+        run_to_end(session.run("feature-extraction", LoadRequest(base.path, None, adapter=str(adapter)), {}))
+    session.unload_now()
