@@ -336,7 +336,8 @@ class DemoTab(CheckpointTab):
             self.results.show_error(str(error))
             return None
         if request is None:
-            self.results.show_error("Choose a checkpoint first.")
+            blocked = self._target.blocked if self._target is not None and self.checkpoint() is not None else ""
+            self.results.show_error(blocked or "Choose a checkpoint first.")
         return request
 
     def load_model(self) -> None:
