@@ -58,12 +58,63 @@ class CheckpointModel(QStandardItemModel):
         self._locations: dict[str, QStandardItem] = {}
         self._repos: dict[tuple[str, str], QStandardItem] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._rows: dict[str, QStandardItem] = {}  # checkpoint key -> its own row (a revision's, or a folder's)
+        self._shown: dict[str, tuple] = {}  # checkpoint key -> the facts its row shows
 
     def clear_checkpoints(self) -> None:
         self.removeRows(0, self.rowCount())
         self._locations.clear()
         self._repos.clear()
         self._checkpoints.clear()
+        self._rows.clear()
+        self._shown.clear()
+
+    def apply_scan(self, checkpoints: list[Checkpoint]) -> tuple[list[Checkpoint], list[Checkpoint], list[Checkpoint]]:
+        """Bring the rows to a new scan's result in place: (added, removed, changed), other rows untouched.
+
+        A rescan after a download changes a few rows of thousands; rebuilding all of them would lose
+        the selection, the open folders and the scroll position, and make every tab start over.
+        """
+        new = {ckpt.key: ckpt for ckpt in checkpoints}
+        removed = [ckpt for key, ckpt in self._checkpoints.items() if key not in new]
+        # Compared by what the rows show, not by object: a rescan hands back the same objects with their refs renewed.
+        changed = [ckpt for key, ckpt in new.items() if key in self._shown and self._shown[key] != _shown_facts(ckpt)]
+        added = [ckpt for key, ckpt in new.items() if key not in self._checkpoints]
+        for ckpt in removed + changed:
+            self._remove(ckpt.key)
+        for ckpt in changed + added:
+            self.add_checkpoint(ckpt)
+        # Unchanged entries take the new scan's objects (equal, so the tabs see no difference).
+        for key, ckpt in new.items():
+            self._checkpoints[key] = ckpt
+        return added, removed, changed
+
+    def _remove(self, key: str) -> None:
+        self._checkpoints.pop(key, None)
+        self._shown.pop(key, None)
+        row = self._rows.pop(key, None)
+        if row is None:
+            return
+        parent = row.parent() or self.invisibleRootItem()
+        parent.removeRow(row.row())
+        repo_key = next((k for k, item in self._repos.items() if item is parent), None)
+        if repo_key is not None:
+            if parent.rowCount() == 0:
+                del self._repos[repo_key]
+                location = parent.parent() or self.invisibleRootItem()
+                location.removeRow(parent.row())
+                parent = location
+            elif parent.data(CHECKPOINT_ROLE) == key:
+                # The repo row stood for the revision that went: let it stand for one still there.
+                remaining = self._checkpoints.get(parent.child(0, 0).data(CHECKPOINT_ROLE))
+                if remaining is not None:
+                    parent.setData(remaining.key, CHECKPOINT_ROLE)
+                    self._update_repo(parent, remaining, force=True)
+        if parent is not self.invisibleRootItem() and parent.rowCount() == 0:
+            origin = next((k for k, item in self._locations.items() if item is parent), None)
+            if origin is not None:
+                del self._locations[origin]
+                self.invisibleRootItem().removeRow(parent.row())
 
     def checkpoints(self) -> list[Checkpoint]:
         return list(self._checkpoints.values())
@@ -95,6 +146,7 @@ class CheckpointModel(QStandardItemModel):
 
     def add_checkpoint(self, ckpt: Checkpoint) -> None:
         self._checkpoints[ckpt.key] = ckpt
+        self._shown[ckpt.key] = _shown_facts(ckpt)
         parent = self._location_item(ckpt)
         search = " ".join(
             [ckpt.id, ckpt.model_type or "", *ckpt.architectures, ckpt.revision or "", *ckpt.refs, ckpt.format, ckpt.base_model or ""]
@@ -116,6 +168,7 @@ class CheckpointModel(QStandardItemModel):
             label += f"  ({', '.join(ckpt.refs)})" if ckpt.refs else ""
             revision_item = self._row(repo, label, ckpt)
             revision_item.setData(search, SEARCH_ROLE)
+            self._rows[ckpt.key] = revision_item
             repo.setData(f"{repo.data(SEARCH_ROLE) or ''} {search}", SEARCH_ROLE)
         else:
             name = ckpt.id
@@ -123,6 +176,7 @@ class CheckpointModel(QStandardItemModel):
                 name = os.path.relpath(ckpt.path, ckpt.origin)
             item = self._row(parent, display_text(name), ckpt)
             item.setData(search, SEARCH_ROLE)
+            self._rows[ckpt.key] = item
 
     def _row(self, parent: QStandardItem, name: str, ckpt: Checkpoint, size: int | None = None) -> QStandardItem:
         size = ckpt.size_bytes if size is None else size
@@ -140,9 +194,9 @@ class CheckpointModel(QStandardItemModel):
         parent.appendRow(row)
         return name_item
 
-    def _update_repo(self, repo: QStandardItem, ckpt: Checkpoint) -> None:
+    def _update_repo(self, repo: QStandardItem, ckpt: Checkpoint, force: bool = False) -> None:
         # The repo row shows the revision main points to, or the newest one.
-        if "main" in ckpt.refs:
+        if force or "main" in ckpt.refs:
             parent = repo.parent() or self.invisibleRootItem()
             r = repo.row()
             repo.setData(ckpt.key, CHECKPOINT_ROLE)
@@ -150,6 +204,14 @@ class CheckpointModel(QStandardItemModel):
             count = parent.child(r, 2)
             count.setText(human_count(ckpt.num_parameters))
             count.setData(sortable(ckpt.num_parameters), SORT_ROLE)
+
+
+def _shown_facts(ckpt: Checkpoint) -> tuple:
+    """What a checkpoint's row and tabs show of it: a change here means the row is made again."""
+    return (
+        tuple(ckpt.refs), ckpt.model_type, ckpt.num_parameters, ckpt.size_bytes, ckpt.repo_size_bytes, tuple(ckpt.problems),
+        ckpt.format, ckpt.last_modified, len(ckpt.files),
+    )
 
 
 def _is_samples_dir(path: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import platform
 import sys
 import threading
 
@@ -12,14 +11,12 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -37,6 +34,8 @@ from explorer.core.locations import ScanPlaces
 from explorer.core.paths import samples_dir
 from explorer.core.settings import LoadedSettings, save_settings
 from explorer.ui.browser import CheckpointBrowser
+from explorer.ui.cache_watch import CacheWatcher
+from explorer.ui.window_parts import EmptyState, about_text, dropped_folders, one_per_repo
 from explorer.ui.overview import OverviewPane
 from explorer.ui.tab import TABS, CheckpointTab
 from explorer.ui.workers import JobSlots, set_failure_handler
@@ -45,46 +44,10 @@ from explorer.ui.workers import JobSlots, set_failure_handler
 SCAN_BATCH_SECONDS = 0.05
 
 
-class EmptyState(QWidget):
-    """Shown when a scan found nothing: where we looked, and what to do next."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.heading = QLabel("No checkpoints found")
-        self.heading.setObjectName("emptyHeading")
-        self.where = QLabel()
-        self.where.setWordWrap(True)
-        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.add_button = QPushButton("Add folder…")
-        self.samples_button = QPushButton("Create sample checkpoints")
-        self.samples_button.setToolTip(
-            "Makes tiny checkpoints with random weights (BERT, GPT-2, DistilBERT, T5, …) in the app's data folder, "
-            "so every tab can be tried without a download."
-        )
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.samples_button)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.where)
-        layout.addLayout(buttons)
-        layout.addStretch(2)
-
-    def set_locations(self, looked: list[str], missing: list[str]) -> None:
-        lines = []
-        for path in looked:
-            state = " (does not exist)" if path in missing else " (no checkpoints)"
-            lines.append(f"• {display_text(path)}{state}")
-        self.where.setText(
-            "Looked in:\n" + "\n".join(lines) + "\n\nDownload models with transformers or huggingface_hub, add a folder that "
-            "holds checkpoints (or drop one onto this window), or create sample checkpoints to try the app."
-        )
-
-
 class MainWindow(QMainWindow):
     scan_finished = Signal(object)
+    changes_applied = Signal(object)
+    """Emitted with (added, removed, changed) checkpoints after a watched place changed and was rescanned."""
     """Emitted with ScanStats when a scan (or rescan) completed."""
     samples_created = Signal(list)
     """Emitted with the sample folders after Create sample checkpoints finished."""
@@ -101,11 +64,15 @@ class MainWindow(QMainWindow):
         self.jobs = JobSlots(self)
         self._view_for: Checkpoint | None = None
         self._rescan_pending = False
+        self._changes_pending = False
         self._warm_up_started = False
         self._tab_pages: list[CheckpointTab] = []  # every tab, Overview first
         self._extras_created = False
         self._pending_selection = self.settings.last_selection
         self.last_stats = None
+        # Downloads that land in a scanned place show without Refresh (rows updated in place).
+        self.watcher = CacheWatcher(self)
+        self.watcher.changed.connect(self.refresh_changes)
 
         self.setWindowTitle(explorer.APP_NAME)
         self.setAcceptDrops(True)
@@ -301,7 +268,7 @@ class MainWindow(QMainWindow):
         checkpoints, stats = result
         self.last_stats = stats
         self.browser.expand_locations()
-        total = sum(c.repo_size_bytes if c.repo_size_bytes is not None else c.size_bytes for c in _one_per_repo(checkpoints))
+        total = sum(c.repo_size_bytes if c.repo_size_bytes is not None else c.size_bytes for c in one_per_repo(checkpoints))
         summary = f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) != 1 else ''} · {human_bytes(total)} · scanned in {human_seconds(stats.seconds)}"
         # Troubles of the scan itself (a place that cannot be listed, an index that cannot be saved):
         # counted in the status bar, spelled out in its tooltip, never a dialog on every refresh.
@@ -320,8 +287,44 @@ class MainWindow(QMainWindow):
                 child = self.browser.proxy.index(0, 0, first)
                 self.browser.setCurrentIndex(child if child.isValid() else first)
         self._share_checkpoint_list()
+        self._watch(checkpoints)
         self._start_warm_up()
         self.scan_finished.emit(stats)
+
+    def _watch(self, checkpoints: list[Checkpoint]) -> None:
+        from explorer.core.watch_paths import watch_plan
+
+        self.watcher.watch(watch_plan(self.locations(), checkpoints))
+
+    def refresh_changes(self) -> None:
+        """A watched place changed: rescan (only what changed is re-read) and update the rows in place."""
+        if self.jobs.busy("scan"):
+            self._changes_pending = True  # after the running scan, which may not have seen the change
+            return
+        locations = self.locations()
+        self.jobs.start(
+            "scan",
+            lambda token: self._scanner.scan(locations, token),
+            done=self._apply_changes,
+            failed=lambda msg, details: self._notify(f"Scan failed: {msg}", details),
+            ended=self._on_scan_stopped,
+        )
+
+    def _apply_changes(self, result) -> None:
+        checkpoints, stats = result
+        self.last_stats = stats
+        selected = self.browser.current_checkpoint()
+        added, removed, changed = self.browser.source_model.apply_scan(checkpoints)
+        if selected is not None and self.browser.current_checkpoint() is None:
+            self.browser.select_key(selected.key)  # its row was made again, or it is gone (then nothing is selected)
+        if added or removed or changed:
+            words = [f"{len(group)} {label}" for group, label in ((added, "new"), (removed, "gone"), (changed, "changed")) if group]
+            names = ", ".join(display_text(c.id) for c in (added + changed)[:3])
+            self.statusBar().showMessage(f"On disk: {', '.join(words)}" + (f" ({names})" if names else ""), 10000)
+            self.browser.expand_locations()
+            self._share_checkpoint_list()
+        self._watch(checkpoints)
+        self.changes_applied.emit((added, removed, changed))
 
     def _start_warm_up(self) -> None:
         """After the first scan, import torch/transformers in the background: the next tab to need them opens at once.
@@ -349,6 +352,9 @@ class MainWindow(QMainWindow):
             self._rescan_pending = False
             # Not from inside the slot's own "ended": the cancelled scan's thread may still be winding down.
             QTimer.singleShot(0, self.start_scan)
+        elif self._changes_pending:
+            self._changes_pending = False
+            QTimer.singleShot(0, self.refresh_changes)
 
     def _share_checkpoint_list(self) -> None:
         checkpoints = self.browser.source_model.checkpoints()
@@ -474,11 +480,11 @@ class MainWindow(QMainWindow):
             self.start_scan()
 
     def dragEnterEvent(self, event) -> None:
-        if _dropped_folders(event.mimeData()):
+        if dropped_folders(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        folders = _dropped_folders(event.mimeData())
+        folders = dropped_folders(event.mimeData())
         for folder in folders:
             if folder not in self.settings.folders:
                 self.settings.folders.append(folder)
@@ -545,6 +551,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Settings could not be saved: {exc}", 10000)
 
     def closeEvent(self, event) -> None:
+        self.watcher.stop()
         self.settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
         self.settings.splitter_sizes = list(self.splitter.sizes())
         self._save_settings()
@@ -554,35 +561,3 @@ class MainWindow(QMainWindow):
             tab.shutdown(wait_seconds=0)
         self.jobs.cancel()
         super().closeEvent(event)
-
-
-def _one_per_repo(checkpoints: list[Checkpoint]):
-    seen = set()
-    for ckpt in checkpoints:
-        key = ckpt.repo_path or ckpt.path
-        if key not in seen:
-            seen.add(key)
-            yield ckpt
-
-
-def _dropped_folders(mime) -> list[str]:
-    if not mime.hasUrls():
-        return []
-    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
-
-
-def about_text() -> str:
-    from PySide6 import __version__ as pyside_version
-    from PySide6.QtCore import qVersion
-
-    def loaded_version(module_name: str) -> str:
-        module = sys.modules.get(module_name)
-        return getattr(module, "__version__", "?") if module is not None else "not loaded yet"
-
-    return (
-        f"<h3>{explorer.APP_NAME} {explorer.__version__}</h3>"
-        "<p>Find, inspect and run Hugging Face transformers checkpoints on this machine. "
-        "Offline by default: nothing is downloaded unless you ask.</p>"
-        f"<p>Python {platform.python_version()}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
-        f"torch: {loaded_version('torch')}<br>transformers: {loaded_version('transformers')}</p>"
-    )
