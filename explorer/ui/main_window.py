@@ -46,9 +46,9 @@ SCAN_BATCH_SECONDS = 0.05
 
 class MainWindow(QMainWindow):
     scan_finished = Signal(object)
+    """Emitted with ScanStats when a scan (or rescan) completed."""
     changes_applied = Signal(object)
     """Emitted with (added, removed, changed) checkpoints after a watched place changed and was rescanned."""
-    """Emitted with ScanStats when a scan (or rescan) completed."""
     samples_created = Signal(list)
     """Emitted with the sample folders after Create sample checkpoints finished."""
     tabs_ready = Signal()
