@@ -144,12 +144,12 @@ def _carry_out(plan, args, verb: str) -> int:
         else:
             print("Nothing to delete.")
         return 0
-    if not args.json or not args.yes:
+    if not args.yes or not args.json:
         print_preview(plan, file=sys.stderr if args.json else sys.stdout)
     if args.dry_run:
         print("Dry run: nothing deleted.")
         return 0
-    if not args.yes and not _confirmed(plan, verb):
+    if not args.yes and not _confirmed(plan, verb, sys.stderr if args.json else sys.stdout):
         return 2 if not sys.stdin.isatty() else 1
     result = run_plan(plan)
     if args.json:
@@ -164,14 +164,15 @@ def _carry_out(plan, args, verb: str) -> int:
     return 0 if result.complete else 1
 
 
-def _confirmed(plan, verb: str) -> bool:
+def _confirmed(plan, verb: str, out) -> bool:
+    """Asks on the terminal (on stderr when stdout is JSON)."""
     if not sys.stdin.isatty():
         _say(f"not deleting: confirmation needs a terminal (stdin is not one); pass --yes to {verb} without asking, or --dry-run to only look")
         return False
-    print(f"Delete these, freeing {human_bytes(plan.freed_bytes)}? [y/N] ", end="", flush=True)
+    print(f"Delete these, freeing {human_bytes(plan.freed_bytes)}? [y/N] ", end="", flush=True, file=out)
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
-        print("Nothing deleted.")
+        print("Nothing deleted.", file=out)
         return False
     return True
 

@@ -303,6 +303,7 @@ def test_a_ref_moved_by_a_download_after_the_preview_stays(tmp_path):
     plan = plan_delete(cache, [f"org/a@{C1}"])
     HubRepo(cache, "org/a").ref("v1", C3)  # the tag moved while the dialog was open
     result = run_plan(plan)
+    assert [p for p, _ in result.skipped] == [str(cache / "models--org--a" / "refs" / "v1")] and not result.failed
     assert (cache / "models--org--a" / "refs" / "v1").read_text() == C3
     assert not (cache / "models--org--a" / "snapshots" / C1).exists()
     assert not scan_cache_dir(cache).warnings
@@ -317,3 +318,46 @@ def test_a_revision_downloaded_after_the_preview_keeps_the_blobs(tmp_path):
     assert {p for p, _ in result.skipped} == set(plan.blobs)
     info = scan_cache_dir(cache)
     assert not info.warnings and late in {r.commit_hash for repo in info.repos for r in repo.revisions}
+
+
+def test_shared_store_payload_counts_and_goes_with_its_last_link(tmp_path):
+    from huggingface_hub.utils import _shared_blobs
+
+    if not hasattr(_shared_blobs, "publish_blob_to_shared_store"):
+        pytest.skip("this huggingface_hub has no shared blob store")
+    for cache in (tmp_path / "ours", tmp_path / "hf"):
+        cache.mkdir()
+        assert _shared_blobs._ensure_shared_blobs_dir(cache)
+        for name, commit in (("org/a", C1), ("org/b", D1)):
+            repo = HubRepo(cache, name)
+            repo.add(commit, "config.json", b"{}")
+            blob = repo.path / "blobs" / ("e" * 64)
+            blob.write_bytes(b"p" * 900)
+            repo.link(commit, "model.safetensors", blob)
+            repo.ref("main", commit)
+            assert _shared_blobs.publish_blob_to_shared_store(blob_path=str(blob), xet_hash="ab" + "c" * 62, cache_dir=cache, expected_size=900)
+    store = tmp_path / "ours" / "blobs" / "ab" / ("ab" + "c" * 62)
+    one = plan_delete(tmp_path / "ours", ["org/a"])
+    assert one.freed_bytes == scan_cache_dir(tmp_path / "hf").delete_revisions(C1).expected_freed_size == 2
+    both = plan_delete(tmp_path / "ours", ["org/a", "org/b"])
+    strategy = scan_cache_dir(tmp_path / "hf").delete_revisions(C1, D1)
+    assert both.freed_bytes == strategy.expected_freed_size == 904 and str(store) in both.paths
+    result = run_plan(both)
+    strategy.execute()
+    assert result.complete and result.freed_bytes == 904 and not store.exists()
+    assert listing(tmp_path / "ours") == listing(tmp_path / "hf")
+
+
+def test_selection_words():
+    assert Selected.parse("org/a@main") == Selected("org/a", "main", None)
+    assert Selected.parse("gpt2") == Selected("gpt2", None, None)
+    assert Selected.parse("dataset/org/d@abc1234") == Selected("org/d", "abc1234", "dataset")
+    assert str(Selected("org/d", None, "dataset")) == "dataset/org/d"
+
+
+def test_a_dataset_repo_is_named_with_its_type(tmp_path):
+    cache = build_cache(tmp_path)
+    HubRepo(cache, "org/a", repo_type="dataset").add(C1, "data.csv", b"a,b\n")
+    plan = plan_delete(cache, ["dataset/org/a"])
+    assert relative(plan.repos, cache) == {"datasets--org--a"}
+    assert [r.repo_type for r in plan.revisions] == ["dataset"]

@@ -127,3 +127,13 @@ def test_prune_dry_run_json_then_prune(tmp_path, capsys):
     assert {r.commit_hash for repo in scan_cache_dir(cache).repos for r in repo.revisions} == {C1, C3, D1}
     status, out, _ = run(capsys, "cache", "prune", "--hub-cache", str(cache), "--yes")
     assert status == 0 and "Nothing to delete" in out
+
+
+def test_rm_json_asks_on_stderr_so_stdout_stays_json(tmp_path, capsys, monkeypatch):
+    cache = build_cache(tmp_path)
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    status, out, err = run(capsys, "cache", "rm", f"org/a@{C1}", "--hub-cache", str(cache), "--json")
+    report = json.loads(out)
+    assert status == 0 and "[y/N]" in err and "Frees " in err
+    assert set(report) == {"freed_bytes", "delete", "removed", "failed", "skipped", "cancelled"}
+    assert report["freed_bytes"] == 600 and not (cache / "models--org--a" / "snapshots" / C1).exists()
