@@ -26,7 +26,7 @@ from explorer.core.hashing import GIT_SHA1, SHA256, Reader, expected_digest, ide
 from explorer.core.jobs import CancelToken, Job
 from explorer.core.safe_io import UnreadableFile, human_size
 from explorer.core.verify import PROGRESS_SECONDS, VerifyProgress, speed_text
-from explorer.core.verify_targets import BlobTarget
+from explorer.core.verify_targets import BlobTarget, Targets, listed
 
 # Smaller files waste little, and there are many of them (configs, tokenizers shared by every fine-tune).
 DEFAULT_MIN_SIZE = 1 << 20
@@ -117,14 +117,14 @@ class _Content:
 
 
 def duplicates_job(
-    targets: Iterable[BlobTarget],
+    targets: Targets,
     cancel: CancelToken | None = None,
     memory: HashMemory | None = None,
     min_size: int = DEFAULT_MIN_SIZE,
     trust_blob_names: bool = False,
 ) -> Job[DuplicatesReport]:
     """Groups of files with the same content among ``targets`` (verify_targets builds them from a cache,
-    a repo or scanned checkpoints). Yields each ``DuplicateGroup`` once confirmed, largest files first,
+    a repo or scanned checkpoints; a function returning them is called in the job, in the worker). Yields each ``DuplicateGroup`` once confirmed, largest files first,
     and ``VerifyProgress`` in bytes while hashing; returns the report.
 
     ``trust_blob_names``: a hub blob named by its sha256 is taken at its word (no reading at all);
@@ -134,7 +134,7 @@ def duplicates_job(
     started = time.perf_counter()
     report = DuplicatesReport()
     yield VerifyProgress(0, None, "Listing files by size")
-    contents = _contents_by_inode(targets, min_size, cancel, report)
+    contents = _contents_by_inode(listed(targets), min_size, cancel, report)
     report.files_considered = len(contents)
     by_size: dict[int, list[_Content]] = defaultdict(list)
     for content in contents.values():

@@ -47,23 +47,40 @@ class HashMemory:
         self.max_entries = max_entries
         # identity -> [sha256 | None, git sha1 | None, when it was checked (unix seconds)]
         self._entries: dict[Identity, list] = {}
+        self._loaded = path is None
+        self._ignored_file = False
         self._changed = False
-        self._lock = threading.Lock()
-        self.ignored_file = False  # True when the file on disk was there but could not be trusted
+        self._lock = threading.RLock()
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, max_entries: int = MAX_ENTRIES) -> HashMemory:
-        """The memory saved at ``path`` (default: the app's cache folder); empty when absent or untrusted."""
-        memory = cls(hash_memory_file() if path is None else path, max_entries)
-        entries, trusted = _read(memory.path)
-        memory._entries = entries
-        memory.ignored_file = not trusted
-        return memory
+        """The memory saved at ``path`` (default: the app's cache folder); empty when absent or untrusted.
+
+        Read when first used, not here: the window creates one for its session on the GUI thread,
+        and the first job using it reads the file in its worker.
+        """
+        return cls(hash_memory_file() if path is None else path, max_entries)
+
+    def _ensure_loaded(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                entries, trusted = _read(self.path)
+                self._entries.update(entries)
+                self._ignored_file = not trusted
+
+    @property
+    def ignored_file(self) -> bool:
+        """True when a file was there but could not be trusted (it is replaced at the next save)."""
+        self._ensure_loaded()
+        return self._ignored_file
 
     def __len__(self) -> int:
+        self._ensure_loaded()
         return len(self._entries)
 
     def digest(self, identity: Identity, algorithm: str) -> str | None:
+        self._ensure_loaded()
         with self._lock:
             entry = self._entries.get(identity)
         if entry is None:
@@ -75,6 +92,7 @@ class HashMemory:
         started = time.time_ns() if read_started_ns is None else read_started_ns
         if identity[3] >= started - RACY_NS:
             return False
+        self._ensure_loaded()
         with self._lock:
             entry = self._entries.get(identity) or [None, None, 0.0]
             entry = [digests.get(SHA256, entry[0]), digests.get(GIT_SHA1, entry[1]), time.time()]
@@ -105,6 +123,7 @@ class HashMemory:
             except OSError as exc:
                 return f"what was verified could not be remembered ({exc.strerror or exc}); the next run hashes it again"
             self._changed = False
+            self._ignored_file = False
         return None
 
 

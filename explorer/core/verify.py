@@ -15,14 +15,13 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from explorer.core.checkpoint import display_text
 from explorer.core.hash_memory import HashMemory
 from explorer.core.hashing import GIT_SHA1, SHA256, Hashed, Reader, expected_digest, identity_of
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.safe_io import UnreadableFile, human_size
-from explorer.core.verify_targets import BlobTarget, BlobUse
+from explorer.core.verify_targets import BlobTarget, BlobUse, Targets, listed
 
 # The window's progress bar needs a few updates a second, not one per chunk.
 PROGRESS_SECONDS = 0.1
@@ -147,12 +146,14 @@ def _algorithms(algorithm: str) -> tuple[str, ...]:
 
 
 def verify_job(
-    targets: Iterable[BlobTarget],
+    targets: Targets,
     cancel: CancelToken | None = None,
     memory: HashMemory | None = None,
     recheck: bool = False,
 ) -> Job[VerifyReport]:
     """Hash every target whose name is a content hash and compare; returns the report.
+
+    ``targets``: BlobTargets, or a function returning them (called in the job: in the worker).
 
     ``memory``: digests of unchanged files are taken from it and new ones added (saved at the
     end, or when cancelled, so an interrupted run is not read again). ``recheck`` reads every
@@ -161,11 +162,11 @@ def verify_job(
     cancel = cancel or CancelToken()
     started = time.perf_counter()
     report = VerifyReport()
+    yield VerifyProgress(0, None, "Listing the files to verify")
+    targets = listed(targets)
     if memory is not None and memory.ignored_file:
         report.notes.append("the remembered results could not be trusted (altered or from another version); everything is read again")
     pending: list[tuple[BlobTarget, str, str, os.stat_result]] = []
-    targets = list(targets)
-    yield VerifyProgress(0, None, "Listing the files to verify")
     for target in targets:
         cancel.raise_if_cancelled()
         verdict, todo = _without_reading(target, memory, recheck)

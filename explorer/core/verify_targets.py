@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable, Union
 
 from explorer.core.checkpoint import SOURCE_FOLDER, Checkpoint, display_text
 
 _REPO_PREFIXES = ("models--", "datasets--", "spaces--")
 _INCOMPLETE = ".incomplete"
+
+
+# What a job is given: targets, or a function listing them, which the job then calls in its worker
+# (listing a whole cache's links takes a while: not on the window's thread).
+Targets = Union[Iterable["BlobTarget"], Callable[[], Iterable["BlobTarget"]]]
+
+
+def listed(targets: Targets) -> list[BlobTarget]:
+    return list(targets() if callable(targets) else targets)
 
 
 class TargetNotFound(LookupError):
@@ -104,9 +113,18 @@ def _walk_files(folder: str) -> list[tuple[str, str]]:
                 is_folder = False
             if is_folder:
                 pending.append((entry.path, prefix + entry.name + "/"))
+            elif _links_to_folder(entry):
+                continue  # not followed: it could lead out of the folder, or round in a loop
             else:
                 found.append((entry.path, prefix + entry.name))
     return sorted(found, key=lambda item: item[1])
+
+
+def _links_to_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_symlink() and entry.is_dir()
+    except OSError:
+        return False
 
 
 def repo_id_of(repo_dir: str) -> str:
@@ -251,6 +269,8 @@ def _listing(path: str) -> list[str]:
 
 
 __all__ = [
+    "Targets",
+    "listed",
     "BlobTarget",
     "BlobUse",
     "TargetNotFound",

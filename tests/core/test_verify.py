@@ -267,3 +267,48 @@ def test_json_report_lists_files_and_totals(cache):
     assert data["files"][0]["verdict"] == "corrupt"
     assert {"path", "blob", "uses", "verdict", "algorithm", "expected", "actual", "size", "remembered", "detail"} == set(data["files"][0])
     assert data["totals"]["corrupt"] == 1 and data["totals"]["ok"] == 2 and data["totals"]["files"] == 3
+
+
+def test_the_files_of_scanned_checkpoints_and_an_ollama_blob(cache, tmp_path):
+    from explorer.core.checkpoint import SOURCE_HUB_CACHE
+    from explorer.core.discovery import ScanLocation, Scanner
+    from explorer.core.verify_targets import BlobTarget, checkpoint_targets
+
+    checkpoints, _ = run_to_end(Scanner().scan([ScanLocation(SOURCE_HUB_CACHE, str(cache))]))
+    main = [c for c in checkpoints if "main" in c.refs]
+    report = verify(checkpoint_targets(main))
+    assert sorted(f.uses[0].file for f in report.files) == ["config.json", "model.safetensors"]
+    assert report.counts["ok"] == 2
+    ollama = tmp_path / "ollama" / "blobs"
+    ollama.mkdir(parents=True)
+    layer = ollama / ("sha256-" + hashlib.sha256(b"gguf bytes").hexdigest())
+    layer.write_bytes(b"gguf bytes")
+    assert verify([BlobTarget(str(layer), layer.name)]).counts["ok"] == 1
+
+
+def test_targets_listed_by_a_function_are_listed_inside_the_job(cache):
+    calls = []
+
+    def listing():
+        calls.append(1)
+        return cache_targets(str(cache))
+
+    job = verify_job(listing)
+    assert calls == []  # creating the job (on the window's thread) lists nothing
+    assert run_to_end(job).counts["ok"] == 4 and calls == [1]
+
+
+def test_the_memory_file_is_read_when_first_used(cache):
+    memory_file = cache.parent / "memory.json"
+    verify(find_targets("org/model", str(cache)), HashMemory.load(memory_file))
+    memory = HashMemory.load(memory_file)
+    memory_file.rename(cache.parent / "elsewhere.json")  # nothing was read yet: it now finds none
+    assert len(memory) == 0 and not memory.ignored_file
+
+
+def test_a_link_to_a_folder_in_a_folder_is_not_followed(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"x")
+    os.symlink(tmp_path, folder / "loop")
+    assert [t.uses[0].file for t in find_targets(str(folder), str(tmp_path / "hub"))] == ["weights.bin"]
