@@ -312,3 +312,13 @@ def test_a_link_to_a_folder_in_a_folder_is_not_followed(tmp_path):
     (folder / "weights.bin").write_bytes(b"x")
     os.symlink(tmp_path, folder / "loop")
     assert [t.uses[0].file for t in find_targets(str(folder), str(tmp_path / "hub"))] == ["weights.bin"]
+
+
+def test_a_fifo_in_place_of_a_blob_is_unreadable_and_never_blocks(cache):
+    weights = blob(cache, "org/model", WEIGHTS)
+    weights.unlink()
+    os.mkfifo(weights)
+    report = verify(find_targets("org/model", str(cache)))
+    unreadable = report.with_verdict(Verdict.UNREADABLE)
+    assert [f.blob for f in unreadable] == [weights.name] and "not a regular file" in unreadable[0].detail
+    assert report.counts["ok"] == 2 and not report.corrupt
