@@ -101,3 +101,10 @@ def test_duplicates_across_repos_and_a_folder(hub, tmp_path, capsys):
     assert run(["duplicates", "--hub-cache", str(hub), "--folder", str(tmp_path / "mine")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("3 copies of 1.0 MiB") and "2.0 MiB wasted in 1 group" in out
+
+
+def test_model_explorer_verify_runs_through_the_launcher(hub, capsys):
+    from explorer.launcher import main
+
+    assert main(["verify", "org/one", "--hub-cache", str(hub), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["ok"] == 2
