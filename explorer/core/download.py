@@ -342,8 +342,14 @@ class _Transfer:
                 http_get(location, handle, resume_size=resumed, headers=headers, expected_size=meta.size,
                          displayed_filename=remote.name, tqdm_class=bar)
             if resumed and _SHA256.fullmatch(meta.etag) and _sha256(partial) != meta.etag:
-                os.remove(partial)  # an earlier run's bytes were not the start of this file
-                raise DownloadFailed(f"{remote.name}: the part kept from an earlier download did not match; start again")
+                # The kept part was not the start of this file (written by something else): once more, whole.
+                os.truncate(partial, 0)
+                resumed = 0
+                with self._lock:
+                    self._done[self._current] = 0
+                with open(partial, "ab") as handle:
+                    http_get(location, handle, headers=headers, expected_size=meta.size,
+                             displayed_filename=remote.name, tqdm_class=bar)
             os.replace(partial, blob)
         return resumed
 

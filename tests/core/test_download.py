@@ -42,6 +42,7 @@ def test_download_with_patterns_lands_where_huggingface_hub_and_the_scanner_read
         {"config.json": CONFIG, "model.safetensors": weights, "tokenizer.json": b"{}", "extra/notes.txt": b"n", "README.md": b"# tiny"},
     )
     cache = tmp_path / "hub"
+    assert hub.url.startswith("http://127.0.0.1:") and hub.cdn_url.startswith("http://127.0.0.1:")
 
     result, items = collect(
         download_job("org/tiny", include=["*.json", "*.safetensors"], exclude=["tokenizer.json"], cache_dir=str(cache), endpoint=hub.url)
@@ -205,3 +206,33 @@ def test_offline_mode_in_the_environment_is_respected_and_said(tmp_path):
         assert server.requests == []
     finally:
         server.stop()
+
+
+def test_a_kept_part_that_is_not_the_start_of_the_file_is_fetched_again_whole(hub, tmp_path):
+    weights = safetensors_bytes(1000)
+    hub.add_repo("org/tiny", {"model.safetensors": weights})
+    etag = hub.file("model.safetensors").etag
+    blobs = tmp_path / "models--org--tiny" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / f"{etag}.incomplete").write_bytes(b"x" * 1000)
+
+    result = run_to_end(download_job("org/tiny", cache_dir=str(tmp_path), endpoint=hub.url))
+
+    resumed, whole = hub.gets_of("model.safetensors")
+    assert (resumed.range, whole.range) == ("bytes=1000-", None)
+    assert result.resumed_bytes == 0 and (blobs / etag).read_bytes() == weights
+
+
+@pytest.mark.slow
+def test_closing_the_job_as_the_window_does_on_cancel_keeps_the_part_that_arrived(hub, tmp_path):
+    weights = safetensors_bytes(3 * MiB)
+    hub.add_repo("org/big", {"model.safetensors": weights})
+    hub.slow_after("model.safetensors", 10 * MiB, seconds=0.6)
+    job = download_job("org/big", cache_dir=str(tmp_path), endpoint=hub.url)
+    for item in job:
+        if isinstance(item, FileProgress) and item.done > 0:
+            break
+    job.close()  # the window's job runner closes the generator when its token is cancelled
+
+    partial = tmp_path / "models--org--big" / "blobs" / f"{hub.file('model.safetensors').etag}.incomplete"
+    assert partial.stat().st_size == 10 * MiB and weights.startswith(partial.read_bytes())
