@@ -25,7 +25,7 @@ from explorer.core.hash_memory import HashMemory
 from explorer.core.hashing import GIT_SHA1, SHA256, Reader, expected_digest, identity_of, sample_key
 from explorer.core.jobs import CancelToken, Job
 from explorer.core.safe_io import UnreadableFile, human_size
-from explorer.core.verify import PROGRESS_SECONDS, VerifyProgress, speed_text
+from explorer.core.verify import PROGRESS_SECONDS, VerifyProgress, measured_speed, speed_text
 from explorer.core.verify_targets import BlobTarget, Targets, listed
 
 # Smaller files waste little, and there are many of them (configs, tokenizers shared by every fine-tune).
@@ -236,8 +236,9 @@ def _hash_and_group(groups: list[list[_Content]], cancel: CancelToken, memory: H
                         clock = time.perf_counter()
                         if clock - last_progress >= PROGRESS_SECONDS:
                             last_progress = clock
-                            speed = done / (clock - started) if clock > started else 0.0
-                            text = f"Hashing {label}: {human_size(done)} of {human_size(total)} at {speed_text(speed)}"
+                            speed = measured_speed(done, clock - started)
+                            rate = f" at {speed_text(speed)}" if speed else ""
+                            text = f"Hashing {label}: {human_size(done)} of {human_size(total)}{rate}"
                             yield VerifyProgress(done, total, text, label, speed)
                 except StopIteration as stop:
                     hashed = stop.value

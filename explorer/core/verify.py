@@ -225,7 +225,7 @@ def _hash_pending(pending, cancel: CancelToken, memory: HashMemory | None, repor
     for target, algorithm, wanted, st in pending:
         label = str(target.uses[0].file) if target.uses else os.path.basename(target.path)
         clock = time.perf_counter()
-        speed = _speed(done, clock - hashing_started)
+        speed = measured_speed(done, clock - hashing_started)
         yield VerifyProgress(done, total, _progress_text(label, done, total, speed), label, speed)
         last_progress = clock
         hashed = read_before.get((st.st_dev, st.st_ino))
@@ -240,7 +240,7 @@ def _hash_pending(pending, cancel: CancelToken, memory: HashMemory | None, repor
                         clock = time.perf_counter()
                         if clock - last_progress >= PROGRESS_SECONDS:
                             last_progress = clock
-                            speed = _speed(done, clock - hashing_started)
+                            speed = measured_speed(done, clock - hashing_started)
                             yield VerifyProgress(done, total, _progress_text(label, done, total, speed), label, speed)
                 except StopIteration as stop:
                     hashed = stop.value
@@ -267,7 +267,7 @@ def _hash_pending(pending, cancel: CancelToken, memory: HashMemory | None, repor
         yield VerifyProgress(total, total, f"Verified {human_size(total)} at {speed_text(speed)}", "", speed)
 
 
-def _speed(done: int, seconds: float) -> float:
+def measured_speed(done: int, seconds: float) -> float:
     """Bytes per second so far; 0 (not shown) until there is enough of a run to measure."""
     return done / seconds if seconds >= PROGRESS_SECONDS and done else 0.0
 
@@ -277,4 +277,4 @@ def _progress_text(label: str, done: int, total: int, speed: float) -> str:
     return f"Verifying {display_text(label)}: {human_size(done)} of {human_size(total)}{rate}"
 
 
-__all__ = ["FileVerdict", "Verdict", "VerifyProgress", "VerifyReport", "speed_text", "verify_job"]
+__all__ = ["FileVerdict", "Verdict", "VerifyProgress", "VerifyReport", "measured_speed", "speed_text", "verify_job"]
