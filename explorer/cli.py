@@ -17,7 +17,7 @@ from explorer.core.safe_io import one_line
 
 
 # Modules with more sub-commands, each in a file of its own (cli.py keeps scan and inspect).
-COMMAND_MODULES: tuple[str, ...] = ("explorer.cli_cache", "explorer.cli_verify")
+COMMAND_MODULES: tuple[str, ...] = ("explorer.cli_cache", "explorer.cli_verify", "explorer.cli_download")
 
 
 def build_parser() -> argparse.ArgumentParser:
