@@ -14,7 +14,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 
-from explorer.core.cache_manage import BLOB, REF, REPO, SHARED, DeletePlan, Removal, _shared_store, entry_inside
+from explorer.core.cache_manage import BLOB, REF, REPO, SHARED, UNREFERENCED, DeletePlan, Removal, _shared_store, entry_inside
 from explorer.core.jobs import CancelToken, Job, Progress
 
 # Outcomes that let what depends on a removal go ahead.
@@ -57,6 +57,7 @@ def delete_job(plan: DeletePlan, cancel: CancelToken | None = None) -> Job[Delet
     result = DeleteResult()
     outcome: dict[str, str] = {}
     changed_repos: dict[str, bool] = {}
+    linked: dict[str, set[str]] = {}
     total = len(plan.steps)
     yield Progress(0, total, "deleting")
     for done, step in enumerate(plan.steps):
@@ -70,7 +71,7 @@ def delete_job(plan: DeletePlan, cancel: CancelToken | None = None) -> Job[Delet
             outcome[step.path] = "skipped"
         else:
             try:
-                freed, outcome[step.path] = _run(plan, step, changed_repos)
+                freed, outcome[step.path] = _run(plan, step, changed_repos, linked)
                 if outcome[step.path] == "moved":
                     result.skipped.append((step.path, "it names another revision since the preview"))
                 else:
@@ -92,7 +93,7 @@ def run_plan(plan: DeletePlan) -> DeleteResult:
     return run_to_end(delete_job(plan))
 
 
-def _run(plan: DeletePlan, step: Removal, changed_repos: dict[str, bool]) -> tuple[int, str]:
+def _run(plan: DeletePlan, step: Removal, changed_repos: dict[str, bool], linked: dict[str, set[str]]) -> tuple[int, str]:
     """Remove one entry; returns (bytes freed, outcome)."""
     if not entry_inside(plan.cache_root, step.path):
         raise _NotRemoved("no longer inside the cache's real path")
@@ -111,6 +112,9 @@ def _run(plan: DeletePlan, step: Removal, changed_repos: dict[str, bool]) -> tup
             return 0, "moved"
     if step.kind in (BLOB, REPO) and step.repo_path is not None and _repo_changed(plan, step.repo_path, changed_repos):
         raise _NotRemoved("a revision appeared in this repo since the preview")
+    if step.kind in (BLOB, UNREFERENCED) and step.repo_path is not None and step.path in _linked_blobs(step.repo_path, linked):
+        # A file downloaded since the preview reuses this content (hf links an existing blob): it stays.
+        raise _NotRemoved("a snapshot links it now")
     if step.kind == REPO:
         _remove_repo_folder(step.path, st)
         return 0, "removed"
@@ -134,6 +138,21 @@ def _repo_changed(plan: DeletePlan, repo_path: str, cache: dict[str, bool]) -> b
         except OSError:
             now = set()
         cache[repo_path] = known is not None and not now <= known
+    return cache[repo_path]
+
+
+def _linked_blobs(repo_path: str, cache: dict[str, set[str]]) -> set[str]:
+    """What the repo's snapshot links point to now (read once per run, when its first blob is due)."""
+    if repo_path not in cache:
+        found = set()
+        for directory, dirnames, filenames in os.walk(os.path.join(repo_path, "snapshots")):
+            for name in filenames + dirnames:
+                path = os.path.join(directory, name)
+                try:
+                    found.add(os.path.abspath(os.path.join(directory, os.readlink(path))))
+                except OSError:
+                    pass  # not a link
+        cache[repo_path] = found
     return cache[repo_path]
 
 

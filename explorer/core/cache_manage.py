@@ -12,6 +12,7 @@ huggingface_hub is imported inside the functions: the window imports this module
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -283,18 +284,16 @@ def _unreferenced_shared(info) -> list[Removal]:
 
 def _plan(info, chosen: dict, incomplete=(), unreferenced=(), shared_leftovers=()) -> DeletePlan:
     root_real = str(info.cache_dir)
-    hashes = sorted(revision.commit_hash for revisions in chosen.values() for revision in revisions)
-    strategy = info.delete_revisions(*hashes) if hashes else None
-    builder = _PlanBuilder(root_real, strategy)
+    builder = _PlanBuilder(root_real)
     for repo in sorted(chosen, key=lambda r: str(r.repo_path)):
         if repo.revisions:
-            builder.add_repo(repo, chosen[repo])
+            # One strategy per repo: hf's matches a hash in whichever repo it meets first, and a duplicated
+            # repo holds the same commit hashes as its original.
+            only_this_repo = dataclasses.replace(info, repos=frozenset({repo}))
+            builder.add_repo(repo, chosen[repo], only_this_repo.delete_revisions(*sorted(r.commit_hash for r in chosen[repo])))
         else:
             # A repo folder with no revision left (a deletion cancelled before its last step): hf plans nothing.
             builder.add_empty_repo(repo)
-    expected = strategy.expected_freed_size if strategy is not None else 0
-    extra = list(incomplete) + list(unreferenced) + list(shared_leftovers)
-    freed = expected - sum(k.size_bytes for k in builder.kept) + sum(r.size_bytes for r in extra)
     steps = (
         list(incomplete)
         + builder.refs
@@ -302,9 +301,11 @@ def _plan(info, chosen: dict, incomplete=(), unreferenced=(), shared_leftovers=(
         + builder.blobs
         + list(unreferenced)
         + builder.repo_folders
-        + builder.shared_sweeps(strategy)
+        + builder.shared_sweeps()
         + list(shared_leftovers)
     )
+    # hf's own sizes, path by path; what stays (a file outside the cache behind a link) is not counted.
+    freed = sum(step.size_bytes for step in steps)
     return DeletePlan(
         cache_root=root_real,
         freed_bytes=freed,
@@ -326,9 +327,8 @@ def _plan(info, chosen: dict, incomplete=(), unreferenced=(), shared_leftovers=(
 class _PlanBuilder:
     """Turns huggingface_hub's strategy into ordered removals: refs, snapshot folders, blobs, repo folders."""
 
-    def __init__(self, root_real: str, strategy) -> None:
+    def __init__(self, root_real: str) -> None:
         self.root_real = root_real
-        self.strategy = strategy
         self.refs: list[Removal] = []
         self.snapshots: list[Removal] = []
         self.blobs: list[Removal] = []
@@ -340,9 +340,9 @@ class _PlanBuilder:
         self.shared_links: dict[str, str] = {}  # repo blob link -> its payload in the shared store
         self.shared_counted: list[Removal] = []
 
-    def add_repo(self, repo, revisions: set) -> None:
+    def add_repo(self, repo, revisions: set, strategy) -> None:
         repo_path = str(repo.repo_path)
-        whole = Path(repo_path) in self.strategy.repos
+        whole = Path(repo_path) in strategy.repos
         self.known_revisions[repo_path] = frozenset(r.snapshot_path.name for r in repo.revisions)
         for revision in sorted(revisions, key=lambda r: r.commit_hash):
             self.revisions.append(
@@ -360,7 +360,7 @@ class _PlanBuilder:
                 self.kept.append(KeptPath(os.path.realpath(repo_path), "the repo folder is a link to it: only the link goes", sum(counted.values())))
                 return
         doomed = repo.revisions if whole else revisions
-        doomed_blobs = {f.blob_path for r in repo.revisions for f in r.files} if whole else set(self.strategy.blobs)
+        doomed_blobs = {f.blob_path for r in repo.revisions for f in r.files} if whole else set(strategy.blobs)
         blob_users: dict[Path, list[str]] = {}
         own_sizes: dict[str, int] = {}
         for revision in sorted(doomed, key=lambda r: r.commit_hash):
@@ -424,7 +424,7 @@ class _PlanBuilder:
         target = shared.shared_blob_target(path, self.root_real)
         return str(target) if target is not None else None
 
-    def shared_sweeps(self, strategy) -> list[Removal]:
+    def shared_sweeps(self) -> list[Removal]:
         """The shared payloads whose links the plan removes: the sweep frees those no other link uses."""
         if not self.shared_links:
             return []

@@ -355,9 +355,25 @@ def test_selection_words():
     assert str(Selected("org/d", None, "dataset")) == "dataset/org/d"
 
 
-def test_a_dataset_repo_is_named_with_its_type(tmp_path):
+def test_a_dataset_repo_holding_the_same_commit_as_a_model_is_told_apart(tmp_path):
     cache = build_cache(tmp_path)
-    HubRepo(cache, "org/a", repo_type="dataset").add(C1, "data.csv", b"a,b\n")
+    HubRepo(cache, "org/a", repo_type="dataset").add(C1, "data.csv", b"a,b\n")  # a duplicated repo's history
     plan = plan_delete(cache, ["dataset/org/a"])
-    assert relative(plan.repos, cache) == {"datasets--org--a"}
+    assert relative(plan.repos, cache) == {"datasets--org--a"} and plan.freed_bytes == 4
     assert [r.repo_type for r in plan.revisions] == ["dataset"]
+    model_c1 = plan_delete(cache, [f"org/a@{C1}"])
+    assert model_c1.freed_bytes == 600 and all("models--org--a" in p for p in model_c1.paths)
+
+
+def test_a_file_downloaded_after_the_preview_keeps_the_blob_it_reuses(tmp_path):
+    cache = build_cache(tmp_path)
+    stray = cache / "models--org--b" / "blobs" / ("f" * 64)
+    stray.write_bytes(b"s" * 33)
+    age_tree(cache)
+    prune = plan_prune(cache)
+    delete = plan_delete(cache, [f"org/a@{C2}"])
+    HubRepo(cache, "org/b").link(D1, "reused.bin", stray)  # hf links an existing blob of the same content
+    HubRepo(cache, "org/a").link(C3, "same-weights.safetensors", Path(delete.blobs[0]))
+    kept = {p for p, _ in run_plan(delete).skipped} | {p for p, _ in run_plan(prune).skipped}
+    assert {str(stray), delete.blobs[0]} <= kept
+    assert stray.exists() and os.path.exists(delete.blobs[0]) and not scan_cache_dir(cache).warnings
