@@ -4,6 +4,10 @@ A hub snapshot holds links named like the repo's files, each pointing at a blob 
 content hash (``../../blobs/<hash>``). A target is one file to read, named by the hash it must
 have, with every revision and file name that uses it: a blob shared by ten revisions is read
 once and reported with its ten names. Only listings and links are read here, never content.
+
+A snapshot link is followed one step only: the name to check is the repo's ``blobs/<hash>``.
+huggingface_hub's shared store (``<cache>/blobs/<xx>/<xet hash>``, linked from the repos' blobs)
+names its files by Xet hash, which is no sha256: read through the repo's link, never judged by its own name.
 """
 
 from __future__ import annotations

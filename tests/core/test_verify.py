@@ -322,3 +322,30 @@ def test_a_fifo_in_place_of_a_blob_is_unreadable_and_never_blocks(cache):
     unreadable = report.with_verdict(Verdict.UNREADABLE)
     assert [f.blob for f in unreadable] == [weights.name] and "not a regular file" in unreadable[0].detail
     assert report.counts["ok"] == 2 and not report.corrupt
+
+
+def test_huggingface_hubs_shared_blob_store_is_verified_through_each_repos_blob(tmp_path):
+    """huggingface_hub 2.4 moves Xet downloads to <cache>/blobs/<xx>/<xet hash> and links each repo's
+    blobs/<sha256> to it: the name to check is the repo's blob, the content is read once."""
+    from huggingface_hub.utils import _shared_blobs
+
+    from explorer.core.duplicates import duplicates_job
+
+    if not hasattr(_shared_blobs, "publish_blob_to_shared_store"):
+        pytest.skip("this huggingface_hub has no shared blob store")
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    assert _shared_blobs._ensure_shared_blobs_dir(cache)
+    for name in ("org/a", "org/b"):
+        repo = HubRepo(cache, name)
+        weights = repo.blob_for(WEIGHTS, "model.safetensors")
+        repo.link(commit_hash(name), "model.safetensors", weights)
+        assert _shared_blobs.publish_blob_to_shared_store(blob_path=str(weights), xet_hash="ab" + "c" * 62, cache_dir=cache, expected_size=len(WEIGHTS))
+        assert weights.is_symlink()
+    age_tree(cache)
+    report = verify(find_targets(str(cache), str(cache)))
+    assert report.counts["ok"] == 2 and len(report.files) == 2 and report.bytes_hashed == len(WEIGHTS)
+    assert run_to_end(duplicates_job(cache_targets(str(cache)), min_size=0)).groups == []  # one payload, no waste
+    store = cache / "blobs" / "ab" / ("ab" + "c" * 62)
+    flip_one_byte(store)
+    assert len(verify(cache_targets(str(cache))).corrupt) == 2
