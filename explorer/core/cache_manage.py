@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from explorer.core.jobs import Job, Progress
+
 REF = "ref"
 SNAPSHOT = "snapshot"
 BLOB = "blob"
@@ -213,6 +215,17 @@ def plan_delete(cache_root: str | os.PathLike, selection: Iterable[Selected | st
     info = info if info is not None else scan_cache(cache_root)
     chosen = resolve_selection(info, selection)
     return _plan(info, chosen)
+
+
+def plan_delete_job(cache_root: str | os.PathLike, selection: list[Selected | str]) -> Job[DeletePlan]:
+    """``plan_delete`` as a job, for the window (huggingface_hub's scan of a big cache takes seconds)."""
+    yield Progress(0, None, "reading the hub cache")
+    return plan_delete(cache_root, selection)
+
+
+def plan_prune_job(cache_root: str | os.PathLike) -> Job[DeletePlan]:
+    yield Progress(0, None, "reading the hub cache")
+    return plan_prune(cache_root)
 
 
 def plan_prune(cache_root: str | os.PathLike, info=None, recent_seconds: float = RECENT_SECONDS) -> DeletePlan:

@@ -218,6 +218,78 @@ def access_times(cache_root: str, times: list[tuple[float, float]] = (), mounts_
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionUsage:
+    commit: str
+    refs: tuple[str, ...]
+    files: int  # its files (links whose blob is there)
+    size_bytes: int  # its files' blobs, each once
+    own_bytes: int  # the part no other revision of the repo links to: what deleting it alone frees
+    last_modified: float | None  # newest of its blobs (the snapshot folder's when it has none)
+    snapshot_path: str
+
+
+def repo_revisions(repo_path: str) -> list[RevisionUsage]:
+    """One repo's revisions, newest first: for a view that opens a repo to pick revisions to delete.
+
+    Follows each snapshot link one step, as huggingface_hub does (a blob in its shared store is a link in
+    ``blobs``: its size is the payload's).
+    """
+    snapshots = os.path.join(repo_path, "snapshots")
+    refs_dir = os.path.join(repo_path, "refs")
+    names: dict[str, list[str]] = {}
+    for directory, _, files in os.walk(refs_dir):
+        for name in files:
+            try:
+                with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+                    commit = handle.read(200).strip()
+            except OSError:
+                continue
+            names.setdefault(commit, []).append(os.path.relpath(os.path.join(directory, name), refs_dir).replace(os.sep, "/"))
+    stats: dict[str, os.stat_result | None] = {}
+    linked: dict[str, set[str]] = {}
+    entries: dict[str, int] = {}
+    for commit in sorted(n for n in _listdir(snapshots) if n not in _IGNORED_NAMES):
+        blobs: set[str] = set()
+        entries[commit] = 0
+        for directory, dirnames, files in os.walk(os.path.join(snapshots, commit)):
+            for name in files + [d for d in dirnames if os.path.islink(os.path.join(directory, d))]:
+                path = os.path.join(directory, name)
+                try:
+                    blob = os.path.abspath(os.path.join(directory, os.readlink(path)))
+                except OSError:
+                    blob = path  # a plain file in the snapshot
+                if blob not in stats:
+                    try:
+                        stats[blob] = os.stat(blob)
+                    except OSError:
+                        stats[blob] = None
+                blobs.add(blob)
+                entries[commit] += stats[blob] is not None
+        linked[commit] = blobs
+    users: dict[str, int] = {}
+    for blobs in linked.values():
+        for blob in blobs:
+            users[blob] = users.get(blob, 0) + 1
+    rows = []
+    for commit, blobs in linked.items():
+        present = [stats[b] for b in blobs if stats[b] is not None]
+        own = sum(stats[b].st_size for b in blobs if stats[b] is not None and users[b] == 1)
+        modified = max((st.st_mtime for st in present), default=None)
+        if modified is None:
+            try:
+                modified = os.stat(os.path.join(snapshots, commit)).st_mtime
+            except OSError:
+                pass
+        rows.append(
+            RevisionUsage(
+                commit, tuple(sorted(names.get(commit, []))), entries[commit], sum(st.st_size for st in present), own,
+                modified, os.path.join(snapshots, commit),
+            )
+        )
+    return sorted(rows, key=lambda r: (-(r.last_modified or 0.0), r.commit))
+
+
+@dataclass(frozen=True, slots=True)
 class SourceTotal:
     source: str
     checkpoints: int

@@ -377,3 +377,12 @@ def test_a_file_downloaded_after_the_preview_keeps_the_blob_it_reuses(tmp_path):
     kept = {p for p, _ in run_plan(delete).skipped} | {p for p, _ in run_plan(prune).skipped}
     assert {str(stray), delete.blobs[0]} <= kept
     assert stray.exists() and os.path.exists(delete.blobs[0]) and not scan_cache_dir(cache).warnings
+
+
+def test_plans_as_jobs(tmp_path):
+    from explorer.core.cache_manage import plan_delete_job, plan_prune_job
+    from explorer.core.jobs import run_to_end
+
+    cache = build_cache(tmp_path)
+    assert run_to_end(plan_delete_job(cache, ["org/b"])) == plan_delete(cache, ["org/b"])
+    assert run_to_end(plan_prune_job(cache)) == plan_prune(cache)

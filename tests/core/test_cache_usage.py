@@ -6,7 +6,7 @@ import os
 
 from huggingface_hub import scan_cache_dir
 
-from explorer.core.cache_usage import access_times, cache_usage, filter_usage, mount_options, sort_usage, source_totals
+from explorer.core.cache_usage import access_times, cache_usage, filter_usage, mount_options, repo_revisions, sort_usage, source_totals
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from tests.core.hub_layout import HubRepo
 from tests.core.test_cache_manage import build_cache
@@ -70,3 +70,18 @@ def test_totals_per_source_count_each_content_once():
         ]
     )
     assert [(r.source, r.checkpoints, r.size_bytes) for r in rows] == [("hub-cache", 2, 115), ("folder", 1, 40)]
+
+
+def test_revisions_of_a_repo_with_what_deleting_each_alone_frees(tmp_path):
+    from tests.core.test_cache_manage import C1, C2, C3
+
+    cache = build_cache(tmp_path)
+    rows = repo_revisions(str(HubRepo(cache, "org/a").path))
+    info = scan_cache_dir(cache)
+    hf = {r.commit_hash: r for repo in info.repos if repo.repo_id == "org/a" for r in repo.revisions}
+    assert {r.commit for r in rows} == {C1, C2, C3}
+    for row in rows:
+        theirs = hf[row.commit]
+        assert (row.size_bytes, row.files, row.last_modified) == (theirs.size_on_disk, len(theirs.files), theirs.last_modified)
+        assert row.refs == tuple(sorted(theirs.refs))
+        assert row.own_bytes == info.delete_revisions(row.commit).expected_freed_size
