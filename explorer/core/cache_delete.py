@@ -20,6 +20,8 @@ from explorer.core.jobs import CancelToken, Job, Progress
 # Outcomes that let what depends on a removal go ahead.
 _DONE = ("removed", "already gone", "moved")
 _IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
+# What huggingface_hub writes in a repo folder (and the system files it ignores there).
+_HUB_ENTRIES = frozenset({"blobs", "refs", "snapshots", ".no_exist", *_IGNORED_NAMES})
 
 
 @dataclass
@@ -166,7 +168,8 @@ def _remove_entry(path: str, st: os.stat_result) -> None:
 
 def _remove_repo_folder(path: str, st: os.stat_result) -> None:
     """What is left of a repo folder whose refs, snapshots and blobs went: its snapshots folder last, so
-    a failure leaves a repo huggingface_hub reads (with no revisions) rather than a corrupted one."""
+    a failure leaves a repo huggingface_hub reads (with no revisions) rather than a corrupted one. Anything
+    huggingface_hub does not write there (a folder of the user's) stays, and so does the repo folder then."""
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)  # the repo folder was a link: the link goes, its target stays
         return
@@ -175,10 +178,14 @@ def _remove_repo_folder(path: str, st: os.stat_result) -> None:
     refs = [os.path.join(d, n) for d, _, names in os.walk(os.path.join(path, "refs")) for n in names if n not in _IGNORED_NAMES]
     if remaining or refs:
         raise _NotRemoved(f"it still holds {len(remaining)} revision(s) and {len(refs)} ref(s)")
-    for name in sorted(_listdir(path)):
-        if name != "snapshots":
+    children = sorted(_listdir(path))
+    foreign = [name for name in children if name not in _HUB_ENTRIES]
+    for name in children:
+        if name in _HUB_ENTRIES and name != "snapshots":
             child = os.path.join(path, name)
             _remove_entry(child, os.lstat(child))
+    if foreign:
+        raise _NotRemoved(f"it holds {', '.join(foreign[:3])}, which huggingface_hub did not write: left with it")
     if os.path.lexists(snapshots):
         _remove_entry(snapshots, os.lstat(snapshots))
     os.rmdir(path)

@@ -292,9 +292,16 @@ def test_plain_folders_in_the_cache_are_never_deleted(tmp_path):
         plan_delete(cache, ["my-model"])
     with pytest.raises(SelectionError):
         plan_delete(cache, ["org/plain"])
+    notes = cache / "models--org--b" / "my-notes"  # a folder of the user's inside a repo folder
+    notes.mkdir()
+    (notes / "eval.txt").write_text("scores")
+    (cache / "models--org--b" / ".no_exist" / D1).mkdir(parents=True)
     run_plan(plan_prune(cache))
-    run_plan(plan_delete(cache, ["org/a", "org/b"]))
+    result = run_plan(plan_delete(cache, ["org/a", "org/b"]))
+    assert [p for p, _ in result.skipped] == [str(cache / "models--org--b")] and not result.failed
     assert (plain / "config.json").read_text() == "{}" and (lookalike / "weights.bin").read_bytes() == b"keep"
+    assert (notes / "eval.txt").read_text() == "scores" and not (cache / "models--org--b" / "blobs").exists()
+    assert "org/b" in {r.repo_id for r in scan_cache_dir(cache).repos}  # no revision left, still readable
     assert plan_prune(cache).warnings  # huggingface_hub could not read them: said, never touched
 
 
