@@ -14,14 +14,11 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 
-from explorer.core.cache_manage import BLOB, REF, REPO, SHARED, UNREFERENCED, DeletePlan, Removal, _shared_store, entry_inside
+from explorer.core.cache_manage import BLOB, HUB_ENTRIES, IGNORED_NAMES, REF, REPO, SHARED, UNREFERENCED, DeletePlan, Removal, shared_store, entry_inside
 from explorer.core.jobs import CancelToken, Job, Progress
 
 # Outcomes that let what depends on a removal go ahead.
 _DONE = ("removed", "already gone", "moved")
-_IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
-# What huggingface_hub writes in a repo folder (and the system files it ignores there).
-_HUB_ENTRIES = frozenset({"blobs", "refs", "snapshots", ".no_exist", *_IGNORED_NAMES})
 
 
 @dataclass
@@ -100,7 +97,7 @@ def _run(plan: DeletePlan, step: Removal, changed_repos: dict[str, bool], linked
     if not entry_inside(plan.cache_root, step.path):
         raise _NotRemoved("no longer inside the cache's real path")
     if step.kind == SHARED:
-        shared = _shared_store()
+        shared = shared_store()
         freed = shared.sweep_shared_blob(step.path, cache_dir=plan.cache_root) if shared is not None else 0
         return freed, "removed" if freed else "already gone"
     try:
@@ -136,7 +133,7 @@ def _repo_changed(plan: DeletePlan, repo_path: str, cache: dict[str, bool]) -> b
     if repo_path not in cache:
         known = plan.known_revisions.get(repo_path)
         try:
-            now = {name for name in os.listdir(os.path.join(repo_path, "snapshots")) if name not in _IGNORED_NAMES}
+            now = {name for name in os.listdir(os.path.join(repo_path, "snapshots")) if name not in IGNORED_NAMES}
         except OSError:
             now = set()
         cache[repo_path] = known is not None and not now <= known
@@ -174,14 +171,14 @@ def _remove_repo_folder(path: str, st: os.stat_result) -> None:
         os.unlink(path)  # the repo folder was a link: the link goes, its target stays
         return
     snapshots = os.path.join(path, "snapshots")
-    remaining = [n for n in _listdir(snapshots) if n not in _IGNORED_NAMES]
-    refs = [os.path.join(d, n) for d, _, names in os.walk(os.path.join(path, "refs")) for n in names if n not in _IGNORED_NAMES]
+    remaining = [n for n in _listdir(snapshots) if n not in IGNORED_NAMES]
+    refs = [os.path.join(d, n) for d, _, names in os.walk(os.path.join(path, "refs")) for n in names if n not in IGNORED_NAMES]
     if remaining or refs:
         raise _NotRemoved(f"it still holds {len(remaining)} revision(s) and {len(refs)} ref(s)")
     children = sorted(_listdir(path))
-    foreign = [name for name in children if name not in _HUB_ENTRIES]
+    foreign = [name for name in children if name not in HUB_ENTRIES]
     for name in children:
-        if name in _HUB_ENTRIES and name != "snapshots":
+        if name in HUB_ENTRIES and name != "snapshots":
             child = os.path.join(path, name)
             _remove_entry(child, os.lstat(child))
     if foreign:

@@ -31,6 +31,9 @@ UNREFERENCED = "unreferenced"  # a blob no snapshot links to (a removal that fai
 REPO = "repo"  # what is left of a repo folder once its refs, snapshots and blobs are gone
 SHARED = "shared"  # a payload in huggingface_hub's cache-wide store of shared (Xet) blobs
 
+IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")  # system files huggingface_hub skips
+# What huggingface_hub writes in a repo folder: anything else there is the user's and stays.
+HUB_ENTRIES = frozenset({"blobs", "refs", "snapshots", ".no_exist", *IGNORED_NAMES})
 REPO_FOLDER_TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 # A download in progress writes its .incomplete file (and renames it to the blob just before linking it):
 # prune leaves alone what changed this recently.
@@ -279,7 +282,7 @@ def _unreferenced_blobs(repo, root_real: str, settled_before: float) -> list[Rem
     return found
 
 
-def _shared_store():
+def shared_store():
     """huggingface_hub's shared-blob helpers (2.x; absent before): None when this version has none."""
     try:
         from huggingface_hub.utils import _shared_blobs
@@ -289,7 +292,7 @@ def _shared_store():
 
 
 def _unreferenced_shared(info) -> list[Removal]:
-    shared = _shared_store()
+    shared = shared_store()
     if shared is None or not hasattr(shared, "unreferenced_shared_blobs"):
         return []
     return [Removal(SHARED, str(path), None, size) for path, size in sorted(shared.unreferenced_shared_blobs(info.cache_dir).items())]
@@ -394,11 +397,22 @@ class _PlanBuilder:
         for blob_path in sorted(doomed_blobs & set(blob_users)):
             self._add_blob(repo_path, blobs_dir, str(blob_path), sizes[blob_path], tuple(sorted(set(blob_users[blob_path]))))
         if whole:
+            self._keep_foreign(repo_path)
             needs = tuple(r.path for r in self.refs + self.snapshots + self.blobs if r.repo_path == repo_path)
             self._add(Removal(REPO, repo_path, repo_path, needs=needs), self.repo_folders)
 
+    def _keep_foreign(self, repo_path: str) -> None:
+        try:
+            names = sorted(os.listdir(repo_path))
+        except OSError:
+            return
+        for name in names:
+            if name not in HUB_ENTRIES:
+                self.kept.append(KeptPath(os.path.join(repo_path, name), "not written by huggingface_hub: it stays, and the repo folder with it"))
+
     def add_empty_repo(self, repo) -> None:
         repo_path = str(repo.repo_path)
+        self._keep_foreign(repo_path)
         self.whole.add(repo_path)
         self.known_revisions[repo_path] = frozenset()
         self._add(Removal(REPO, repo_path, repo_path), self.repo_folders)
@@ -431,7 +445,7 @@ class _PlanBuilder:
         self.kept.append(KeptPath(os.path.realpath(path), f"{path} is a link to it: the link goes, the file stays", size))
 
     def _shared_target(self, path: str) -> str | None:
-        shared = _shared_store()
+        shared = shared_store()
         if shared is None or not hasattr(shared, "shared_blob_target"):
             return None
         target = shared.shared_blob_target(path, self.root_real)
@@ -441,7 +455,7 @@ class _PlanBuilder:
         """The shared payloads whose links the plan removes: the sweep frees those no other link uses."""
         if not self.shared_links:
             return []
-        shared = _shared_store()
+        shared = shared_store()
         links = {Path(p) for p in self.shared_links}
         sweeps = []
         for store in sorted(set(self.shared_links.values())):

@@ -12,13 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from explorer.core.cache_manage import REPO_FOLDER_TYPES, real_cache_root
+from explorer.core.cache_manage import IGNORED_NAMES, REPO_FOLDER_TYPES, real_cache_root
 from explorer.core.jobs import CancelToken, Job, Progress, run_to_end
 
 SORT_KEYS = ("size", "accessed", "modified", "name", "revisions")
 # As `hf cache ls`: biggest and newest first, names A to Z.
 _DESCENDING = {"size": True, "accessed": True, "modified": True, "revisions": True, "name": False}
-_IGNORED_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +130,13 @@ def _repo_usage(path: str, name: str, times: list, problems: list[str]) -> RepoU
             accessed, modified = st.st_atime, st.st_mtime
         except OSError:
             pass
-    revisions = [n for n in _listdir(os.path.join(path, "snapshots")) if n not in _IGNORED_NAMES]
+    revisions = [n for n in _listdir(os.path.join(path, "snapshots")) if n not in IGNORED_NAMES]
     refs_dir = os.path.join(path, "refs")
     refs = sorted(
         os.path.relpath(os.path.join(d, n), refs_dir).replace(os.sep, "/")
         for d, _, files in os.walk(refs_dir)
         for n in files
-        if n not in _IGNORED_NAMES
+        if n not in IGNORED_NAMES
     )
     shown_id = repo_id if repo_type == "model" else f"{repo_type}/{repo_id}"
     return RepoUsage(shown_id, repo_type, path, size, count, len(revisions), tuple(refs), accessed, modified, incomplete)
@@ -248,7 +247,7 @@ def repo_revisions(repo_path: str) -> list[RevisionUsage]:
     stats: dict[str, os.stat_result | None] = {}
     linked: dict[str, set[str]] = {}
     entries: dict[str, int] = {}
-    for commit in sorted(n for n in _listdir(snapshots) if n not in _IGNORED_NAMES):
+    for commit in sorted(n for n in _listdir(snapshots) if n not in IGNORED_NAMES):
         blobs: set[str] = set()
         entries[commit] = 0
         for directory, dirnames, files in os.walk(os.path.join(snapshots, commit)):

@@ -297,7 +297,9 @@ def test_plain_folders_in_the_cache_are_never_deleted(tmp_path):
     (notes / "eval.txt").write_text("scores")
     (cache / "models--org--b" / ".no_exist" / D1).mkdir(parents=True)
     run_plan(plan_prune(cache))
-    result = run_plan(plan_delete(cache, ["org/a", "org/b"]))
+    plan = plan_delete(cache, ["org/a", "org/b"])
+    assert [k.path for k in plan.kept] == [str(notes)]
+    result = run_plan(plan)
     assert [p for p, _ in result.skipped] == [str(cache / "models--org--b")] and not result.failed
     assert (plain / "config.json").read_text() == "{}" and (lookalike / "weights.bin").read_bytes() == b"keep"
     assert (notes / "eval.txt").read_text() == "scores" and not (cache / "models--org--b" / "blobs").exists()
