@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
         if remembered is not None:
             self._pending_selection = remembered.key
         self.browser.source_model.clear_checkpoints()
+        self.browser.begin_filling()
         self.left_stack.setCurrentWidget(self.browser)
         self.status_progress.setRange(0, 0)
         self.status_progress.show()
@@ -267,6 +268,7 @@ class MainWindow(QMainWindow):
     def _on_scan_finished(self, result) -> None:
         checkpoints, stats = result
         self.last_stats = stats
+        self.browser.end_filling()
         self.browser.expand_locations()
         total = sum(c.repo_size_bytes if c.repo_size_bytes is not None else c.size_bytes for c in one_per_repo(checkpoints))
         summary = f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) != 1 else ''} · {human_bytes(total)} · scanned in {human_seconds(stats.seconds)}"
@@ -348,6 +350,7 @@ class MainWindow(QMainWindow):
 
     def _on_scan_stopped(self) -> None:
         self.status_progress.hide()
+        self.browser.end_filling()
         if self._rescan_pending:
             self._rescan_pending = False
             # Not from inside the slot's own "ended": the cancelled scan's thread may still be winding down.
