@@ -46,10 +46,8 @@ def build_cases(root: Path, samples: Path) -> dict[str, Path]:
         vocabulary, root / "wrong-types",
         lambda c: {**c, "n_embd": "32", "my_secret_knob": 3, "auto_map": {"AutoModel": "modeling_gone.GoneModel"}},
     )
-    adapter = root / "adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "org/base", "peft_type": "LORA", "r": 8}))
-    cases["adapter"] = adapter
+    # A PEFT adapter folder was a case here until inspect gave adapters a report of their own
+    # (issue 13): tests/core/test_cli_formats.py checks that one.
     unregistered = build_ltgbert(root / "code-without-auto-map", vocabulary, root / "ltgbert-work")
     config = json.loads((unregistered / "config.json").read_text())
     del config["auto_map"]
