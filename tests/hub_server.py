@@ -156,9 +156,15 @@ class StandInHub:
 
     # -- serving
 
-    def _record(self, request: Request) -> None:
+    def _arrived(self, request: Request) -> int:
+        """Logged in the order requests arrive (a slow answer ends after a later one): its place in ``requests``."""
         with self._lock:
             self.requests.append(request)
+            return len(self.requests) - 1
+
+    def _record(self, place: int, request: Request) -> None:
+        with self._lock:
+            self.requests[place] = request
 
     def _find_repo(self, path: str) -> tuple[HubRepo | None, str]:
         """The repo a path starts with (ids are org/name or a bare name), and the rest of the path."""
@@ -189,6 +195,7 @@ def _handler_for(hub: StandInHub, role: str):
             path = unquote(url.path)
             self._sent = 0
             self._status = 0
+            place = hub._arrived(Request(self.command, url.path, self.headers.get("Range"), 0, 0))
             try:
                 if role == "cdn":
                     self._cdn(url.path, head)
@@ -199,7 +206,7 @@ def _handler_for(hub: StandInHub, role: str):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             finally:
-                hub._record(Request(self.command, url.path, self.headers.get("Range"), self._status, self._sent))
+                hub._record(place, Request(self.command, url.path, self.headers.get("Range"), self._status, self._sent))
 
         def _error(self, status: int, code: str, message: str, commit: str | None = None) -> None:
             body = json.dumps({"error": message}).encode()
