@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"scan", "inspect", "run", "verify", "duplicates", "download"}
+CLI_COMMANDS = {"scan", "inspect", "run", "verify", "duplicates", "download", "cache"}
 
 
 def main(argv: list[str] | None = None) -> int:

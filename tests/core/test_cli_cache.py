@@ -137,3 +137,11 @@ def test_rm_json_asks_on_stderr_so_stdout_stays_json(tmp_path, capsys, monkeypat
     assert status == 0 and "[y/N]" in err and "Frees " in err
     assert set(report) == {"freed_bytes", "delete", "removed", "failed", "skipped", "cancelled"}
     assert report["freed_bytes"] == 600 and not (cache / "models--org--a" / "snapshots" / C1).exists()
+
+
+def test_the_launcher_sends_cache_to_the_command_line(tmp_path, capsys):
+    from explorer import launcher
+
+    cache = build_cache(tmp_path)
+    assert launcher.main(["cache", "ls", "--hub-cache", str(cache), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
