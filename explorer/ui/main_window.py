@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         # Downloads that land in a scanned place show without Refresh (rows updated in place).
         self.watcher = CacheWatcher(self)
         self.watcher.changed.connect(self.refresh_changes)
+        self.cache_window = None
 
         self.setWindowTitle(explorer.APP_NAME)
         self.setAcceptDrops(True)
@@ -103,12 +104,19 @@ class MainWindow(QMainWindow):
         self.copy_path_action = action("Copy path", self.copy_path, QKeySequence("Ctrl+Shift+C"), "Copy the checkpoint's path")
         self.open_folder_action = action("Open in file manager", self.open_in_file_manager, None)
         self.samples_action = action("Create sample checkpoints", self.create_samples, None, "Tiny random-weight checkpoints to try every tab")
+        self.cache_action = action(
+            "Hub cache…", self.show_cache_window, QKeySequence("Ctrl+Shift+H"),
+            "Sizes, last use, delete and prune with a preview, verify, duplicates, download",
+        )
         self.about_action = action("About Model Explorer", self.show_about)
         self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
 
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        for act in (self.add_folder_action, self.remove_folder_action, self.samples_action, None, self.refresh_action, None, self.quit_action):
+        for act in (
+            self.add_folder_action, self.remove_folder_action, self.samples_action, None, self.cache_action, self.refresh_action, None,
+            self.quit_action,
+        ):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         edit_menu = menu.addMenu("&Edit")
         for act in (self.filter_action, self.copy_path_action, self.open_folder_action):
@@ -123,6 +131,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         toolbar.addAction(self.add_folder_action)
         toolbar.addAction(self.refresh_action)
+        toolbar.addAction(self.cache_action)
         self.addToolBar(toolbar)
 
         self.filter_edit = QLineEdit()
@@ -533,6 +542,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ misc
 
+    def show_cache_window(self) -> None:
+        """The hub caches this window scans, in a window of their own (created once, brought back after)."""
+        from explorer.core.checkpoint import SOURCE_HUB_CACHE
+        from explorer.ui.cache_window import CacheWindow
+
+        if self.cache_window is None:
+            caches = [loc.path for loc in self.locations() if loc.kind == SOURCE_HUB_CACHE]
+            self.cache_window = CacheWindow(caches, self)
+            self.cache_window.cache_changed.connect(self.refresh_changes)
+        self.cache_window.show()
+        self.cache_window.raise_()
+        self.cache_window.activateWindow()
+
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {explorer.APP_NAME}", about_text())
 
@@ -555,6 +577,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.watcher.stop()
+        if self.cache_window is not None:
+            self.cache_window.close()
         self.settings.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
         self.settings.splitter_sizes = list(self.splitter.sizes())
         self._save_settings()
