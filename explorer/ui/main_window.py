@@ -54,13 +54,17 @@ class MainWindow(QMainWindow):
     tabs_ready = Signal()
     """Emitted once the Config/Parameters/Demo tabs have been created."""
 
-    def __init__(self, loaded: LoadedSettings, locations: list[ScanLocation] | None = None, persist_settings: bool = True) -> None:
+    def __init__(
+        self, loaded: LoadedSettings, locations: list[ScanLocation] | None = None, persist_settings: bool = True, scan_index=None
+    ) -> None:
         super().__init__()
         self.settings = loaded.settings
         # Command-line places (``locations``) are a one-off look: scanned alone, nothing remembered.
         self.places = ScanPlaces(locations, remember=persist_settings)
         self._persist = self.places.remembers
-        self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=self.places.index_path())
+        # ``scan_index``: start from this saved scan (a benchmark's "previous session"); else the places' own.
+        index_path = scan_index if scan_index is not None else self.places.index_path()
+        self._scanner = Scanner(folder_depth=self.settings.folder_depth, index_path=index_path)
         self.jobs = JobSlots(self)
         self._view_for: Checkpoint | None = None
         self._rescan_pending = False
@@ -140,7 +144,7 @@ class MainWindow(QMainWindow):
         self.browser = CheckpointBrowser()
         self.browser.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.browser.customContextMenuRequested.connect(self._browser_menu)
-        self.filter_edit.textChanged.connect(self._apply_filter)
+        self.filter_edit.textChanged.connect(self.browser.filter_typed)
         self.browser.checkpoint_selected.connect(self._on_checkpoint_selected)
 
         self.empty_state = EmptyState()
@@ -374,11 +378,6 @@ class MainWindow(QMainWindow):
             tab.set_checkpoints(checkpoints)
 
     # ------------------------------------------------------------------ selection and tabs
-
-    def _apply_filter(self, text: str) -> None:
-        self.browser.proxy.set_filter_text(text)
-        if text:
-            self.browser.expandAll()
 
     def _on_checkpoint_selected(self, ckpt: Checkpoint | None) -> None:
         self._give_tabs(ckpt)

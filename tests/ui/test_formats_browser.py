@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QModelIndex
 
 from explorer.core.checkpoint import Checkpoint, CheckpointFile
 from explorer.core.discovery import ScanLocation, scan_all
@@ -89,14 +90,19 @@ def test_the_browser_groups_a_gguf_repo_by_repo_and_names_stores(qtbot, tmp_path
     qtbot.addWidget(browser)
     browser.add_checkpoints(found)
     model = browser.source_model
-    titles = [model.item(row, 0).text() for row in range(model.rowCount())]
+
+    def text(row, column=0, parent=None):
+        return model.index(row, column, parent if parent is not None else QModelIndex()).data()
+
+    titles = [text(row) for row in range(model.rowCount())]
     assert titles == [f"Hugging Face cache — {cache}", f"Ollama models — {tmp_path / 'ollama'}"]
-    hub = model.item(0, 0)
-    assert hub.rowCount() == 1 and hub.child(0, 0).text() == "someone/Tiny-GGUF"
-    revisions = sorted(hub.child(0, 0).child(row, 0).text() for row in range(hub.child(0, 0).rowCount()))
+    hub = model.index(0, 0)
+    repo = model.index(0, 0, hub)
+    assert model.rowCount(hub) == 1 and repo.data() == "someone/Tiny-GGUF"
+    revisions = sorted(text(row, 0, repo) for row in range(model.rowCount(repo)))
     assert revisions == [f"tiny-F16.gguf  @ {COMMIT[:10]}  (main)", f"tiny-Q8_0.gguf  @ {COMMIT[:10]}  (main)"]
-    ollama = model.item(1, 0)
-    assert (ollama.child(0, 0).text(), ollama.child(0, 1).text()) == ("tiny:latest", "llama (GGUF)")
+    ollama = model.index(1, 0)
+    assert (text(0, 0, ollama), text(0, 1, ollama)) == ("tiny:latest", "llama (GGUF)")
     browser.proxy.set_filter_text("gguf")
     assert browser.proxy.rowCount() == 2
     assert os.path.isfile(found[-1].path)
