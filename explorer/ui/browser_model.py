@@ -368,6 +368,7 @@ class CheckpointTreeModel(QAbstractItemModel):
                 repo = self._repos[repo_key] = Node(REPO, location)
                 location.children.append(repo)
                 created.append(repo)
+                _count_in(location, ckpt.repo_size_bytes or ckpt.size_bytes)
                 repo.show(ckpt, display_text(repo_id), ckpt.repo_size_bytes or ckpt.size_bytes)
             elif "main" in ckpt.refs:  # the repo row shows the revision main points to, or the first one found
                 repo.show(ckpt, repo.texts[0], ckpt.repo_size_bytes or ckpt.size_bytes)
@@ -387,6 +388,7 @@ class CheckpointTreeModel(QAbstractItemModel):
             entry.show(ckpt, display_text(name), ckpt.size_bytes)
             entry.search = search
             location.children.append(entry)
+            _count_in(location, ckpt.size_bytes)
             created.append(entry)
         self._entries[ckpt.key] = entry
         return created
@@ -423,6 +425,10 @@ class CheckpointTreeModel(QAbstractItemModel):
         if entry is None:
             return
         parent = entry.parent
+        if parent.kind == LOCATION:
+            _count_in(parent, -entry.ckpt.size_bytes)
+        elif len(parent.children) == 1:  # the repo goes with its last revision
+            _count_in(parent.parent, -(entry.ckpt.repo_size_bytes or entry.ckpt.size_bytes))
         parent.children.remove(entry)
         entry.parent = None  # a persistent index still on it is now one nowhere shown
         self._removed.append(entry)
@@ -466,6 +472,13 @@ class CheckpointTreeModel(QAbstractItemModel):
 
 
 _SORT_KEYS = tuple((lambda column: (lambda node: node.sort_keys[column]))(column) for column in range(len(COLUMNS)))
+
+
+def _count_in(place: Node, size: int) -> None:
+    """A place's Size column: what its repos and checkpoints take (a repo's blobs once), as the status bar counts."""
+    total = max(0, int(max(place.sort_keys[3], 0.0)) + size)
+    place.sort_keys = (place.sort_keys[0], "", -1.0, float(total))
+    place.texts = (place.texts[0], "", "", human_bytes(total))
 
 
 def _matcher(words: list[str]):

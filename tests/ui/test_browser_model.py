@@ -84,3 +84,14 @@ def test_a_rescan_that_removes_the_selected_row_leaves_nothing_dangling(qtbot):
     assert browser.current_checkpoint() is None
     browser.sortByColumn(2, Qt.SortOrder.DescendingOrder)  # reads every persistent index: none points at a freed row
     assert _names(model, model.index(0, 0)) == ["org/a"]
+
+
+def test_each_place_shows_what_its_checkpoints_take(qtbot):
+    browser = CheckpointBrowser()
+    qtbot.addWidget(browser)
+    model = browser.source_model
+    both = _hub("org/a", "a" * 40, ["main"], size=100)
+    browser.add_checkpoints([both, _hub("org/a", "b" * 40, [], size=100), _folder("x", 5), _folder("y", 7)])
+    assert [model.index(row, 3).data() for row in range(2)] == ["100 B", "12 B"]  # a repo's blobs once; folders add up
+    model.apply_scan([both, _folder("x", 5)])
+    assert [model.index(row, 3).data() for row in range(2)] == ["100 B", "5 B"]
