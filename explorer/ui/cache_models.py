@@ -161,7 +161,13 @@ class UsageChart(pg.PlotWidget):
 
     def _paint(self, _scheme: str | None = None) -> None:
         plot = self.getPlotItem()
-        plot.clear()
+        # Old bars and labels are deleted here, on the GUI thread: left to Python's garbage collector, a
+        # graphics item in a reference cycle could be destroyed from whatever thread happens to collect.
+        for item in [self._bars, *self._labels]:
+            if item is not None:
+                plot.removeItem(item)
+                item.deleteLater()
+        self._bars = None
         self._labels = []
         axis_colour = qcolor("muted")
         for name in ("left", "bottom"):
