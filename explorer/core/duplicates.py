@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from explorer.core.checkpoint import display_text
-from explorer.core.hash_memory import HashMemory
+from explorer.core.hash_memory import HashMemory, save_into
 from explorer.core.hashing import GIT_SHA1, SHA256, Reader, expected_digest, identity_of, sample_key
 from explorer.core.jobs import CancelToken, Job
 from explorer.core.safe_io import UnreadableFile, human_size
@@ -147,10 +147,7 @@ def duplicates_job(
     try:
         yield from _hash_and_group(alike, cancel, memory, report)
     finally:
-        if memory is not None:
-            problem = memory.save()
-            if problem:
-                report.problems.append(problem)
+        save_into(memory, report.problems)
         report.seconds = time.perf_counter() - started
     report.groups.sort(key=lambda g: (-g.wasted_bytes, g.sha256))
     return report

@@ -167,4 +167,14 @@ def _valid_row(row) -> bool:
     return type(checked) in (int, float) and math.isfinite(checked)
 
 
-__all__ = ["HashMemory", "hash_memory_file"]
+
+
+def save_into(memory: "HashMemory | None", problems: list[str]) -> None:
+    """Save what a job learnt (when it had a memory), a failure said among the job's ``problems``."""
+    if memory is not None:
+        problem = memory.save()
+        if problem:
+            problems.append(problem)
+
+
+__all__ = ["HashMemory", "hash_memory_file", "save_into"]

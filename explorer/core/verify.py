@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from explorer.core.checkpoint import display_text
-from explorer.core.hash_memory import HashMemory
+from explorer.core.hash_memory import HashMemory, save_into
 from explorer.core.hashing import GIT_SHA1, SHA256, Hashed, Reader, expected_digest, identity_of
 from explorer.core.jobs import CancelToken, Job, Progress
 from explorer.core.safe_io import UnreadableFile, human_size
@@ -180,10 +180,7 @@ def verify_job(
     try:
         yield from _hash_pending(pending, cancel, memory, report)
     finally:
-        if memory is not None:
-            problem = memory.save()
-            if problem:
-                report.notes.append(problem)
+        save_into(memory, report.notes)
         report.seconds = time.perf_counter() - started
     return report
 

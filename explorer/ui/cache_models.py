@@ -19,7 +19,27 @@ def when(timestamp: float | None) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
 
 
-class RepoUsageModel(QAbstractTableModel):
+class _RowsModel(QAbstractTableModel):
+    """A flat table whose rows are a list of records and whose header is COLUMNS."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def _rows(self) -> list:
+        raise NotImplementedError
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt's name)
+        return 0 if parent.isValid() else len(self._rows())
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt's name)
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+
+class RepoUsageModel(_RowsModel):
     COLUMNS = ("Repo", "Size", "Revisions", "Last accessed", "Last modified")
     SORT_KEYS = ("name", "size", "revisions", "accessed", "modified")
 
@@ -62,16 +82,8 @@ class RepoUsageModel(QAbstractTableModel):
     def repo_at(self, row: int) -> RepoUsage | None:
         return self._shown[row] if 0 <= row < len(self._shown) else None
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt's name)
-        return 0 if parent.isValid() else len(self._shown)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 (Qt's name)
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
+    def _rows(self) -> list:
+        return self._shown
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         repo = self.repo_at(index.row())
@@ -92,7 +104,7 @@ class RepoUsageModel(QAbstractTableModel):
         return None
 
 
-class RevisionModel(QAbstractTableModel):
+class RevisionModel(_RowsModel):
     COLUMNS = ("Revision", "Refs", "Files", "Size", "Frees alone", "Modified")
 
     def __init__(self, parent=None) -> None:
@@ -107,16 +119,8 @@ class RevisionModel(QAbstractTableModel):
     def revision_at(self, row: int) -> RevisionUsage | None:
         return self._revisions[row] if 0 <= row < len(self._revisions) else None
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self._revisions)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
+    def _rows(self) -> list:
+        return self._revisions
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         revision = self.revision_at(index.row())
