@@ -25,7 +25,7 @@ from explorer.core.hash_memory import HashMemory, save_into
 from explorer.core.hashing import GIT_SHA1, SHA256, Reader, expected_digest, identity_of, sample_key
 from explorer.core.jobs import CancelToken, Job
 from explorer.core.safe_io import UnreadableFile, human_size
-from explorer.core.verify import PROGRESS_SECONDS, VerifyProgress, measured_speed, speed_text
+from explorer.core.verify import PROGRESS_SECONDS, HashingProgress, VerifyProgress
 from explorer.core.verify_targets import BlobTarget, Targets, listed
 
 # Smaller files waste little, and there are many of them (configs, tokenizers shared by every fine-tune).
@@ -210,11 +210,8 @@ def _set_apart_by_sample(groups: list[list[_Content]], cancel: CancelToken, repo
 
 def _hash_and_group(groups: list[list[_Content]], cancel: CancelToken, memory: HashMemory | None, report: DuplicatesReport) -> Job[None]:
     groups.sort(key=lambda g: -g[0].st.st_size)  # the largest waste is found first
-    total = sum(c.st.st_size for group in groups for c in group if c.sha256 is None)
-    done = 0
+    progress = HashingProgress(sum(c.st.st_size for group in groups for c in group if c.sha256 is None), "Hashing", PROGRESS_SECONDS)
     reader = Reader()
-    started = time.perf_counter()
-    last_progress = 0.0
     for group in groups:
         for content in group:
             if content.sha256 is not None:
@@ -223,24 +220,12 @@ def _hash_and_group(groups: list[list[_Content]], cancel: CancelToken, memory: H
             label = content.uses[0] if content.uses else display_text(path)
             algorithms = (SHA256, GIT_SHA1) if content.blob and expected_digest(content.blob)[0] == GIT_SHA1 else (SHA256,)
             read_started_ns = time.time_ns()
-            file_start = done
-            yield VerifyProgress(done, total, f"Hashing {label}: {human_size(done)} of {human_size(total)}", label)
+            file_start = progress.done
+            yield progress.tell(label)
             try:
-                reading = reader.hash_file(path, algorithms, cancel)
-                try:
-                    while True:
-                        done += next(reading)
-                        clock = time.perf_counter()
-                        if clock - last_progress >= PROGRESS_SECONDS:
-                            last_progress = clock
-                            speed = measured_speed(done, clock - started)
-                            rate = f" at {speed_text(speed)}" if speed else ""
-                            text = f"Hashing {label}: {human_size(done)} of {human_size(total)}{rate}"
-                            yield VerifyProgress(done, total, text, label, speed)
-                except StopIteration as stop:
-                    hashed = stop.value
+                hashed = yield from progress.hash_file(reader, path, algorithms, cancel, label)
             except UnreadableFile as exc:
-                done = file_start + content.st.st_size
+                progress.done = file_start + content.st.st_size
                 report.problems.append(str(exc))
                 continue
             report.bytes_hashed += hashed.size
@@ -259,8 +244,8 @@ def _hash_and_group(groups: list[list[_Content]], cancel: CancelToken, memory: H
                 duplicate = DuplicateGroup(digest, same[0].st.st_size, copies)
                 report.groups.append(duplicate)
                 yield duplicate
-    if total:
-        yield VerifyProgress(total, total, f"Hashed {human_size(report.bytes_hashed)}")
+    if progress.total:
+        yield VerifyProgress(progress.total, progress.total, f"Hashed {human_size(report.bytes_hashed)}")
 
 
 __all__ = ["DEFAULT_MIN_SIZE", "Copy", "DuplicateGroup", "DuplicatesReport", "duplicates_job"]

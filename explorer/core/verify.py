@@ -211,44 +211,60 @@ def _without_reading(target: BlobTarget, memory: HashMemory | None, recheck: boo
     return None, (target, expected[0], expected[1], st)
 
 
+class HashingProgress:
+    """Bytes hashed out of a total, told as VerifyProgress a few times a second with the speed so far.
+
+    Verify and duplicates both read files whole through it: one place for the bar, the speed and the words.
+    """
+
+    def __init__(self, total: int, verb: str, every: float) -> None:
+        self.total, self.verb, self.every = total, verb, every
+        self.done = 0
+        self.started = time.perf_counter()
+        self._told = 0.0
+
+    def tell(self, label: str) -> VerifyProgress:
+        clock = time.perf_counter()
+        self._told = clock
+        speed = measured_speed(self.done, clock - self.started)
+        rate = f" at {speed_text(speed)}" if speed else ""
+        text = f"{self.verb} {display_text(label)}: {human_size(self.done)} of {human_size(self.total)}{rate}"
+        return VerifyProgress(self.done, self.total, text, label, speed)
+
+    def hash_file(self, reader: Reader, path: str, algorithms: tuple[str, ...], cancel: CancelToken, label: str) -> Job[Hashed]:
+        """Reads one file through ``reader``, telling progress on the way; returns its Hashed (UnreadableFile passes)."""
+        reading = reader.hash_file(path, algorithms, cancel)
+        while True:
+            try:
+                self.done += next(reading)
+            except StopIteration as stop:
+                return stop.value
+            if time.perf_counter() - self._told >= self.every:
+                yield self.tell(label)
+
+
 def _hash_pending(pending, cancel: CancelToken, memory: HashMemory | None, report: VerifyReport) -> Job[None]:
-    total = sum(st.st_size for *_, st in pending)
+    progress = HashingProgress(sum(st.st_size for *_, st in pending), "Verifying", PROGRESS_SECONDS)
     reader = Reader()
     # Two paths to one inode (hard links) are read once.
     read_before: dict[tuple[int, int], Hashed] = {}
-    done = 0
-    hashing_started = time.perf_counter()
-    last_progress = 0.0
     for target, algorithm, wanted, st in pending:
         label = str(target.uses[0].file) if target.uses else os.path.basename(target.path)
-        clock = time.perf_counter()
-        speed = measured_speed(done, clock - hashing_started)
-        yield VerifyProgress(done, total, _progress_text(label, done, total, speed), label, speed)
-        last_progress = clock
+        yield progress.tell(label)
         hashed = read_before.get((st.st_dev, st.st_ino))
-        file_start = done
+        file_start = progress.done
         try:
             if hashed is None or algorithm not in hashed.digests or hashed.identity != identity_of(st):
                 read_started_ns = time.time_ns()
-                reading = reader.hash_file(target.path, _algorithms(algorithm), cancel)
-                try:
-                    while True:
-                        done += next(reading)
-                        clock = time.perf_counter()
-                        if clock - last_progress >= PROGRESS_SECONDS:
-                            last_progress = clock
-                            speed = measured_speed(done, clock - hashing_started)
-                            yield VerifyProgress(done, total, _progress_text(label, done, total, speed), label, speed)
-                except StopIteration as stop:
-                    hashed = stop.value
+                hashed = yield from progress.hash_file(reader, target.path, _algorithms(algorithm), cancel, label)
                 read_before[(st.st_dev, st.st_ino)] = hashed
                 report.bytes_hashed += hashed.size
                 if memory is not None:
                     memory.remember(hashed.identity, hashed.digests, read_started_ns)
             else:
-                done += st.st_size
+                progress.done += st.st_size
         except UnreadableFile as exc:
-            done = file_start + st.st_size  # the bar moves past the file it could not finish
+            progress.done = file_start + st.st_size  # the bar moves past the file it could not finish
             kind = Verdict.MISSING if exc.missing else Verdict.UNREADABLE
             entry = FileVerdict(target.path, target.blob, target.uses, kind, algorithm, wanted, size=st.st_size, detail=str(exc))
         else:
@@ -256,11 +272,12 @@ def _hash_pending(pending, cancel: CancelToken, memory: HashMemory | None, repor
             kind = Verdict.OK if actual == wanted else Verdict.CORRUPT
             entry = FileVerdict(target.path, target.blob, target.uses, kind, algorithm, wanted, actual, hashed.size)
         finally:
-            report.hashing_seconds = time.perf_counter() - hashing_started
+            report.hashing_seconds = time.perf_counter() - progress.started
         report.files.append(entry)
         yield entry
     if pending:
         speed = report.bytes_per_second
+        total = progress.total
         yield VerifyProgress(total, total, f"Verified {human_size(total)} at {speed_text(speed)}", "", speed)
 
 
@@ -269,9 +286,4 @@ def measured_speed(done: int, seconds: float) -> float:
     return done / seconds if seconds >= PROGRESS_SECONDS and done else 0.0
 
 
-def _progress_text(label: str, done: int, total: int, speed: float) -> str:
-    rate = f" at {speed_text(speed)}" if speed else ""
-    return f"Verifying {display_text(label)}: {human_size(done)} of {human_size(total)}{rate}"
-
-
-__all__ = ["FileVerdict", "Verdict", "VerifyProgress", "VerifyReport", "measured_speed", "speed_text", "verify_job"]
+__all__ = ["FileVerdict", "HashingProgress", "Verdict", "VerifyProgress", "VerifyReport", "measured_speed", "speed_text", "verify_job"]
