@@ -307,9 +307,16 @@ class MainWindow(QMainWindow):
         self.scan_finished.emit(stats)
 
     def _watch(self, checkpoints: list[Checkpoint]) -> None:
+        """Watch what this scan found; the plan (a stat per place, a path per repo) is made in a worker."""
         from explorer.core.watch_paths import watch_plan
 
-        self.watcher.watch(watch_plan(self.locations(), checkpoints))
+        locations = self.locations()
+
+        def job(_cancel):
+            yield Progress(0, 1, "choosing the folders to watch")
+            return watch_plan(locations, checkpoints)
+
+        self.jobs.start("watch", job, done=self.watcher.watch)
 
     def refresh_changes(self) -> None:
         """A watched place changed: rescan (only what changed is re-read) and update the rows in place."""

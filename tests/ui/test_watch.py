@@ -14,6 +14,11 @@ from explorer.core.watch_paths import watch_plan
 from tests.core.hub_layout import HubRepo, commit_hash
 
 
+def _watching(window, qtbot) -> None:
+    """The folders to watch are chosen in a worker after the scan: changes count from then on."""
+    qtbot.waitUntil(lambda: bool(window.watcher.watched()) and not window.jobs.busy("watch"), timeout=10_000)
+
+
 def _ids(window) -> set[str]:
     return {(c.id, c.revision) for c in window.browser.source_model.checkpoints()}
 
@@ -50,6 +55,7 @@ def watched_cache(tmp_path, sample):
 
 def test_a_new_repo_and_a_new_revision_appear_and_the_selection_stays(make_window, qtbot, watched_cache, sample):
     window = make_window(hub_caches=[watched_cache])
+    _watching(window, qtbot)
     assert window.browser.select_match("org/first")
     selected = window.browser.current_checkpoint().key
     second = HubRepo(watched_cache, "org/second")
@@ -60,6 +66,7 @@ def test_a_new_repo_and_a_new_revision_appear_and_the_selection_stays(make_windo
     assert [c.id for c in added] == ["org/second"] and not removed
     assert window.browser.current_checkpoint().key == selected
     repo = HubRepo(watched_cache, "org/first")
+    _watching(window, qtbot)  # the new repo's folders too
     with qtbot.waitSignal(window.changes_applied, timeout=20_000):
         repo.add_folder(commit_hash("v2"), sample("tiny-bert-mlm"))
     qtbot.waitUntil(lambda: ("org/first", commit_hash("v2")) in _ids(window), timeout=20_000)
@@ -69,6 +76,7 @@ def test_a_finished_download_clears_its_interrupted_mark(make_window, qtbot, wat
     repo = HubRepo(watched_cache, "org/first")
     partial = repo.incomplete_blob(b"half a file")
     window = make_window(hub_caches=[watched_cache])
+    _watching(window, qtbot)
     (entry,) = window.browser.source_model.checkpoints()
     assert any("interrupted download" in p for p in entry.problems)
     with qtbot.waitSignal(window.changes_applied, timeout=20_000) as applied:
@@ -83,6 +91,7 @@ def test_a_folder_copied_into_a_watched_folder_appears(make_window, qtbot, tmp_p
     mine = tmp_path / "mine"
     shutil.copytree(sample("tiny-bert-qa"), mine / "qa")
     window = make_window(folders=[mine])
+    _watching(window, qtbot)
     assert {c.id for c in window.browser.source_model.checkpoints()} == {"qa"}
     with qtbot.waitSignal(window.changes_applied, timeout=20_000):
         shutil.copytree(sample("tiny-t5"), mine / "t5")
