@@ -38,6 +38,7 @@ SOURCE_TITLES = {
     SOURCE_LM_STUDIO: "LM Studio models",
 }
 LOCATION, REPO, ENTRY = range(3)
+PLACE_SIZE_MARK = "  ·  "
 RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -475,10 +476,12 @@ _SORT_KEYS = tuple((lambda column: (lambda node: node.sort_keys[column]))(column
 
 
 def _count_in(place: Node, size: int) -> None:
-    """A place's Size column: what its repos and checkpoints take (a repo's blobs once), as the status bar counts."""
+    """What a place's repos and checkpoints take (a repo's blobs once, as the status bar counts), after its title:
+    a place's row spans all columns, so its Size column would never be seen."""
     total = max(0, int(max(place.sort_keys[3], 0.0)) + size)
+    title = place.texts[0].split(PLACE_SIZE_MARK)[0]
     place.sort_keys = (place.sort_keys[0], "", -1.0, float(total))
-    place.texts = (place.texts[0], "", "", human_bytes(total))
+    place.texts = (f"{title}{PLACE_SIZE_MARK}{human_bytes(total)}", "", "", human_bytes(total))
 
 
 def _matcher(words: list[str]):

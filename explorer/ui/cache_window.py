@@ -74,7 +74,7 @@ class CacheWindow(QWidget):
         self.repo_view = _table(self.repo_model)
         self.repo_view.setSortingEnabled(True)
         self.repo_view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
-        for column, width in enumerate((260, 80, 75, 135, 135)):
+        for column, width in enumerate((250, 80, 90, 135, 135)):
             self.repo_view.setColumnWidth(column, width)
         self.repo_view.selectionModel().currentRowChanged.connect(self._repo_changed)
         self.revision_model = RevisionModel(self)

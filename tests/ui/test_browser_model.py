@@ -34,7 +34,7 @@ def test_sorting_and_filtering_keep_the_selection_and_open_repos(qtbot):
         _hub("org/big", "c" * 40, [], size=200), _folder("zeta", 50), _folder("alpha", 70),
     ])
     cache, mine = model.index(0, 0), model.index(1, 0)
-    assert _names(model) == ["Hugging Face cache — /cache", "Folder — /mine"]
+    assert _names(model) == ["Hugging Face cache — /cache  ·  310 B", "Folder — /mine  ·  120 B"]
     assert _names(model, cache) == ["org/big", "org/small"] and _names(model, mine) == ["alpha", "zeta"]
     big = model.index(0, 0, cache)
     browser.expand(big)
@@ -45,7 +45,7 @@ def test_sorting_and_filtering_keep_the_selection_and_open_repos(qtbot):
     assert browser.current_checkpoint().revision == "c" * 40
     assert browser.isExpanded(model.index(1, 0, cache))  # the open repo moved with its row
     browser.apply_filter("zeta")
-    assert _names(model) == ["Folder — /mine"] and browser.current_checkpoint() is None
+    assert _names(model) == ["Folder — /mine  ·  120 B"] and browser.current_checkpoint() is None
     browser.apply_filter("")
     assert len(_names(model)) == 2
 
@@ -93,5 +93,6 @@ def test_each_place_shows_what_its_checkpoints_take(qtbot):
     both = _hub("org/a", "a" * 40, ["main"], size=100)
     browser.add_checkpoints([both, _hub("org/a", "b" * 40, [], size=100), _folder("x", 5), _folder("y", 7)])
     assert [model.index(row, 3).data() for row in range(2)] == ["100 B", "12 B"]  # a repo's blobs once; folders add up
+    assert model.index(1, 0).data() == "Folder — /mine  ·  12 B"  # a place's row spans the columns: said after its title
     model.apply_scan([both, _folder("x", 5)])
     assert [model.index(row, 3).data() for row in range(2)] == ["100 B", "5 B"]
